@@ -1,0 +1,15 @@
+"""`w2s-admin`: operator commands (trusted side). Each component contributes its own typer app."""
+
+from __future__ import annotations
+
+import typer
+
+from mcp_servers.grader.datasets._cli import app as data_app
+from trainer.models._cli import app as models_app
+
+app = typer.Typer(help="w2s-lab operator commands (trusted side: these read labels and secrets).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+if __name__ == "__main__":
+    app()

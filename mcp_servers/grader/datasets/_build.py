@@ -1,0 +1,43 @@
+"""Build a testbed end to end: labeled rows -> `labeled_data/<name>/` -> prepare -> manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp_servers.grader.datasets._manifest import build_manifest, write_manifests
+from mcp_servers.grader.datasets._prepare import prepare_dataset
+from mcp_servers.grader.datasets._store import LabelStore
+from mcp_servers.grader.datasets.testbeds import get_testbed
+from trainer._paths import W2SPaths, paths
+from trainer.data import write_jsonl
+
+
+@dataclass(frozen=True)
+class BuiltTestbed:
+    name: str
+    manifest: dict[str, Any]
+
+
+def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPaths | None = None) -> BuiltTestbed:
+    """Write the labeled copy, the public tree, the label store and both manifests of one testbed."""
+    where = where or paths()
+    splits = get_testbed(name).build(size, seed, where.raw_dir)
+    labeled = where.labeled_dir / name
+    for split, rows in splits.items():
+        write_jsonl(labeled / f"{split}.jsonl", rows)
+    store = LabelStore(where.label_store_dir)
+    prepare_dataset(labeled, where.data_dir, store, name=name)
+    manifest = build_manifest(name, labeled, where.data_dir / name, {"testbed": name, "size": size, "seed": seed})
+    write_manifests(manifest, where.label_store_dir / name, where.data_dir / name)
+    return BuiltTestbed(name, manifest)
+
+
+def read_manifest(name: str, where: W2SPaths | None = None) -> dict[str, Any]:
+    import json
+
+    path = (where or paths()).label_store_dir / name / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no manifest for {name!r} at {path}; build it with `w2s-admin data build {name}`")
+    return json.loads(path.read_text())
