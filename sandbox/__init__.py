@@ -1,0 +1,51 @@
+"""Sandboxes for agents: one interface, backends registered by name (docker, bwrap, none), and a leak scanner.
+
+    from sandbox import SandboxSpec, get_backend
+    backend = get_backend("auto")            # docker if an engine answers, else bwrap, else refuse
+    handle = backend.start(SandboxSpec(agent_id="a1", workspace=ws, data_dir=..., token=..., command=[...]))
+    for line in handle.lines(): ...
+    handle.wait()
+
+Nothing of the label store, the raw corpora, the server databases or the operator's home is bound into a
+sandbox; `check_policy` refuses a spec whose binds would contain one.
+"""
+
+from sandbox._backend import (
+    Backend,
+    NoSandboxError,
+    RunResult,
+    SandboxHandle,
+    backend_names,
+    get_backend,
+    register,
+)
+from sandbox._spec import (
+    INSIDE_ARTIFACTS,
+    INSIDE_DATA,
+    INSIDE_HOME,
+    INSIDE_MODELS,
+    INSIDE_WORKSPACE,
+    ResourceLimits,
+    SandboxPolicyError,
+    SandboxSpec,
+    check_policy,
+)
+
+__all__ = [
+    "INSIDE_ARTIFACTS",
+    "INSIDE_DATA",
+    "INSIDE_HOME",
+    "INSIDE_MODELS",
+    "INSIDE_WORKSPACE",
+    "Backend",
+    "NoSandboxError",
+    "ResourceLimits",
+    "RunResult",
+    "SandboxHandle",
+    "SandboxPolicyError",
+    "SandboxSpec",
+    "backend_names",
+    "check_policy",
+    "get_backend",
+    "register",
+]

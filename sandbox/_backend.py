@@ -1,0 +1,141 @@
+"""The backend interface and its registry: a backend is one module in `sandbox/backends/` that registers itself.
+
+Semantics fit an orchestrator that runs one agent process per sandbox: `start` launches the spec's command inside
+a fresh sandbox and returns a handle (output lines, wait, stop); `run` is start + wait for short commands (leak
+scans, smoke tests). The workspace is the only thing that outlives a run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sandbox._spec import SandboxSpec
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+
+
+class SandboxHandle(ABC):
+    """A running agent process inside a sandbox."""
+
+    agent_id: str
+    backend: str
+
+    @abstractmethod
+    def lines(self) -> Iterator[bytes]:
+        """stdout line by line as it arrives (stderr goes to `stderr_text` / the backend's log)."""
+
+    @abstractmethod
+    def poll(self) -> int | None: ...
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> int:
+        """Exit status; raises TimeoutError when still running after `timeout` seconds."""
+
+    @abstractmethod
+    def stop(self, grace_s: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL after `grace_s`; tears the sandbox down and returns the exit status."""
+
+
+class Backend(ABC):
+    name: str = ""
+    isolates_labels: bool = True
+    """False only for `none`: callers that need isolation must refuse such a backend."""
+
+    @abstractmethod
+    def available(self) -> str | None:
+        """None when this backend can run here, else the reason it cannot."""
+
+    @abstractmethod
+    def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> SandboxHandle:
+        """Check the policy, build the sandbox and start `spec.command` in it."""
+
+    def run(self, spec: SandboxSpec, *, timeout: float | None = None, stdin: bytes | None = None) -> RunResult:
+        """Start, collect the output, wait; a command past `timeout` is stopped and reported as timed out."""
+        handle = self.start(spec, stdin=stdin)
+        return handle_result(handle, timeout)
+
+
+def handle_result(handle: SandboxHandle, timeout: float | None) -> RunResult:
+    out = bytearray()
+    timed_out = False
+    # Reading stdout to the end first keeps a chatty command from blocking on a full pipe.
+    import threading
+
+    reader = threading.Thread(target=lambda: out.extend(b"".join(handle.lines())), daemon=True)
+    reader.start()
+    try:
+        code = handle.wait(timeout)
+    except TimeoutError:
+        timed_out, code = True, handle.stop(grace_s=2.0)
+    reader.join(timeout=5.0)
+    err = getattr(handle, "stderr_text", lambda: b"")()
+    return RunResult(returncode=code, stdout=bytes(out), stderr=err, timed_out=timed_out)
+
+
+_REGISTRY: dict[str, Callable[[], Backend]] = {}
+
+
+def register(name: str) -> Callable[[type[Backend]], type[Backend]]:
+    """Class decorator used by each backend module."""
+
+    def wrap(cls: type[Backend]) -> type[Backend]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def _load_backends() -> None:
+    import sandbox.backends as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def backend_names() -> list[str]:
+    _load_backends()
+    return sorted(_REGISTRY)
+
+
+class NoSandboxError(RuntimeError):
+    """No isolating backend works here and `none` was not asked for."""
+
+
+def get_backend(name: str = "auto", *, allow_none: bool = False) -> Backend:
+    """A backend by name; `auto`: docker when an engine answers, else bwrap when it runs, else refuse.
+
+    `none` is returned only when asked for by name (or `allow_none` with auto): it does not isolate anything.
+    """
+    _load_backends()
+    if name != "auto":
+        if name not in _REGISTRY:
+            raise KeyError(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_REGISTRY))}, auto")
+        backend = _REGISTRY[name]()
+        reason = backend.available()
+        if reason:
+            raise NoSandboxError(f"sandbox backend {name!r} cannot run here: {reason}")
+        return backend
+    reasons: list[str] = []
+    for candidate in ("docker", "bwrap"):
+        backend = _REGISTRY[candidate]()
+        reason = backend.available()
+        if reason is None:
+            return backend
+        reasons.append(f"{candidate}: {reason}")
+    if allow_none:
+        return _REGISTRY["none"]()
+    raise NoSandboxError(
+        "no isolating sandbox backend works here (" + "; ".join(reasons) + "). Start a Docker engine or "
+        "`apt-get install -y bubblewrap`; or ask for backend 'none' explicitly, knowing agents can then read labels"
+    )

@@ -1,0 +1,1 @@
+"""One module per sandbox backend; each registers itself with `sandbox._backend.register`."""

@@ -1,0 +1,165 @@
+"""Docker: the agent image (`sandbox/Dockerfile`) in a locked-down container, through the docker SDK.
+
+`container_config(spec)` builds the keyword arguments of `client.containers.run` and is pure (tests check it
+against the policy without an engine): non-root user, read-only root with tmpfs /tmp, cap_drop ALL,
+no-new-privileges, memory/cpu/pids limits, public data, models and artifacts read-only, workspace read-write, GPU
+device requests, and the internal network `w2s-agents` on which the agent reaches only what is attached to it:
+the MCP servers and an egress proxy that forwards to the model API alone (see compose.yaml and docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sandbox._backend import Backend, SandboxHandle, register
+from sandbox._spec import (
+    INSIDE_ARTIFACTS,
+    INSIDE_DATA,
+    INSIDE_MODELS,
+    INSIDE_WORKSPACE,
+    SandboxSpec,
+    check_policy,
+)
+
+AGENT_IMAGE = os.environ.get("W2S_AGENT_IMAGE", "w2s-lab-agent:latest")
+AGENT_NETWORK = os.environ.get("W2S_AGENT_NETWORK", "w2s-agents")
+EGRESS_PROXY = os.environ.get("W2S_EGRESS_PROXY", "http://egress:3128")
+AGENT_USER = "1000:1000"
+"""The `agent` user of the image; never root."""
+IMAGE_VENV = "/opt/venv"
+
+
+def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK,
+                     proxy: str | None = EGRESS_PROXY) -> dict[str, Any]:
+    """kwargs for `docker.from_env().containers.run(**kwargs)`; no engine needed to build them."""
+    from docker.types import DeviceRequest, Mount
+
+    mounts = [Mount(target=str(dst), source=str(src.resolve()), type="bind", read_only=True)
+              for src, dst in spec.read_only_binds() if dst in (INSIDE_DATA, INSIDE_MODELS, INSIDE_ARTIFACTS)]
+    mounts.append(Mount(target=str(INSIDE_WORKSPACE), source=str(spec.workspace.resolve()), type="bind",
+                        read_only=False))
+    env = spec.environment(inside_venv=None)
+    env["PATH"] = f"{IMAGE_VENV}/bin:/usr/local/bin:/usr/bin:/bin"
+    env["PYTHONPATH"] = ""  # the image has the project installed; nothing is bound under /w2s/src
+    if proxy:
+        # The internal network has no route out; the proxy is the one door, and it only opens to the model API.
+        servers = sorted({u.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0] for u in spec.server_urls.values()})
+        env |= {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": ",".join(["localhost", "127.0.0.1", *servers])}
+    devices: list[Any] = []
+    if spec.gpu:
+        ids = spec.gpu if isinstance(spec.gpu, list) else None
+        devices.append(DeviceRequest(driver="nvidia", count=None if ids else -1, device_ids=ids,
+                                     capabilities=[["gpu"]]))
+    limits = spec.limits
+    return {
+        "image": image,
+        "command": list(spec.command),
+        "name": f"w2s-agent-{spec.agent_id}",
+        "hostname": f"w2s-{spec.agent_id}"[:63],
+        "user": AGENT_USER,
+        "environment": env,
+        "working_dir": str(spec.inside_cwd()),
+        "mounts": mounts,
+        "network": network,
+        "read_only": True,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "privileged": False,
+        "ipc_mode": "private",
+        "init": True,
+        "mem_limit": f"{limits.memory_mb}m" if limits.memory_mb else None,
+        "memswap_limit": f"{limits.memory_mb}m" if limits.memory_mb else None,
+        "nano_cpus": int(limits.cpus * 1e9) if limits.cpus else None,
+        "pids_limit": limits.pids,
+        "device_requests": devices,
+        "labels": {"w2s.agent": spec.agent_id, "w2s.role": "agent"},
+        "detach": True,
+        "stdin_open": False,
+    }
+
+
+class ContainerHandle(SandboxHandle):
+    def __init__(self, container: Any, agent_id: str) -> None:
+        self.container, self.agent_id, self.backend = container, agent_id, "docker"
+        self._lock = threading.Lock()
+        self._code: int | None = None
+
+    def lines(self) -> Iterator[bytes]:
+        buffer = b""
+        for chunk in self.container.logs(stream=True, follow=True, stdout=True, stderr=False):
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                yield line + b"\n"
+        if buffer:
+            yield buffer
+
+    def stderr_text(self) -> bytes:
+        try:
+            return bytes(self.container.logs(stdout=False, stderr=True))
+        except Exception:  # noqa: BLE001 - the container may already be removed
+            return b""
+
+    def poll(self) -> int | None:
+        self.container.reload()
+        if self.container.status in ("exited", "dead"):
+            return int(self.container.attrs["State"]["ExitCode"])
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        import requests
+
+        try:
+            result = self.container.wait(timeout=timeout)
+        except requests.exceptions.ReadTimeout as exc:  # the SDK's way of saying "still running"
+            raise TimeoutError(f"container of {self.agent_id} still running after {timeout}s") from exc
+        self._code = int(result.get("StatusCode", -1))
+        return self._code
+
+    def stop(self, grace_s: float = 10.0) -> int:
+        self.container.stop(timeout=int(grace_s))
+        return self.wait(timeout=30)
+
+
+@register("docker")
+class DockerBackend(Backend):
+    def __init__(self, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK) -> None:
+        self.image, self.network = image, network
+
+    def available(self) -> str | None:
+        try:
+            import docker
+
+            docker.from_env(timeout=5).ping()
+        except Exception as exc:  # noqa: BLE001 - any failure means "no engine answers"
+            return f"no Docker engine answers ({type(exc).__name__}: {exc})"
+        return None
+
+    def ensure_network(self, client: Any) -> None:
+        """The agents' network is internal: containers on it reach each other, never the outside directly."""
+        if not client.networks.list(names=[self.network]):
+            client.networks.create(self.network, driver="bridge", internal=True, labels={"w2s.role": "agents"})
+
+    def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> ContainerHandle:
+        import docker
+
+        if stdin is not None:
+            raise ValueError("the docker backend does not feed stdin; bind a file into the workspace instead")
+        spec.workspace.mkdir(parents=True, exist_ok=True)
+        (spec.workspace / ".home").mkdir(exist_ok=True)
+        check_policy([spec.workspace, *(src for src, _ in spec.read_only_binds())])
+        if os.geteuid() == 0:  # the container runs as uid 1000, which must own its workspace to write it
+            for path in (spec.workspace, spec.workspace / ".home"):
+                os.chown(path, 1000, 1000)
+        client = docker.from_env()
+        self.ensure_network(client)
+        kwargs = container_config(spec, image=self.image, network=self.network)
+        try:
+            client.containers.get(kwargs["name"]).remove(force=True)  # a leftover from a crashed run
+        except docker.errors.NotFound:
+            pass
+        return ContainerHandle(client.containers.run(**kwargs), spec.agent_id)
