@@ -1,0 +1,39 @@
+"""The grader: the one place that holds labels; submit-and-score over MCP (`python -m mcp_servers.grader`).
+
+Library side (no MCP needed): `score` (pure scoring), `Calibration` with `read_calibration` /
+`write_calibration` (the per-dataset calibration file), `Grader` (validate, score, integrity, store).
+"""
+
+from mcp_servers.grader._calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    SliceCalibration,
+    calibration_path,
+    read_calibration,
+    write_calibration,
+)
+from mcp_servers.grader._scoring import PredictionError, Scores, SliceScore, pgr, score, slice_of, validate_predictions
+
+__all__ = [
+    "CALIBRATION_FILE",
+    "Calibration",
+    "PredictionError",
+    "Scores",
+    "SliceCalibration",
+    "SliceScore",
+    "build_server",
+    "calibration_path",
+    "pgr",
+    "read_calibration",
+    "score",
+    "slice_of",
+    "validate_predictions",
+    "write_calibration",
+]
+
+
+def build_server(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """`mcp_servers.grader._server.build_server`, imported lazily (it loads fastmcp)."""
+    from mcp_servers.grader._server import build_server as _build
+
+    return _build(*args, **kwargs)

@@ -1,0 +1,128 @@
+"""`ServerApp`: a FastMCP server with w2s auth, a database, a health route and a request-size limit.
+
+A server module builds one `ServerApp`, registers tools on `app.mcp`, calls `app.identity()` inside a tool to
+learn who is calling, and uses `app.engine` with `write_session` / `read_session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import cached_property
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_access_token
+from sqlalchemy import Engine
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mcp_servers.core._auth import DbTokenVerifier, identity_from_access_token
+from mcp_servers.core._db import create_sqlite_engine
+from mcp_servers.core._errors import tool_error
+from mcp_servers.core._settings import ServerSettings
+from mcp_servers.core._tokens import Identity, TokenStore
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimitMiddleware:
+    """Refuse HTTP bodies over `max_bytes` with 413 (by Content-Length, and while streaming)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = f"request body over {self.max_bytes} bytes; send a smaller payload".encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ServerApp:
+    """One MCP server: `name` is also its token scope and its database file name."""
+
+    def __init__(self, name: str, settings: ServerSettings | None = None, instructions: str | None = None,
+                 local_token: str | None = None) -> None:
+        self.name = name
+        self.settings = settings or ServerSettings()
+        self.tokens = TokenStore(self.settings.tokens_db)
+        self.mcp = FastMCP(name, instructions=instructions, auth=DbTokenVerifier(self.tokens, name))
+        self._local_identity: Identity | None = None
+        token = local_token or (self.settings.token.get_secret_value() if self.settings.token else None)
+        if token:
+            self.set_local_token(token)
+        self.mcp.custom_route("/health", methods=["GET"])(self._health)
+
+    def set_local_token(self, token: str) -> Identity:
+        """Fix the identity used when there is no HTTP request (stdio, in-memory clients)."""
+        identity = self.tokens.verify(token)
+        if identity is None or not identity.allows(self.name):
+            raise PermissionError(f"the token is unknown, revoked or not scoped for the {self.name} server")
+        self._local_identity = identity
+        return identity
+
+    @property
+    def local_identity(self) -> Identity | None:
+        return self._local_identity
+
+    @cached_property
+    def engine(self) -> Engine:
+        """This server's database (`<state_dir>/<name>.db`)."""
+        return create_sqlite_engine(self.settings.db_path(self.name))
+
+    def identity(self) -> Identity:
+        """The caller, from the HTTP bearer token or the stdio token; never from a tool argument."""
+        access = get_access_token()
+        if access is not None:
+            return identity_from_access_token(access)
+        if self._local_identity is not None:
+            return self._local_identity
+        raise tool_error("no caller identity", "connect over HTTP with 'Authorization: Bearer <token>' "
+                         "or start the stdio server with W2S_TOKEN set")
+
+    def require_admin(self) -> Identity:
+        identity = self.identity()
+        if not identity.is_admin:
+            raise tool_error("this needs an operator (admin) token", "ask the operator")
+        return identity
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok", "server": self.name})
+
+    def http_app(self, path: str = "/mcp") -> Any:
+        """The Starlette app (MCP at `path`, `/health`, 413 above max_request_bytes) for uvicorn."""
+        limit = Middleware(BodyLimitMiddleware, max_bytes=self.settings.max_request_bytes)
+        return self.mcp.http_app(path=path, middleware=[limit])

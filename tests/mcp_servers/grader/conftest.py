@@ -1,0 +1,171 @@
+"""Fixtures of the grader tests: a tmp W2S_HOME, tiny synthetic datasets prepared into a label store, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from mcp_servers.core import TokenStore
+from mcp_servers.grader import Calibration, SliceCalibration, write_calibration
+from mcp_servers.grader._service import GraderSettings
+from mcp_servers.grader.datasets import LabelStore, prepare_dataset
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class Env:
+    home: Path
+    settings: GraderSettings
+    tokens: dict[str, str]
+    truth: dict[str, list[int]]
+    """Test labels per dataset in public file order (what the attack tries to learn)."""
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def binary_rows(groups: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:
+    """Two candidate answers per question (one correct), ID and OOD subsets alternating by group."""
+    rows = []
+    for g in range(groups):
+        good = rng.randrange(2)
+        for k in range(2):
+            rows.append({"question": f"{tag} q{g}", "choice": f"answer {k}", "label": k == good,
+                         "consistency_id": f"{tag}-{g}", "consistency_key": str(k),
+                         "subset": "id_synth" if g % 2 else "ood_synth"})
+    return rows
+
+
+def pref_rows(n: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:
+    return [{"prompt": f"{tag} p{i}", "first": "a", "second": "b", "label": rng.choice("AB")} for i in range(n)]
+
+
+def build_env(home: Path, test_groups: int = 500) -> Env:
+    rng = random.Random(0)
+    labeled = home / "src"
+    for name, maker, sizes in (("toy", binary_rows, (20, 40, test_groups)), ("pref", pref_rows, (20, 40, 120))):
+        for split, size in zip(("train_label", "train_unlabel", "test"), sizes, strict=True):
+            _write(labeled / name / f"{split}.jsonl", maker(size, rng, f"{name}-{split}"))
+    settings = GraderSettings()
+    store = LabelStore(settings.label_store)
+    from trainer import paths
+
+    for name in ("toy", "pref"):
+        prepare_dataset(labeled / name, paths().data_dir, store)
+    write_calibration(settings.label_store, "toy", Calibration(
+        weak_acc=0.6, strong_acc=0.9, seeds=3, source="test fixture",
+        slices={"id": SliceCalibration(weak_acc=0.6, strong_acc=0.9),
+                "ood": SliceCalibration(weak_acc=0.55, strong_acc=0.85)}))
+    tokens = TokenStore(settings.tokens_db)
+    minted = {
+        "alice": tokens.mint("alice", ["grader"]),
+        "bob": tokens.mint("bob", ["grader", "findings"]),
+        "carol": tokens.mint("carol", ["findings"]),
+        "admin": tokens.mint("operator", ["grader"], admin=True),
+    }
+    truth = {name: store.load(name, "test").labels for name in ("toy", "pref")}
+    return Env(home, settings, minted, truth)
+
+
+@pytest.fixture
+def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in list(os.environ):
+        if var.startswith("W2S_"):
+            monkeypatch.delenv(var)
+    home = tmp_path / "w2s"
+    monkeypatch.setenv("W2S_HOME", str(home))
+    monkeypatch.setenv("W2S_LITESTREAM", "false")
+    return home
+
+
+@pytest.fixture
+def env(w2s_home: Path) -> Env:
+    return build_env(w2s_home)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def running(app: Any) -> AsyncIterator[str]:
+    """Serve a Starlette app with uvicorn on a random loopback port; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class ServerProcess:
+    """`python -m mcp_servers.grader --transport http` as a child process."""
+
+    def __init__(self, home: Path, port: int, litestream: bool = False) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
+        env.update(W2S_HOME=str(home), W2S_LITESTREAM="true" if litestream else "false",
+                   PYTHONPATH=str(REPO))
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mcp_servers.grader", "--transport", "http", "--port", str(self.port)],
+            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError("grader did not become healthy")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def server_process(env: Env) -> Iterator[ServerProcess]:
+    proc = ServerProcess(env.home, free_port())
+    yield proc
+    proc.stop()
