@@ -1,0 +1,35 @@
+"""Binary classifier over HF models: causal-LM answer-token scoring or encoder + head; logits [B, 2] either way."""
+
+from trainer.classifier._batching import Features, collate, encode_rows, length_sorted_batches
+from trainer.classifier._model import (
+    BinaryClassifier,
+    CausalLMClassifier,
+    ClassifierSpec,
+    EncoderClassifier,
+    detect_kind,
+    load_checkpoint,
+    load_classifier,
+    save_classifier,
+)
+from trainer.classifier._templates import LABEL_WORDS, encode_pair, encode_prompt, label_token_ids, render_prompt, task_of
+
+__all__ = [
+    "LABEL_WORDS",
+    "BinaryClassifier",
+    "CausalLMClassifier",
+    "ClassifierSpec",
+    "EncoderClassifier",
+    "Features",
+    "collate",
+    "detect_kind",
+    "encode_pair",
+    "encode_prompt",
+    "encode_rows",
+    "label_token_ids",
+    "length_sorted_batches",
+    "load_checkpoint",
+    "load_classifier",
+    "render_prompt",
+    "save_classifier",
+    "task_of",
+]

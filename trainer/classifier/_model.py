@@ -1,0 +1,183 @@
+"""One binary classifier over two kinds of Hugging Face models; both return logits of shape [batch, 2].
+
+- `CausalLMClassifier`: the logits of the two answer tokens at the last prompt position. Only those two rows of the
+  LM head are multiplied, never the whole vocabulary (a 49k-150k wide projection per position is most of the cost
+  of a small LM's forward pass), and the 2-way softmax is what the reference's inference reads anyway.
+- `EncoderClassifier`: mean-pooled last hidden state (what sentence-transformers models were trained for) and a
+  linear head.
+
+P(class 1) = softmax(logits)[:, 1]. LoRA (peft) wraps the backbone; the encoder's head stays a plain trainable
+module so a checkpoint is "adapter + head".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.classifier._templates import label_token_ids
+from trainer.data import TaskType
+from trainer.models import ModelKind, resolve_model
+
+_CAUSAL_TYPES_HINT = ("llama", "qwen", "mistral", "gpt", "phi", "gemma", "smollm", "olmo", "falcon")
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """Everything needed to rebuild a classifier from a checkpoint folder (saved as classifier.json)."""
+
+    model: str
+    """Registry name or HF id/path the backbone was loaded from."""
+    kind: str
+    """`encoder` or `causal_lm`."""
+    task: str
+    """`binary` or `preference`: picks the template and the answer tokens."""
+    max_length: int
+    lora: bool
+
+
+def detect_kind(model: str) -> tuple[str, ModelKind]:
+    """(local path or id, kind): registry models know their kind; others are read from their config."""
+    resolved = resolve_model(model)
+    if resolved.kind is not None:
+        return resolved.path, resolved.kind
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(resolved.path)
+    archs = " ".join(getattr(config, "architectures", None) or []).lower()
+    causal = "causallm" in archs or config.model_type in _CAUSAL_TYPES_HINT or bool(getattr(config, "is_decoder", 0))
+    return resolved.path, ModelKind.CAUSAL_LM if causal else ModelKind.ENCODER
+
+
+class BinaryClassifier(nn.Module):
+    """Common surface: `forward(input_ids, attention_mask, token_type_ids=None) -> logits [B, 2]`."""
+
+    spec: ClassifierSpec
+    tokenizer: Any
+    backbone: nn.Module
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        del state
+
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return int(pad if pad is not None else self.tokenizer.eos_token_id or 0)
+
+
+class EncoderClassifier(BinaryClassifier):
+    def __init__(self, spec: ClassifierSpec, path: str, tokenizer: Any, dtype: torch.dtype) -> None:
+        super().__init__()
+        from transformers import AutoModel
+
+        self.spec, self.tokenizer = spec, tokenizer
+        try:  # the pooler is unused and would only add parameters LoRA/optimizers have to skip
+            self.backbone = AutoModel.from_pretrained(path, dtype=dtype, add_pooling_layer=False)
+        except TypeError:
+            self.backbone = AutoModel.from_pretrained(path, dtype=dtype)
+        hidden = int(self.backbone.config.hidden_size)
+        self.head = nn.Linear(hidden, 2, dtype=dtype)
+        # Zero init: the untrained classifier says 0.5 everywhere instead of a random preference.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: Any = None) -> torch.Tensor:
+        """Mean-pooled last hidden state, the representation probes and zero-shot scoring read."""
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None and getattr(self.backbone.config, "type_vocab_size", 0) > 1:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.backbone(**kwargs).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: Any = None) -> torch.Tensor:
+        return self.head(self.features(input_ids, attention_mask, token_type_ids))
+
+    def head_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu() for k, v in self.head.state_dict().items()}
+
+    def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.head.load_state_dict(state)
+
+
+class CausalLMClassifier(BinaryClassifier):
+    def __init__(self, spec: ClassifierSpec, path: str, tokenizer: Any, dtype: torch.dtype) -> None:
+        super().__init__()
+        from transformers import AutoModelForCausalLM
+
+        self.spec, self.tokenizer = spec, tokenizer
+        self.backbone = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        self.answer_ids = label_token_ids(tokenizer, TaskType(spec.task))
+
+    def _parts(self) -> tuple[nn.Module, nn.Module]:
+        base = self.backbone.get_base_model() if hasattr(self.backbone, "get_base_model") else self.backbone
+        return base.get_decoder(), base.get_output_embeddings()
+
+    def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: Any = None) -> torch.Tensor:
+        """Final-norm hidden state at the last prompt token (right padding: index = length - 1)."""
+        decoder, _ = self._parts()
+        hidden = decoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = attention_mask.sum(1).long() - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: Any = None) -> torch.Tensor:
+        _, lm_head = self._parts()
+        rows = lm_head.weight[list(self.answer_ids)]
+        logits = self.features(input_ids, attention_mask) @ rows.T
+        bias = getattr(lm_head, "bias", None)
+        return logits + bias[list(self.answer_ids)] if bias is not None else logits
+
+
+def _dtype(precision: str) -> torch.dtype:
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+
+
+def load_classifier(
+    model: str, task: TaskType | str, max_length: int = 512, precision: str = "fp32"
+) -> BinaryClassifier:
+    """A fresh classifier over a base model (registry name, HF id or local path)."""
+    from transformers import AutoTokenizer
+
+    path, kind = detect_kind(model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    spec = ClassifierSpec(model=model, kind=kind.value, task=TaskType(task).value, max_length=max_length, lora=False)
+    cls = CausalLMClassifier if kind is ModelKind.CAUSAL_LM else EncoderClassifier
+    return cls(spec, path, tokenizer, _dtype(precision))
+
+
+def save_classifier(clf: BinaryClassifier, folder: Path) -> Path:
+    """Adapter (or full weights without LoRA) + head + classifier.json; loadable with `load_checkpoint`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clf.backbone.save_pretrained(folder / "backbone")
+    torch.save(clf.head_state(), folder / "head.pt")
+    (folder / "classifier.json").write_text(json.dumps(asdict(clf.spec), indent=2) + "\n")
+    return folder
+
+
+def load_checkpoint(folder: Path | str, precision: str = "fp32", merge: bool = True) -> BinaryClassifier:
+    """Rebuild a trained classifier; LoRA adapters are merged for inference speed unless `merge=False`."""
+    folder = Path(folder)
+    spec = ClassifierSpec(**json.loads((folder / "classifier.json").read_text()))
+    if spec.lora:
+        from peft import PeftModel
+
+        clf = load_classifier(spec.model, spec.task, spec.max_length, precision)
+        clf.backbone = PeftModel.from_pretrained(clf.backbone, str(folder / "backbone"))
+        if merge:
+            clf.backbone = clf.backbone.merge_and_unload()
+    else:
+        clf = load_classifier(spec.model, spec.task, spec.max_length, precision)
+        full = type(clf.backbone).from_pretrained(str(folder / "backbone"), dtype=_dtype(precision))
+        clf.backbone = full
+    clf.spec = spec
+    clf.load_head_state(torch.load(folder / "head.pt", map_location="cpu"))
+    return clf

@@ -1,0 +1,89 @@
+"""Training configuration: one typed dataclass, each field documented where it is declared (litgpt style)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+
+@dataclass
+class TrainConfig:
+    model: str = "mpnet-base"
+    """Registry name (`w2s models`), HF id or local path of the model to fine-tune."""
+    seed: int = 0
+    """Seeds torch, numpy and Python, the data order and the head's init."""
+    epochs: float = 2.0
+    """Passes over the data; fractional values stop part-way through the last pass."""
+    max_steps: int | None = None
+    """Optimizer steps; overrides `epochs` when set (handy for smoke tests)."""
+    batch_size: int = 16
+    """Examples per forward pass (micro-batch)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step: the effective batch is batch_size * grad_accum."""
+    lr: float = 3e-4
+    """Peak learning rate of the backbone (LoRA adapters, or all weights without LoRA)."""
+    head_lr: float = 1e-3
+    """Learning rate of the encoder's new classification head (zero-initialised, so it needs a larger one)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    betas: tuple[float, float] = (0.9, 0.95)
+    """AdamW betas (the reference's)."""
+    schedule: Literal["linear", "cosine", "constant"] = "linear"
+    """Decay after warmup."""
+    warmup_frac: float = 0.1
+    """Fraction of the optimizer steps spent warming the learning rate up from 0."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping; the pre-clip norm is logged as grad_norm."""
+    max_length: int = 256
+    """Tokens per example; prompts are cut in the middle of the question, never in the answer options."""
+    lora: bool = True
+    """Train LoRA adapters (peft) instead of all weights."""
+    lora_r: int = 8
+    """LoRA rank."""
+    lora_alpha: int = 16
+    """LoRA scaling numerator (scale = alpha / r, or alpha / sqrt(r) with rslora)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA path."""
+    rslora: bool = False
+    """Rank-stabilised LoRA scaling (the reference uses it with r=32, alpha=32)."""
+    lora_targets: tuple[str, ...] | None = None
+    """Module names to adapt; None picks them from the per-architecture table in `_lora.py`."""
+    loss: str = "xent"
+    """Loss registry name (`trainer.losses`): xent, soft_xent, logconf, window, entropy, kl, ..."""
+    loss_params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the loss, e.g. {"aux_coef": 0.5, "warmup_frac": 0.1} for logconf."""
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    """auto = bf16 autocast on GPUs that support it, fp32 on CPU (CPU bf16 is slower without AMX)."""
+    device: str = "auto"
+    """auto = cuda when available, else cpu."""
+    log_every: int = 10
+    """Optimizer steps between metric lines (the last step is always logged)."""
+    save_every: int | None = None
+    """Optimizer steps between intermediate checkpoints; the final checkpoint is always written."""
+    eval_batch_size: int = 64
+    """Batch size for prediction after training."""
+    progress: bool = True
+    """Show a tqdm bar."""
+
+    def updated(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed; unknown names raise (typos would otherwise be silently ignored)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"TrainConfig has no field(s) {sorted(unknown)}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        data["lora_targets"] = list(self.lora_targets) if self.lora_targets else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        if data.get("lora_targets"):
+            data["lora_targets"] = tuple(data["lora_targets"])
+        return cls().updated(**data)
