@@ -79,7 +79,7 @@ class SandboxSpec(BaseModel):
     cwd: Path | None = Field(default=None, description="inside path; default the workspace")
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
     gpu: bool | list[str] = Field(default=False, description="True: every GPU; a list: those device ids")
-    code_dirs: list[Path] = Field(default_factory=lambda: [_trainer_dir()],
+    code_dirs: list[Path] = Field(default_factory=lambda: _code_dirs(),
                                   description="package folders bound read-only under /w2s/src (on PYTHONPATH)")
     python_prefix: Path = Field(default_factory=lambda: Path(sys.base_prefix).resolve(),
                                 description="the Python install (bwrap/none); the docker image has its own")
@@ -159,10 +159,11 @@ class SandboxSpec(BaseModel):
         return binds
 
 
-def _trainer_dir() -> Path:
+def _code_dirs() -> list[Path]:
+    """The trainer, and this package so the leak scanner runs inside; never the repo root (it may hold data)."""
     import trainer
 
-    return Path(trainer.__file__).resolve().parent
+    return [Path(trainer.__file__).resolve().parent, Path(__file__).resolve().parent]
 
 
 def _inside(child: Path, parent: Path) -> bool:
