@@ -1,0 +1,28 @@
+"""Ideas: one file each (see `_registry` for the contract and `TEMPLATE.py` to start a new one)."""
+
+from trainer.ideas._registry import (
+    IdeaConfig,
+    IdeaContext,
+    IdeaResult,
+    IdeaSpec,
+    default_strong_train,
+    get_idea,
+    make_config,
+    register_idea,
+    registered_ideas,
+)
+from trainer.ideas._run import run_idea, write_predictions
+
+__all__ = [
+    "IdeaConfig",
+    "IdeaContext",
+    "IdeaResult",
+    "IdeaSpec",
+    "default_strong_train",
+    "get_idea",
+    "make_config",
+    "register_idea",
+    "registered_ideas",
+    "run_idea",
+    "write_predictions",
+]

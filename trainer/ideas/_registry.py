@@ -1,0 +1,148 @@
+"""Idea registry and the contract every idea follows.
+
+An idea is a function `run(config, ctx) -> IdeaResult` registered with `@register_idea(name, ConfigClass)`, one
+per file in this package (adding an idea = adding a file). It receives a typed config and an `IdeaContext` that
+exposes the public data only: train_label with labels, train_unlabel and test without. It returns P(class 1) for
+every test row plus whatever metrics it wants recorded. Hidden labels are not in the public tree, so an idea cannot
+read them even by accident.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from trainer.data import PublicSplit, load_split
+from trainer.training import TrainConfig
+from trainer.weak import WeakArtifact, WeakConfig, build_weak_artifact, default_weak_train
+
+
+def default_strong_train() -> TrainConfig:
+    """The offline strong student: mpnet-base, LoRA r=8 on q,v, 2 epochs (DESIGN's measured setup)."""
+    return TrainConfig(model="mpnet-base", lora=True, lora_r=8, lora_alpha=16, epochs=2.0, lr=5e-4, head_lr=2e-3,
+                       batch_size=16, max_length=256)
+
+
+@dataclass
+class IdeaConfig:
+    """Fields every idea shares; an idea's own config subclasses this and adds its knobs."""
+
+    dataset: str = "sentiment"
+    """Public dataset to run on."""
+    seed: int = 0
+    """Seeds the weak model (so each seed has its own weak artifact) and the strong student."""
+    weak: TrainConfig = field(default_factory=default_weak_train)
+    """How the weak supervisor is trained on train_label (cached as a weak artifact)."""
+    strong: TrainConfig = field(default_factory=default_strong_train)
+    """How the strong student is trained."""
+
+
+@dataclass
+class IdeaResult:
+    ids: list[str]
+    """Test row ids, in the public test file's order."""
+    predictions: np.ndarray
+    """P(class 1) per test row."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class IdeaContext:
+    """What an idea may touch: public splits, the weak artifact, a scratch folder."""
+
+    def __init__(self, config: IdeaConfig, out_dir: Path, data_dir: Path | None = None, progress: bool = True) -> None:
+        self.config, self.out_dir, self.data_dir, self.progress = config, out_dir, data_dir, progress
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def split(self, name: str) -> PublicSplit:
+        return load_split(self.config.dataset, name, self.data_dir)
+
+    @cached_property
+    def train_label(self) -> PublicSplit:
+        return self.split("train_label")
+
+    @cached_property
+    def train_unlabel(self) -> PublicSplit:
+        return self.split("train_unlabel")
+
+    @cached_property
+    def test(self) -> PublicSplit:
+        return self.split("test")
+
+    def weak_artifact(self) -> WeakArtifact:
+        """The weak supervisor for this config and seed (trained once, then read from the cache)."""
+        train = self.config.weak.updated(seed=self.config.seed, progress=self.progress)
+        return build_weak_artifact(WeakConfig(self.config.dataset, train), self.data_dir)
+
+    def strong_config(self, **changes: Any) -> TrainConfig:
+        return self.config.strong.updated(seed=self.config.seed, progress=self.progress, **changes)
+
+    def result(self, predictions: np.ndarray, **metrics: Any) -> IdeaResult:
+        return IdeaResult(self.test.ids, np.asarray(predictions, dtype=np.float32), metrics)
+
+
+C = TypeVar("C", bound=IdeaConfig)
+IdeaFn = Callable[[Any, IdeaContext], IdeaResult]
+
+
+@dataclass(frozen=True)
+class IdeaSpec:
+    name: str
+    config_cls: type[IdeaConfig]
+    run: IdeaFn
+    summary: str
+
+
+_IDEAS: dict[str, IdeaSpec] = {}
+
+
+def register_idea(name: str, config_cls: type[C]) -> Callable[[Callable[[C, IdeaContext], IdeaResult]], Any]:
+    if not (is_dataclass(config_cls) and issubclass(config_cls, IdeaConfig)):
+        raise TypeError(f"idea {name!r}: config must be a dataclass subclassing IdeaConfig")
+
+    def wrap(fn: Callable[[C, IdeaContext], IdeaResult]) -> Callable[[C, IdeaContext], IdeaResult]:
+        if name in _IDEAS and _IDEAS[name].run is not fn:
+            raise ValueError(f"idea {name!r} is already registered")
+        summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        _IDEAS[name] = IdeaSpec(name, config_cls, fn, summary)
+        return fn
+
+    return wrap
+
+
+def registered_ideas() -> dict[str, IdeaSpec]:
+    import trainer.ideas as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"trainer.ideas.{info.name}")
+    return dict(_IDEAS)
+
+
+def get_idea(name: str) -> IdeaSpec:
+    ideas = registered_ideas()
+    if name not in ideas:
+        raise ValueError(f"unknown idea {name!r}; available: {', '.join(sorted(ideas))}")
+    return ideas[name]
+
+
+def make_config(name: str, **overrides: Any) -> IdeaConfig:
+    """The idea's config with overrides; `weak.x` / `strong.x` keys reach into the two TrainConfigs."""
+    spec = get_idea(name)
+    config = spec.config_cls()
+    known = {f.name for f in fields(config)}
+    for key, value in overrides.items():
+        head, _, rest = key.partition(".")
+        if rest and head in ("weak", "strong"):
+            setattr(config, head, getattr(config, head).updated(**{rest: value}))
+        elif key in known:
+            setattr(config, key, value)
+        else:
+            raise ValueError(f"idea {name!r} has no option {key!r}; options: {', '.join(sorted(known))}")
+    return config
