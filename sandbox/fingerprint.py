@@ -64,8 +64,9 @@ def build(label_store: Path, data_dir: Path, datasets: list[str] | None = None) 
 
     store = LabelStore(label_store)
     salt = secrets.token_hex(16)
-    ids, pairs, contents, content_pairs, segs = set(), set(), set(), set(), set()
+    ids, pairs, contents, content_pairs = set(), set(), set(), set()
     content_labels: dict[str, set[int]] = defaultdict(set)
+    seg_counts: dict[str, int] = defaultdict(int)
     for dataset in datasets or store.datasets():
         for split in store.meta(dataset).get("sizes", {}):
             hidden = store.load(dataset, split)
@@ -82,7 +83,10 @@ def build(label_store: Path, data_dir: Path, datasets: list[str] | None = None) 
                 if label is None or key is None:
                     continue
                 content_labels[key].add(label)
-                segs.update(digest(salt, "seg", s) for s in segments(row))
+                for segment in set(segments(row)):
+                    seg_counts[digest(salt, "seg", segment)] += 1
+    # A paragraph in many rows is the template ("Is this review positive?"), not a snippet: leave it out.
+    segs = {seg for seg, count in seg_counts.items() if count <= 4}
     for key, found in content_labels.items():
         # A content that occurs with both labels says nothing about either; leave it out.
         if len(found) == 1:

