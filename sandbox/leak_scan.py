@@ -92,6 +92,9 @@ class Scanner:
     forbid: list[str] = field(default_factory=list)
     max_bytes: int = 8 * 1024 * 1024
     min_rows: int = 5
+    shallow: tuple[str, ...] = ()
+    """Trees walked with name and SQLite checks only (system and interpreter code bound read-only from the host);
+    reading every JSON and text file of a 3 GB venv would take minutes for what the name checks already cover."""
     findings: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=lambda: {"dirs": 0, "files": 0, "opened": 0, "bytes_read": 0,
                                                              "unreadable": 0})
@@ -155,13 +158,14 @@ class Scanner:
         if name.endswith(".ltx"):
             self.report("replica", path, "litestream LTX file")
         size = info.st_size
+        deep = not path.startswith(self.shallow) if self.shallow else True
         if DB_NAME.search(name) or (size >= 512 and size % 512 == 0):
             head = self._read(path, 16)
             if head.startswith(SQLITE_MAGIC):
                 self.report("database", path, "SQLite database")
             elif DB_NAME.search(name) and size > 0 and not name.endswith(".db") or name.endswith(("-wal", "-shm")):
                 self.report("database", path, "SQLite journal/WAL/SHM file")
-        if size > self.max_bytes * 4:  # compressed or not, beyond this it is not worth reading
+        if not deep or size > self.max_bytes * 4:  # beyond this, compressed or not, not worth reading
             return
         is_data, is_config = DATA_SUFFIX.search(name), CONFIG_SUFFIX.search(name)
         # Suffix-less files are read for tokens only when small and not executables: binaries under /usr and the
@@ -304,6 +308,12 @@ def _rows(name: str, text: str) -> Iterator[dict[str, Any] | list[Any]]:
         yield from csv.reader(io.StringIO(text), delimiter=delimiter)
 
 
+def default_shallow() -> tuple[str, ...]:
+    """System dirs and the interpreter's own trees (site-packages included: raw corpora there are found by name)."""
+    trees = {"/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/", "/etc/", sys.base_prefix + "/", sys.prefix + "/lib/"}
+    return tuple(sorted(trees))
+
+
 def _load_json(source: str) -> dict[str, Any]:
     return json.loads(sys.stdin.read() if source == "-" else Path(source).read_text())
 
@@ -316,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forbid", action="append", default=[], help="a path that must not exist inside")
     parser.add_argument("--max-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--min-rows", type=int, default=5)
+    parser.add_argument("--deep", action="store_true",
+                        help="read contents everywhere, also in /usr and the Python install and venv (slow)")
     args = parser.parse_args(argv)
     tokens = Tokens()
     if args.tokens:
@@ -325,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     # The agent's own token and API key come from its environment: those are the only secrets it should hold.
     tokens.own |= {hashlib.sha256(os.environ[v].encode()).hexdigest() for v in OWN_SECRET_VARS if os.environ.get(v)}
     fingerprint = Fingerprint.load(_load_json(args.fingerprint)) if args.fingerprint else None
-    scanner = Scanner(fingerprint, tokens, args.forbid, args.max_bytes, args.min_rows)
+    shallow = () if args.deep else default_shallow()
+    scanner = Scanner(fingerprint, tokens, args.forbid, args.max_bytes, args.min_rows, shallow)
     started = time.monotonic()
     roots = args.root or ["/"]
     scanner.scan(roots, env=dict(os.environ))
@@ -333,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
               "checks": ["label_store", "labeled_split", "database", "replica", "raw_corpus", "foreign_token",
                          "foreign_secret", "forbidden_path"]
               + (["hidden_labels", "raw_text_labels"] if fingerprint else []),
-              "stats": {**scanner.stats, "seconds": round(time.monotonic() - started, 2)}}
+              "shallow": list(shallow), "stats": {**scanner.stats, "seconds": round(time.monotonic() - started, 2)}}
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 1 if scanner.findings else 0
