@@ -1,0 +1,87 @@
+"""The jobs table and its public view."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field as PydanticField
+from sqlmodel import Field, SQLModel
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRow(SQLModel, table=True):
+    __tablename__ = "job"
+
+    id: str = Field(primary_key=True)
+    agent: str = Field(index=True)
+    kind: str = Field(index=True)
+    """A registered job kind (`train`, `predict`)."""
+    spec: str
+    """JSON arguments of the job function, validated before the job was queued."""
+    state: str = Field(default=JobState.QUEUED, index=True)
+    run_dir: str
+    """Where the job writes its log, metrics and artifacts (inside the agent's workspace)."""
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+    progress: float = 0.0
+    message: str = ""
+    metrics: str = "{}"
+    """JSON of the latest metrics the job reported."""
+    result: str | None = None
+    error: str | None = None
+    slot: int | None = None
+    pid: int | None = None
+    owner_pid: int | None = None
+    """The dispatcher process that started it; a restart finds jobs whose owner is gone."""
+    cancel_requested: bool = False
+
+
+class JobView(BaseModel):
+    """What a client sees of a job."""
+
+    id: str
+    agent: str
+    kind: str
+    state: JobState
+    progress: float = PydanticField(description="fraction done in [0, 1]")
+    message: str
+    metrics: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    run_dir: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    queue_position: int | None = PydanticField(default=None, description="jobs ahead of this one, when queued")
+    log_tail: str | None = PydanticField(default=None, description="last lines of the job's log")
+
+    @classmethod
+    def of(cls, row: JobRow, queue_position: int | None = None, log_tail: str | None = None) -> JobView:
+        return cls(
+            id=row.id, agent=row.agent, kind=row.kind, state=JobState(row.state), progress=row.progress,
+            message=row.message, metrics=json.loads(row.metrics or "{}"),
+            result=json.loads(row.result) if row.result else None, error=row.error, run_dir=row.run_dir,
+            created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
+            attempts=row.attempts, queue_position=queue_position, log_tail=log_tail,
+        )

@@ -1,0 +1,86 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcp_servers.jobs import JobError, JobQueue, JobState
+
+SLEEP = "mcp_servers.jobs.builtin:sleep_job"
+
+
+def _submit(queue: JobQueue, agent: str, tmp_path: Path, n: int = 1) -> list[str]:
+    return [queue.submit(agent, "sleep", SLEEP, {"seconds": 0}, tmp_path / agent / str(i)).id for i in range(n)]
+
+
+def test_claims_interleave_agents_round_robin(queue: JobQueue, tmp_path: Path) -> None:
+    owner = {job: "a" for job in _submit(queue, "a", tmp_path, 4)}
+    owner |= {job: "b" for job in _submit(queue, "b", tmp_path, 2)}
+    owner |= {job: "c" for job in _submit(queue, "c", tmp_path, 2)}
+    order = []
+    while (claimed := queue.claim_next(n_slots=1, owner_pid=os.getpid())) is not None:
+        job, slot = claimed
+        assert slot == 0
+        order.append(owner[job.id])
+        queue.finish(job.id, JobState.SUCCEEDED, result={})
+    assert order == ["a", "b", "c", "a", "b", "c", "a", "a"]
+
+
+def test_a_full_slot_set_claims_nothing_and_slots_are_distinct(queue: JobQueue, tmp_path: Path) -> None:
+    _submit(queue, "a", tmp_path, 3)
+    first = queue.claim_next(2, os.getpid())
+    second = queue.claim_next(2, os.getpid())
+    assert first and second and {first[1], second[1]} == {0, 1}
+    assert queue.claim_next(2, os.getpid()) is None
+
+
+def test_quota_refuses_and_creates_nothing(queue: JobQueue, tmp_path: Path) -> None:
+    _submit(queue, "a", tmp_path, 5)
+    with pytest.raises(JobError, match="limit 5"):
+        _submit(queue, "a", tmp_path)
+    assert len(queue.list(agent="a")) == 5
+    _submit(queue, "b", tmp_path)  # one agent's quota does not block another
+
+
+def test_other_agents_jobs_look_missing(queue: JobQueue, tmp_path: Path) -> None:
+    (job,) = _submit(queue, "a", tmp_path)
+    with pytest.raises(JobError, match="no job"):
+        queue.view(job, agent="b")
+    with pytest.raises(JobError, match="no job"):
+        queue.request_cancel(job, agent="b")
+    assert queue.view(job, agent="a").state == JobState.QUEUED
+
+
+def test_cancel_of_a_queued_job_is_immediate(queue: JobQueue, tmp_path: Path) -> None:
+    (job,) = _submit(queue, "a", tmp_path)
+    assert queue.request_cancel(job, "a").state == JobState.CANCELLED
+    assert queue.claim_next(1, os.getpid()) is None
+
+
+def test_recover_requeues_then_fails_with_a_reason(queue: JobQueue, tmp_path: Path) -> None:
+    (job,) = _submit(queue, "a", tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    for attempt in (1, 2):
+        claimed = queue.claim_next(1, owner_pid=dead_pid)
+        assert claimed is not None and claimed[0].attempts == attempt
+        (recovered,) = queue.recover(alive=lambda pid: False, kill=lambda pid: None)
+        expected = JobState.QUEUED if attempt == 1 else JobState.FAILED
+        assert recovered.state == expected and "restarted" in recovered.message
+    assert "no attempts left" in (queue.view(job).error or "")
+
+
+def test_recover_leaves_jobs_of_a_live_dispatcher_alone(queue: JobQueue, tmp_path: Path) -> None:
+    _submit(queue, "a", tmp_path)
+    queue.claim_next(1, owner_pid=os.getpid())
+    assert queue.recover(alive=lambda pid: True, kill=lambda pid: None) == []
+
+
+def test_finish_keeps_the_first_outcome(queue: JobQueue, tmp_path: Path) -> None:
+    (job,) = _submit(queue, "a", tmp_path)
+    queue.claim_next(1, os.getpid())
+    queue.finish(job, JobState.SUCCEEDED, result={"x": 1})
+    queue.finish(job, JobState.FAILED, error="late")
+    view = queue.view(job)
+    assert view.state == JobState.SUCCEEDED and view.result == {"x": 1} and view.error is None
