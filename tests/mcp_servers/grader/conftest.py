@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,18 +86,13 @@ def build_env(home: Path, test_groups: int = 500) -> Env:
 
 
 @pytest.fixture
-def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in list(os.environ):
-        if var.startswith("W2S_"):
-            monkeypatch.delenv(var)
-    home = tmp_path / "w2s"
-    monkeypatch.setenv("W2S_HOME", str(home))
+def env(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+    """W2S_HOME from the root conftest, server variables cleared, datasets `toy` and `pref`, four tokens."""
+    for var in ("W2S_TOKEN", "W2S_CONFIG", "W2S_REPLICA_URL", "W2S_MAX_REQUEST_BYTES"):
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("W2S_GRADER_")]:
+        monkeypatch.delenv(var)
     monkeypatch.setenv("W2S_LITESTREAM", "false")
-    return home
-
-
-@pytest.fixture
-def env(w2s_home: Path) -> Env:
     return build_env(w2s_home)
 
 
@@ -169,3 +164,23 @@ def server_process(env: Env) -> Iterator[ServerProcess]:
     proc = ServerProcess(env.home, free_port())
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def make_server(env: Env) -> Iterator[Callable[..., ServerProcess]]:
+    """Factory of extra server processes on free ports (stopped at teardown)."""
+    made: list[ServerProcess] = []
+
+    def make(litestream: bool = False) -> ServerProcess:
+        made.append(ServerProcess(env.home, free_port(), litestream=litestream))
+        return made[-1]
+
+    yield make
+    for proc in made:
+        proc.stop()
+
+
+@pytest.fixture
+def serve_app() -> Callable[[Any], Any]:
+    """`async with serve_app(starlette_app) as url:` runs uvicorn on a loopback port."""
+    return running

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 
 import pytest
@@ -14,7 +16,6 @@ from mcp_servers.core import read_session
 from mcp_servers.grader import build_server
 from mcp_servers.grader._records import SubmissionRow
 
-from conftest import Env
 
 
 def _count(app) -> int:  # type: ignore[no-untyped-def]
@@ -22,7 +23,7 @@ def _count(app) -> int:  # type: ignore[no-untyped-def]
         return int(session.exec(select(func.count()).select_from(SubmissionRow)).one())
 
 
-async def test_list_datasets(env: Env) -> None:
+async def test_list_datasets(env: Any) -> None:
     app = build_server(local_token=env.tokens["alice"])
     async with Client(app.mcp) as client:
         result = await client.call_tool("list_datasets", {})
@@ -33,7 +34,7 @@ async def test_list_datasets(env: Env) -> None:
     assert 0 < infos["toy"]["scored_rows"] < infos["toy"]["sizes"]["test"]
 
 
-async def test_submit_answers_rounded_scores_by_part(env: Env) -> None:
+async def test_submit_answers_rounded_scores_by_part(env: Any) -> None:
     app = build_server(local_token=env.tokens["alice"])
     truth = env.truth["toy"]
     async with Client(app.mcp) as client:
@@ -50,7 +51,7 @@ async def test_submit_answers_rounded_scores_by_part(env: Env) -> None:
     assert _count(app) == 1
 
 
-async def test_uncalibrated_dataset_gives_null_pgr_with_reason(env: Env) -> None:
+async def test_uncalibrated_dataset_gives_null_pgr_with_reason(env: Any) -> None:
     app = build_server(local_token=env.tokens["alice"])
     async with Client(app.mcp) as client:
         result = await client.call_tool("submit_predictions", {"dataset": "pref", "predictions": [0.3] * 120})
@@ -68,7 +69,7 @@ async def test_uncalibrated_dataset_gives_null_pgr_with_reason(env: Env) -> None
     ("toy/train_unlabel", [0.0] * 40, "only the test split is ever scored"),
     ("toy", [0.0] * 2_000_001, "at most"),
 ])
-async def test_bad_input_is_a_tool_error_and_stores_nothing(env: Env, dataset: str, predictions: list[float],
+async def test_bad_input_is_a_tool_error_and_stores_nothing(env: Any, dataset: str, predictions: list[float],
                                                             expect: str) -> None:
     app = build_server(local_token=env.tokens["alice"])
     async with Client(app.mcp) as client:
@@ -78,7 +79,7 @@ async def test_bad_input_is_a_tool_error_and_stores_nothing(env: Env, dataset: s
     assert _count(app) == 0
 
 
-async def test_non_finite_predictions_refused(env: Env) -> None:
+async def test_non_finite_predictions_refused(env: Any) -> None:
     app = build_server(local_token=env.tokens["alice"])
     async with Client(app.mcp) as client:
         for bad in ("NaN", "Infinity"):
@@ -89,7 +90,7 @@ async def test_non_finite_predictions_refused(env: Env) -> None:
     assert _count(app) == 0
 
 
-async def test_get_submission_only_your_own(env: Env) -> None:
+async def test_get_submission_only_your_own(env: Any) -> None:
     alice, bob = build_server(local_token=env.tokens["alice"]), build_server(local_token=env.tokens["bob"])
     admin = build_server(local_token=env.tokens["admin"])
     async with Client(alice.mcp) as client:
@@ -106,7 +107,7 @@ async def test_get_submission_only_your_own(env: Env) -> None:
     assert seen["agent"] == "alice"
 
 
-async def test_leaderboard_best_per_agent_and_idea(env: Env) -> None:
+async def test_leaderboard_best_per_agent_and_idea(env: Any) -> None:
     truth = env.truth["toy"]
     half = [float(t) if i % 2 else 1.0 - t for i, t in enumerate(truth)]
     for who, preds, idea in (("alice", half, "a"), ("alice", [float(t) for t in truth], "a"),
@@ -124,13 +125,13 @@ async def test_leaderboard_best_per_agent_and_idea(env: Env) -> None:
     assert rows[("alice", "b")]["flagged"] == 1 and rows[("alice", "b")]["flags"][0].startswith("duplicate_of:")
 
 
-async def test_no_identity_is_refused(env: Env) -> None:
+async def test_no_identity_is_refused(env: Any) -> None:
     app = build_server()
     async with Client(app.mcp) as client:
         with pytest.raises(ToolError, match="no caller identity"):
             await client.call_tool("list_datasets", {})
 
 
-def test_token_without_grader_scope_cannot_start_stdio(env: Env) -> None:
+def test_token_without_grader_scope_cannot_start_stdio(env: Any) -> None:
     with pytest.raises(PermissionError):
         build_server(local_token=env.tokens["carol"])

@@ -1,0 +1,131 @@
+"""`python -m mcp_servers.grader` as a real process: concurrency, kill -9, litestream restore, Inspector smoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncio
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+from mcp_servers.core import TokenStore, restore
+
+
+
+def _rows(db: Path) -> dict[int, tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return {i: (a, n) for i, a, n in conn.execute("SELECT id, agent, note FROM grader_submission")}
+
+
+def _client(url: str, token: str) -> Client:
+    return Client(StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {token}"}))
+
+
+async def _submit(client: Client, note: str, n: int = 120) -> int:
+    result = await client.call_tool("submit_predictions", {"dataset": "pref", "predictions": [0.5] * n, "note": note})
+    return int(result.structured_content["submission_id"])
+
+
+async def test_nine_concurrent_clients_each_submission_stored_once(env: Any, server_process: Any) -> None:
+    server_process.start()
+    tokens = TokenStore(env.settings.tokens_db)
+    agent_tokens = [tokens.mint(f"agent-{k}", ["grader"]) for k in range(9)]
+
+    async def one(k: int) -> list[tuple[int, str]]:
+        async with _client(server_process.url, agent_tokens[k]) as client:
+            return [(await _submit(client, f"c{k}-{j}"), f"c{k}-{j}") for j in range(4)]
+
+    acked = [pair for batch in await asyncio.gather(*(one(k) for k in range(9))) for pair in batch]
+    stored = _rows(env.settings.db_path("grader"))
+    assert len(acked) == 36 == len(stored) == len({i for i, _ in acked})
+    for sub_id, note in acked:
+        assert stored[sub_id] == (f"agent-{note[1]}", note)
+
+
+@pytest.mark.timeout(90)
+async def test_kill9_under_load_loses_no_acknowledged_submission(env: Any, server_process: Any) -> None:
+    server_process.start()
+    acked: list[tuple[int, str]] = []
+
+    async def load(k: int) -> None:
+        try:
+            async with _client(server_process.url, env.tokens["alice"]) as client:
+                for j in range(10_000):
+                    note = f"k{k}-{j}"
+                    acked.append((await _submit(client, note), note))
+        except Exception:  # noqa: BLE001 - the server was killed under us
+            return
+
+    tasks = [asyncio.create_task(load(k)) for k in range(3)]
+    while len(acked) < 30:
+        await asyncio.sleep(0.05)
+    server_process.kill9()
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    server_process.start()  # restart on the same database
+    stored = _rows(env.settings.db_path("grader"))
+    assert all(stored.get(i) == ("alice", note) for i, note in acked), "an acknowledged submission was lost"
+    async with _client(server_process.url, env.tokens["alice"]) as client:
+        assert await _submit(client, "after restart") > max(i for i, _ in acked)
+
+
+@pytest.mark.timeout(90)
+async def test_deleted_db_restored_from_litestream_replica(env: Any, make_server: Any) -> None:
+    server = make_server(litestream=True).start()
+    db = env.settings.db_path("grader")
+    try:
+        async with _client(server.url, env.tokens["alice"]) as client:
+            ids = [await _submit(client, f"r{j}") for j in range(20)]
+        replica = env.settings.replica_for("grader")
+        probe = env.home / "probe.db"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until the replica holds every acknowledged row
+            probe.unlink(missing_ok=True)
+            try:
+                if set(_rows(restore(replica, probe))) >= set(ids):
+                    break
+            except Exception:  # noqa: BLE001 - replica not written yet
+                pass
+            await asyncio.sleep(0.5)
+    finally:
+        server.stop()
+    for path in db.parent.glob("grader.db*"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(db.parent / ".grader.db-litestream", ignore_errors=True)
+    restore(replica, db)
+    assert {i: n for i, (_, n) in _rows(db).items()} == {i: f"r{j}" for j, i in enumerate(ids)}
+    server = make_server().start()
+    try:
+        async with _client(server.url, env.tokens["alice"]) as client:
+            got = await client.call_tool("get_submission", {"submission_id": ids[-1]})
+        assert got.structured_content["note"] == "r19"
+    finally:
+        server.stop()
+
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
+
+@pytest.mark.timeout(180)
+def test_mcp_inspector_cli_smoke(env: Any, server_process: Any) -> None:
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.skip("npx (Node.js) is not installed, so the MCP Inspector CLI cannot run")
+    server_process.start()
+    base = [npx, "-y", INSPECTOR, "--cli", f"{server_process.url}/mcp", "--transport", "http",
+            "--method", "tools/call", "--tool-name", "submit_predictions", "--header",
+            f"Authorization: Bearer {env.tokens['alice']}", "--tool-arg", "dataset=pref"]
+    good = subprocess.run([*base, "--tool-arg", f"predictions={json.dumps([1] * 120)}"],
+                          capture_output=True, text=True, timeout=150, check=False)
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert '"submission_id"' in good.stdout and '"agent": "alice"' in good.stdout
+    bad = subprocess.run([*base, "--tool-arg", "predictions=[1, 2]"], capture_output=True, text=True, timeout=150,
+                         check=False)
+    assert bad.returncode != 0 and "expected 120 predictions" in bad.stdout + bad.stderr
