@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import glob
 import os
-import resource
 import shutil
 import subprocess
 import tempfile
@@ -45,7 +44,7 @@ def _probe(binary: str) -> str | None:
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--cap-drop", "ALL",
             *_system_binds(), "--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/env", "true"]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=20, check=False)  # noqa: S603 - fixed argv
+        done = subprocess.run(argv, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed to start: {exc}"
     if done.returncode != 0:
@@ -138,16 +137,17 @@ class BwrapBackend(Backend):
         stdin_arg = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
         try:
             with (runtime_dir / "stderr").open("wb") as err:
-                process = subprocess.Popen(  # noqa: S603 - argv built here, no shell
-                    [argv[0], "--args", str(fd), *argv[split:]], pass_fds=(fd,), stdin=stdin_arg, stdout=subprocess.PIPE,
-                    stderr=err, preexec_fn=_rlimits, env={"PATH": "/usr/bin:/bin"},
+                process = subprocess.Popen(
+                    [*_rlimit_prefix(), argv[0], "--args", str(fd), *argv[split:]], pass_fds=(fd,), stdin=stdin_arg,
+                    stdout=subprocess.PIPE, stderr=err, env={"PATH": "/usr/bin:/bin"},
                 )
         finally:
             os.close(fd)
         return ProcessHandle(process, spec.agent_id, self.name, runtime_dir, stdin)
 
 
-def _rlimits() -> None:
-    """What rlimits can enforce without breaking the claude CLI's large virtual reservations."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+def _rlimit_prefix() -> list[str]:
+    """util-linux `prlimit` (not preexec_fn, unsafe in a threaded orchestrator): no core dumps (they would copy
+    process memory into the workspace), bounded open files. No address-space limit: it breaks the claude CLI."""
+    binary = shutil.which("prlimit")
+    return [binary, "--core=0", "--nofile=8192:8192", "--"] if binary else []

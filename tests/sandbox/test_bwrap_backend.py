@@ -96,7 +96,7 @@ def test_raw_corpora_in_the_venv_are_masked(fake_home, tmp_path: Path) -> None:
 
 def test_loopback_server_answers_inside(fake_home) -> None:
     class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             body = json.dumps({"ok": True, "auth": self.headers.get("Authorization")}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
