@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.fingerprint import CONTENT_FIELDS, MIN_TEXT, content_key, digest, normalize
+from sandbox.fingerprint import MIN_TEXT, content_key, digest, normalize
 
 SKIP_DIRS = frozenset({"/proc", "/sys", "/dev"})
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -47,7 +47,7 @@ class NoneBackend(Backend):
             str(INSIDE_WORKSPACE), str(spec.workspace), 1).replace(str(INSIDE_DATA), str(spec.data_dir), 1))
         runtime_dir = Path(tempfile.mkdtemp(prefix=f"w2s-none-{spec.agent_id}-"))
         with (runtime_dir / "stderr").open("wb") as err:
-            process = subprocess.Popen(  # noqa: S603 - argv from the spec, no shell
+            process = subprocess.Popen(
                 spec.command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=err,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             )
