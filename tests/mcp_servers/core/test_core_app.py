@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
+from pydantic import BaseModel
+
+from mcp_servers.core import ServerApp, TokenStore, tool_error
+
+
+class WhoAmI(BaseModel):
+    agent: str
+    admin: bool
+
+
+def demo_app(local_token: str | None = None) -> ServerApp:
+    app = ServerApp("grader", local_token=local_token)
+
+    @app.mcp.tool(annotations={"readOnlyHint": True})
+    def whoami() -> WhoAmI:
+        who = app.identity()
+        return WhoAmI(agent=who.agent, admin=who.is_admin)
+
+    @app.mcp.tool
+    def admin_only() -> str:
+        return app.require_admin().agent
+
+    @app.mcp.tool
+    def fails() -> str:
+        raise tool_error("bad thing", "send a good thing")
+
+    return app
+
+
+async def test_in_memory_identity_from_local_token(state: Path) -> None:
+    token = TokenStore(state / "tokens.db").mint("alice", ["grader"])
+    async with Client(demo_app(token).mcp) as client:
+        assert (await client.call_tool("whoami", {})).structured_content == {"agent": "alice", "admin": False}
+        with pytest.raises(ToolError, match="admin"):
+            await client.call_tool("admin_only", {})
+        with pytest.raises(ToolError, match="bad thing. send a good thing."):
+            await client.call_tool("fails", {})
+
+
+async def test_http_health_401_and_identity(state: Path) -> None:
+    tokens = TokenStore(state / "tokens.db")
+    alice, other = tokens.mint("alice", ["grader"]), tokens.mint("bob", ["findings"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(demo_app().http_app(), host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/health")).status_code == 200
+            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {other}"}):
+                assert (await http.post(f"{url}/mcp", json={}, headers=headers)).status_code == 401
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
+        async with Client(transport) as client:
+            assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from mcp_servers.core import ServerSettings
+
+
+class _Demo(ServerSettings):
+    model_config = SettingsConfigDict(env_prefix="W2S_DEMO_", extra="ignore", populate_by_name=True)
+    config_section: ClassVar[str | None] = "demo"
+    knob: int = 1
+
+
+def test_defaults_come_from_trainer_paths(state: Path) -> None:
+    settings = ServerSettings()
+    assert settings.state_dir == state and settings.tokens_db == state / "tokens.db"
+    assert settings.replica_for("grader") == (state / "replicas" / "grader").as_uri()
+    assert settings.token is None and settings.litestream is False
+
+
+def test_file_then_env_then_arguments(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "w2s.toml"
+    config.write_text('replica_url = "s3://bucket/w2s/"\nmax_request_bytes = 10\n[demo]\nknob = 2\n')
+    monkeypatch.setenv("W2S_CONFIG", str(config))
+    assert _Demo().knob == 2 and _Demo().replica_for("grader") == "s3://bucket/w2s/grader"
+    monkeypatch.setenv("W2S_DEMO_KNOB", "3")
+    monkeypatch.setenv("W2S_MAX_REQUEST_BYTES", "20")
+    assert _Demo().knob == 3 and _Demo().max_request_bytes == 20
+    assert _Demo(knob=4).knob == 4
+
+
+def test_token_is_secret(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W2S_TOKEN", "w2s_secret")
+    settings = ServerSettings()
+    assert settings.token is not None and settings.token.get_secret_value() == "w2s_secret"
+    assert "w2s_secret" not in repr(settings)
