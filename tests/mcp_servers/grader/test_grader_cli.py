@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from typer.testing import CliRunner
+
+from mcp_servers.core import TokenStore, create_sqlite_engine
+from mcp_servers.grader import read_calibration
+from mcp_servers.grader._cli import grader_app
+from mcp_servers.grader._service import Grader, GraderSettings
+
+
+def test_operator_commands(env: Any) -> None:
+    runner = CliRunner()
+    out = runner.invoke(grader_app, ["calibration", "pref", "--weak-acc", "0.5", "--strong-acc", "0.7",
+                                     "--seeds", "2", "--ood-weak", "0.4", "--ood-strong", "0.6"])
+    assert out.exit_code == 0, out.output
+    cal = read_calibration(env.settings.label_store, "pref")
+    assert cal is not None and cal.seeds == 2 and "ood" in cal.slices
+    assert '"weak_acc": 0.5' in runner.invoke(grader_app, ["calibration", "pref"]).stdout
+    grader = Grader(GraderSettings(), create_sqlite_engine(env.settings.db_path("grader")))
+    grader.submit(TokenStore(env.settings.tokens_db).verify(env.tokens["alice"]), "pref", [0.0] * 120)  # type: ignore[arg-type]
+    assert "alice" in runner.invoke(grader_app, ["submissions", "pref"]).stdout
+    assert runner.invoke(grader_app, ["score-private", "pref"]).exit_code == 0
+    published = runner.invoke(grader_app, ["publish", "pref"])
+    assert published.exit_code == 0 and published.stdout.strip().endswith(".json")

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from mcp_servers.core import TokenStore, create_sqlite_engine
+from mcp_servers.grader._service import Grader, GraderError, GraderSettings
+
+
+def _grader(env: Any, **kw: Any) -> tuple[Grader, Any]:
+    grader = Grader(GraderSettings(**kw), create_sqlite_engine(env.settings.db_path("grader")))
+    return grader, TokenStore(env.settings.tokens_db).verify(env.tokens["alice"])
+
+
+def test_budget_per_agent_and_dataset(env: Any) -> None:
+    grader, who = _grader(env, max_submissions=2)
+    assert grader.submit(who, "pref", [0.0] * 120).submissions_left == 1
+    assert grader.submit(who, "pref", [1.0] * 120).submissions_left == 0
+    with pytest.raises(GraderError, match="budget spent"):
+        grader.submit(who, "pref", [0.5] * 120)
+    grader.submit(who, "toy", [0.0] * 1000)  # another dataset has its own budget
+
+
+def test_rate_limit(env: Any) -> None:
+    grader, who = _grader(env, rate_limit_per_minute=1)
+    grader.submit(who, "pref", [0.0] * 120)
+    with pytest.raises(GraderError, match="rate limit"):
+        grader.submit(who, "pref", [1.0] * 120)
+
+
+def test_ladder_repeats_best_and_ladder_off(env: Any) -> None:
+    grader, who = _grader(env)
+    truth = env.truth["toy"]
+    best = grader.submit(who, "toy", [float(t) for t in truth])
+    worse = grader.submit(who, "toy", [1.0 - t for t in truth])
+    assert worse.overall.accuracy == best.overall.accuracy == 1.0 and not worse.overall.improved
+    exact, _ = _grader(env, ladder_step=0)
+    assert exact.submit(who, "pref", [0.0] * 120).overall.improved
+
+
+def test_submissions_are_append_only(env: Any) -> None:
+    grader, who = _grader(env)
+    grader.submit(who, "pref", [0.0] * 120)
+    with grader.engine.begin() as conn:
+        for sql in ("UPDATE grader_submission SET reported_accuracy = 1", "DELETE FROM grader_submission"):
+            with pytest.raises(IntegrityError, match="append-only"):
+                conn.execute(text(sql))
+
+
+def test_train_unlabel_is_never_scoreable(env: Any) -> None:
+    grader, who = _grader(env)
+    with pytest.raises(GraderError, match="unknown dataset"):
+        grader.submit(who, "pref/train_unlabel", [0.0] * 40)
+    with pytest.raises(GraderError, match="expected 120"):
+        grader.submit(who, "pref", [0.0] * 40)  # a train_unlabel-sized vector does not fit test
