@@ -1,0 +1,89 @@
+"""The snapshot MCP server: code snapshots of agent workspaces, stored outside every sandbox."""
+
+# no `from __future__ import annotations`: fastmcp reads these signatures.
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
+
+from pydantic import Field
+
+from mcp_servers.core import ServerApp, tool_error
+from mcp_servers.snapshot._models import DownloadResult, SnapshotDetail, SnapshotPage, UploadResult
+from mcp_servers.snapshot._service import SnapshotError, SnapshotService, SnapshotSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+INSTRUCTIONS = """Code snapshots shared by every agent, kept outside the sandboxes. upload_snapshot stores your
+workspace as it is now (caches, shared_findings/, files over the size cap and paths in .snapshotignore are left
+out); clients without a shared workspace send a base64 tar.gz as archive_b64. list_snapshots / get_snapshot show
+everyone's; download_snapshot writes one into a folder of your own workspace (or answers it inline)."""
+
+_READ = {"readOnlyHint": True}
+
+
+def _refusals(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SnapshotError as exc:
+            raise tool_error(exc.problem, exc.fix) from None
+
+    return wrapper
+
+
+def build_server(settings: SnapshotSettings | None = None, local_token: str | None = None) -> ServerApp:
+    settings = settings or SnapshotSettings()
+    app = ServerApp("snapshot", settings, instructions=INSTRUCTIONS, local_token=local_token)
+    service = SnapshotService(settings, app.engine)
+    app.state = service  # type: ignore[attr-defined]
+    SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
+    b64_cap = (settings.inline_max_bytes + 2) // 3 * 4 + 4
+
+    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
+    @_refusals
+    def upload_snapshot(
+        message: Annotated[str, Field(description="one line: what this code is", min_length=1, max_length=2000)],
+        idea: Annotated[str | None, Field(description="idea tag, as in submit_predictions", max_length=80)] = None,
+        finding_id: Annotated[int | None, Field(description="the finding this code backs", ge=1)] = None,
+        archive_b64: Annotated[str | None, Field(
+            description=f"inline mode: base64 of a tar.gz of your code (at most {settings.inline_max_bytes} bytes); "
+                        "leave out to snapshot your workspace", max_length=b64_cap)] = None,
+    ) -> UploadResult:
+        """Snapshot your workspace (or the archive you send) into the shared, deduplicated store."""
+        return service.upload(app.identity(), message, idea, finding_id, archive_b64)
+
+    @app.mcp.tool(annotations=_READ)
+    @_refusals
+    def list_snapshots(
+        agent: Annotated[str | None, Field(description="only this agent's", max_length=64)] = None,
+        idea: Annotated[str | None, Field(description="only this idea tag", max_length=80)] = None,
+        finding_id: Annotated[int | None, Field(description="only snapshots backing this finding", ge=1)] = None,
+        offset: Annotated[int, Field(ge=0)] = 0,
+        limit: Annotated[int, Field(ge=1, le=settings.max_page)] = 20,
+    ) -> SnapshotPage:
+        """Snapshots of every agent, newest first."""
+        app.identity()
+        return service.list(agent, idea, finding_id, offset, limit)
+
+    @app.mcp.tool(annotations=_READ)
+    @_refusals
+    def get_snapshot(snapshot_id: SnapshotId) -> SnapshotDetail:
+        """One snapshot with its files (path, size, exec bit, sha256)."""
+        app.identity()
+        return service.detail(snapshot_id)
+
+    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True})
+    @_refusals
+    def download_snapshot(
+        snapshot_id: SnapshotId,
+        into: Annotated[str | None, Field(description="relative folder inside your workspace (default "
+                                                      "snapshots/<id>); created if missing", max_length=1024)] = None,
+        overwrite: Annotated[bool, Field(description="allow writing into a non-empty folder")] = False,
+        inline: Annotated[bool, Field(description="answer a base64 tar.gz instead of writing files")] = False,
+    ) -> DownloadResult:
+        """Restore a snapshot into your own workspace (never anyone else's), or get it inline."""
+        return service.download(app.identity(), snapshot_id, into, overwrite, inline)
+
+    return app

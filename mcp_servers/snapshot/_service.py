@@ -1,0 +1,250 @@
+"""The snapshot logic, independent of MCP: upload (workspace or inline tar.gz), list, show, download.
+
+Uploads are staged (copied and hashed) in full before anything reaches the object store or the database, so a
+refused upload stores nothing. Downloads write only inside the caller's own workspace, through descriptors that
+never follow a symlink.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import Engine, func
+from sqlmodel import select
+
+from mcp_servers.core import Identity, ServerSettings, read_session, write_session
+from mcp_servers.snapshot._findings_link import finding_exists
+from mcp_servers.snapshot._fs import (
+    IgnoreRules, Skipped, UnsafePath, clean_relpath, open_dir, open_file_nofollow, opened_root, read_ignore_file,
+    scan, workspace_of, write_file,
+)
+from mcp_servers.snapshot._models import (
+    DownloadResult, SkippedPath, SnapshotDetail, SnapshotFile, SnapshotPage, SnapshotSummary, UploadResult,
+)
+from mcp_servers.snapshot._records import SnapshotEntryRow, SnapshotRow, init_snapshot_db
+from mcp_servers.snapshot._store import CHUNK, FileObjectStore, ObjectStore, Staging, StoreLimitError
+from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_archive, decode_b64, stage_archive
+from trainer import paths
+
+MiB = 1024 * 1024
+
+
+class SnapshotError(ValueError):
+    """A refused request; `problem` says what was wrong and `fix` what to send instead."""
+
+    def __init__(self, problem: str, fix: str | None = None) -> None:
+        super().__init__(problem if not fix else f"{problem}. {fix}")
+        self.problem, self.fix = problem, fix
+
+
+class SnapshotSettings(ServerSettings):
+    """Snapshot keys: `W2S_SNAPSHOT_<KEY>` or the `[snapshot]` table of the settings file."""
+
+    model_config = SettingsConfigDict(env_prefix="W2S_SNAPSHOT_", extra="ignore", populate_by_name=True)
+    config_section = "snapshot"
+
+    workspaces_dir: Path = Field(default_factory=lambda: paths().workspaces_dir,
+                                 description="agent workspaces, <dir>/<agent>/ (a read-only mount is enough to upload)")
+    store_dir: Path | None = Field(None, description="object store and staging (default <state_dir>/snapshots)")
+    findings_db: Path | None = Field(None, description="findings database (default <state_dir>/findings.db)")
+    max_file_bytes: int = Field(20 * MiB, ge=1, description="larger files are skipped (model weights)")
+    max_total_bytes: int = Field(512 * MiB, ge=1, description="most content bytes in one snapshot")
+    max_files: int = Field(20_000, ge=1, description="most files and folders in one snapshot")
+    inline_max_bytes: int = Field(4 * MiB, ge=1, description="largest inline tar.gz (after base64 decoding)")
+    download_inline_max_bytes: int = Field(16 * MiB, ge=1, description="largest snapshot sent back inline")
+    ignore: list[str] = Field(default_factory=list, description="extra ignore patterns (gitignore-like)")
+    max_page: int = Field(100, ge=1, le=1000)
+
+    @property
+    def store_root(self) -> Path:
+        return self.store_dir or self.state_dir / "snapshots"
+
+    @property
+    def findings_db_path(self) -> Path:
+        return self.findings_db or self.db_path("findings")
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _summary(row: SnapshotRow) -> SnapshotSummary:
+    return SnapshotSummary(id=int(row.id or 0), agent=row.agent, message=row.message, idea=row.idea,
+                           finding_id=row.finding_id, created_at=_utc(row.created_at), source=row.source,
+                           files=row.files, total_bytes=row.total_bytes)
+
+
+class SnapshotService:
+    def __init__(self, settings: SnapshotSettings, engine: Engine, store: ObjectStore | None = None) -> None:
+        self.settings, self.engine = settings, engine
+        self.store: ObjectStore = store or FileObjectStore(settings.store_root)
+        self.rules = IgnoreRules(settings.ignore)
+        init_snapshot_db(engine)
+
+    def workspace(self, agent: str) -> Path:
+        ws = workspace_of(self.settings.workspaces_dir, agent)
+        if not ws.is_dir() or ws.is_symlink():
+            raise SnapshotError(f"no workspace of {agent} is mounted on the snapshot server",
+                                "send your code inline as archive_b64 (a base64 tar.gz)")
+        return ws
+
+    # -- upload -----------------------------------------------------------------------------------------------
+    def upload(self, who: Identity, message: str, idea: str | None = None, finding_id: int | None = None,
+               archive_b64: str | None = None) -> UploadResult:
+        if not message.strip():
+            raise SnapshotError("empty message", "say in one line what this code is")
+        if finding_id is not None and not finding_exists(self.settings.findings_db_path, finding_id):
+            raise SnapshotError(f"no finding {finding_id}", "send an id from search_findings, or leave it out")
+        s = self.settings
+        staging = Staging(s.store_root / "staging")
+        try:
+            if archive_b64 is not None:
+                source = "inline"
+                try:
+                    raw = decode_b64(archive_b64, s.inline_max_bytes)
+                    skipped = stage_archive(raw, staging, ArchiveLimits(
+                        s.inline_max_bytes, s.max_files, s.max_file_bytes, s.max_total_bytes), self.rules)
+                except ArchiveRefused as exc:
+                    raise SnapshotError(f"archive refused: {exc}", "send a plain tar.gz of regular files and "
+                                        "folders with relative paths, within the size and count caps") from None
+            else:
+                source = "workspace"
+                skipped = self._stage_workspace(self.workspace(who.agent), staging)
+            new_bytes = staging.commit(self.store)
+            row = SnapshotRow(agent=who.agent, message=message.strip(), idea=idea, finding_id=finding_id,
+                              created_at=datetime.now(UTC), source=source, files=len(staging.files),
+                              dirs=len(staging.dirs), total_bytes=staging.total_bytes, new_bytes=new_bytes,
+                              skipped_json=json.dumps([[k.path, k.reason] for k in skipped[:1000]]))
+            with write_session(self.engine) as session:
+                session.add(row)
+                session.flush()
+                sid = int(row.id or 0)
+                for d in staging.dirs:
+                    session.add(SnapshotEntryRow(snapshot_id=sid, path=d, is_dir=True))
+                for f in staging.files:
+                    session.add(SnapshotEntryRow(snapshot_id=sid, path=f.path, sha256=f.digest, size=f.size,
+                                                 executable=f.executable))
+        finally:
+            staging.cleanup()
+        return UploadResult(
+            snapshot_id=sid, agent=who.agent, source=source, files=row.files, dirs=row.dirs,
+            total_bytes=row.total_bytes, new_bytes=new_bytes, deduplicated_bytes=row.total_bytes - new_bytes,
+            skipped=[SkippedPath(path=k.path, reason=k.reason) for k in skipped[:100]], skipped_count=len(skipped))
+
+    def _stage_workspace(self, ws: Path, staging: Staging) -> list[Skipped]:
+        s = self.settings
+        with opened_root(ws) as root:
+            rules = self.rules.with_file(read_ignore_file(root))
+            entries, skipped = scan(root, rules, s.max_file_bytes)
+            if len(entries) > s.max_files:
+                raise SnapshotError(f"your workspace holds {len(entries)} files and folders (cap {s.max_files})",
+                                    "list bulky folders in .snapshotignore")
+            total = sum(e.size for e in entries)
+            if total > s.max_total_bytes:
+                raise SnapshotError(f"your workspace holds {total} bytes to snapshot (cap {s.max_total_bytes})",
+                                    "list data, outputs and checkpoints in .snapshotignore")
+            for entry in entries:
+                if entry.is_dir:
+                    staging.add_dir(entry.path)
+                    continue
+                try:
+                    with open_file_nofollow(root, entry.path) as fd, os.fdopen(os.dup(fd), "rb") as f:
+                        staging.add_file(entry.path, f, entry.executable, s.max_file_bytes)
+                except (OSError, UnsafePath, StoreLimitError):
+                    skipped.append(Skipped(entry.path, "changed while being read"))
+        return skipped
+
+    # -- reads ------------------------------------------------------------------------------------------------
+    def list(self, agent: str | None = None, idea: str | None = None, finding_id: int | None = None,
+             offset: int = 0, limit: int = 20) -> SnapshotPage:
+        limit, offset = max(1, min(limit, self.settings.max_page)), max(0, offset)
+        query, count = select(SnapshotRow), select(func.count()).select_from(SnapshotRow)
+        for column, value in ((SnapshotRow.agent, agent), (SnapshotRow.idea, idea),
+                              (SnapshotRow.finding_id, finding_id)):
+            if value is not None:
+                query, count = query.where(column == value), count.where(column == value)
+        with read_session(self.engine) as session:
+            total = int(session.exec(count).one())
+            rows = session.exec(query.order_by(SnapshotRow.id.desc()).offset(offset).limit(limit)).all()  # type: ignore[union-attr]
+        end = offset + len(rows)
+        return SnapshotPage(total=total, offset=offset, limit=limit, items=[_summary(r) for r in rows],
+                            next_offset=end if end < total else None)
+
+    def _load(self, snapshot_id: int) -> tuple[SnapshotRow, list[SnapshotEntryRow]]:
+        with read_session(self.engine) as session:
+            row = session.get(SnapshotRow, snapshot_id)
+            if row is None:
+                raise SnapshotError(f"no snapshot {snapshot_id}", "send an id from list_snapshots")
+            entries = list(session.exec(select(SnapshotEntryRow).where(SnapshotEntryRow.snapshot_id == snapshot_id)
+                                        .order_by(SnapshotEntryRow.id)).all())
+        return row, entries
+
+    def detail(self, snapshot_id: int) -> SnapshotDetail:
+        row, entries = self._load(snapshot_id)
+        return SnapshotDetail(**_summary(row).model_dump(), entries_total=len(entries), entries=[
+            SnapshotFile(path=e.path, is_dir=e.is_dir, size=e.size, executable=e.executable, sha256=e.sha256)
+            for e in entries[:2000]])
+
+    # -- download ---------------------------------------------------------------------------------------------
+    def _chunks(self, digest: str) -> Iterator[bytes]:
+        """The stored bytes of `digest`, verified against it as they stream."""
+        check = hashlib.sha256()
+        with self.store.open(digest) as source:
+            while chunk := source.read(CHUNK):
+                check.update(chunk)
+                yield chunk
+        if check.hexdigest() != digest:
+            raise SnapshotError(f"stored object {digest[:12]} is corrupt", "tell the operator")
+
+    def download(self, who: Identity, snapshot_id: int, into: str | None = None, overwrite: bool = False,
+                 inline: bool = False) -> DownloadResult:
+        row, entries = self._load(snapshot_id)
+        files = [e for e in entries if not e.is_dir]
+        dirs = [e.path for e in entries if e.is_dir]
+        size = sum(e.size for e in files)
+        if inline:
+            if size > self.settings.download_inline_max_bytes:
+                raise SnapshotError(f"snapshot {snapshot_id} holds {size} bytes, over the inline cap "
+                                    f"{self.settings.download_inline_max_bytes}", "download it into your workspace")
+            archive = build_archive([(e.path, e.size, e.executable, lambda d=e.sha256: self.store.open(d or ""))
+                                     for e in files], dirs)
+            return DownloadResult(snapshot_id=snapshot_id, files=len(files), dirs=len(dirs), bytes=size,
+                                  archive_b64=base64.b64encode(archive).decode())
+        try:
+            target = clean_relpath(into or f"snapshots/{snapshot_id}", "into")
+        except UnsafePath as exc:
+            raise SnapshotError(str(exc), "send a relative folder inside your workspace, e.g. 'snapshots/7'") from None
+        ws = self.workspace(who.agent)
+        try:
+            with opened_root(ws) as root:
+                dest = open_dir(root, target, create=True)
+                try:
+                    if os.listdir(dest) and not overwrite:
+                        raise SnapshotError(f"{target!r} in your workspace is not empty",
+                                            "choose a new folder, or pass overwrite=true")
+                    for d in dirs:
+                        os.close(open_dir(dest, clean_relpath(d), create=True))
+                    for e in files:
+                        parent, _, name = clean_relpath(e.path).rpartition("/")
+                        parent_fd = open_dir(dest, parent, create=True)
+                        try:
+                            write_file(parent_fd, name, self._chunks(e.sha256 or ""), e.executable)
+                        finally:
+                            os.close(parent_fd)
+                finally:
+                    os.close(dest)
+        except UnsafePath as exc:
+            raise SnapshotError(str(exc), "send a folder that is inside your workspace and not reached through "
+                                          "a symlink") from None
+        except OSError as exc:
+            raise SnapshotError(f"cannot write into your workspace ({exc.strerror})",
+                                "pass inline=true to get the snapshot as a base64 tar.gz") from None
+        return DownloadResult(snapshot_id=snapshot_id, into=target, files=len(files), dirs=len(dirs), bytes=size)
