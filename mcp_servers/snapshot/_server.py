@@ -39,7 +39,6 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
     service = SnapshotService(settings, app.engine)
     app.state = service  # type: ignore[attr-defined]
     SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
-    b64_cap = (settings.inline_max_bytes + 2) // 3 * 4 + 4
 
     @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
     @_refusals
@@ -49,7 +48,7 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
         finding_id: Annotated[int | None, Field(description="the finding this code backs", ge=1)] = None,
         archive_b64: Annotated[str | None, Field(
             description=f"inline mode: base64 of a tar.gz of your code (at most {settings.inline_max_bytes} bytes); "
-                        "leave out to snapshot your workspace", max_length=b64_cap)] = None,
+                        "leave out to snapshot your workspace")] = None,
     ) -> UploadResult:
         """Snapshot your workspace (or the archive you send) into the shared, deduplicated store."""
         return service.upload(app.identity(), message, idea, finding_id, archive_b64)

@@ -1,0 +1,35 @@
+"""The snapshot server over streamable HTTP (real uvicorn on 127.0.0.1) with bearer auth."""
+
+from __future__ import annotations
+
+import httpx
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+from mcp_servers.snapshot import build_server
+from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, member, running, tar_b64
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+async def test_http_with_bearer_tokens(senv: SEnv) -> None:
+    (senv.ws("alice") / "a.py").write_text("a\n")
+    app = build_server()
+    async with running(app.http_app()) as url:
+        async with httpx.AsyncClient() as http:
+            for token in (None, "w2s_unknown", senv.tokens["findings-only"]):
+                headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
+                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == 401
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {senv.tokens['bob']}"})
+        async with Client(transport) as bob:
+            inline = (await bob.call_tool("upload_snapshot", {
+                "message": "from a remote client", "archive_b64": tar_b64([(member("x.py"), b"x\n")])})).data
+            assert inline.agent == "bob" and inline.files == 1
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {senv.tokens['alice']}"})
+        async with Client(transport) as alice:
+            mine = (await alice.call_tool("upload_snapshot", {"message": "workspace"})).structured_content
+            assert mine["agent"] == "alice" and mine["source"] == "workspace" and mine["files"] == 1
+            listed = (await alice.call_tool("list_snapshots", {})).structured_content
+            assert [(s["agent"], s["source"]) for s in listed["items"]] == [("alice", "workspace"), ("bob", "inline")]
