@@ -91,6 +91,9 @@ class FindingsService:
         self.settings, self.engine = settings, engine
         self.grader = grader or GraderLink(settings.grader_db_path)
         init_findings_db(engine)
+        with write_session(engine) as session:  # a new db starts at the grader's current version
+            if get_meta(session, "grader_version") == "":
+                set_meta(session, "grader_version", self.grader.version())
 
     # -- writes -----------------------------------------------------------------------------------------------
     def post(self, who: Identity, title: str, summary: str, body: str, finding_type: str, idea: str,

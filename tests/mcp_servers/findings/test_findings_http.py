@@ -1,0 +1,38 @@
+"""The findings server over streamable HTTP (real uvicorn on 127.0.0.1) with bearer auth."""
+
+from __future__ import annotations
+
+import httpx
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+from mcp_servers.findings import build_server
+from tests.mcp_servers.findings.findings_helpers import FEnv, running
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def client(url: str, token: str) -> Client:
+    return Client(StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {token}"}))
+
+
+async def test_http_with_bearer_tokens(fenv: FEnv) -> None:
+    sid = fenv.submit("alice", 0.8)
+    app = build_server()
+    async with running(app.http_app()) as url:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/health")).json() == {"status": "ok", "server": "findings"}
+            for token in (None, "w2s_unknown", fenv.tokens["grader-only"]):  # none, unknown, not scoped
+                headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
+                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == 401
+        async with client(url, fenv.tokens["alice"]) as alice:
+            posted = (await alice.call_tool("post_finding", {
+                "title": "Over HTTP", "summary": "s", "body": "b", "finding_type": "result", "idea": "i",
+                "method_family": "ensemble", "submission_ids": [sid]})).structured_content
+        async with client(url, fenv.tokens["bob"]) as bob:
+            await bob.call_tool("comment_finding", {"finding_id": posted["finding_id"], "body": "seen"})
+            view = (await bob.call_tool("read_finding", {"finding_id": posted["finding_id"]})).structured_content
+    assert view["agent"] == "alice" and view["comments"][0]["agent"] == "bob"
+    assert view["submissions"][0]["submission_id"] == sid
