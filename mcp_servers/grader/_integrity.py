@@ -94,12 +94,12 @@ def near_duplicate(bits: bytes, earlier: list[tuple[int, bytes]], n: int, fracti
         return None
     threshold = max(min_rows, int(fraction * n))
     current = np.frombuffer(bits, dtype=np.uint8)
-    best: NearDuplicate | None = None
-    for sub_id, other in earlier:
-        theirs = np.frombuffer(other, dtype=np.uint8)
-        if theirs.size != current.size:
-            continue
-        differing = int(np.unpackbits(current ^ theirs).sum())
-        if differing <= threshold and (best is None or differing < best.differing):
-            best = NearDuplicate(sub_id, differing)
-    return best
+    same = [(sub_id, other) for sub_id, other in earlier if len(other) == current.size]
+    if not same:
+        return None
+    stacked = np.frombuffer(b"".join(other for _, other in same), dtype=np.uint8).reshape(len(same), -1)
+    differing = np.unpackbits(stacked ^ current, axis=1).sum(axis=1)
+    best = int(np.argmin(differing))  # the first (most recent) of the closest
+    if differing[best] > threshold:
+        return None
+    return NearDuplicate(int(same[best][0]), int(differing[best]))

@@ -53,6 +53,11 @@ def slice_of(subset: str | None) -> SliceName | None:
     return None
 
 
+def slice_array(labels: HiddenLabels) -> np.ndarray:
+    """The part ("id", "ood" or None) of every row."""
+    return np.array([slice_of(s) for s in labels.subsets], dtype=object)
+
+
 def validate_predictions(predictions: Sequence[float] | np.ndarray, n: int) -> np.ndarray:
     """Float64 array of `n` finite values in [0, 1], or `PredictionError` naming the first bad entry."""
     if len(predictions) != n:
@@ -104,8 +109,12 @@ def score(
     labels: HiddenLabels,
     calibration: Calibration | None,
     mask: np.ndarray | None = None,
+    slices: np.ndarray | None = None,
 ) -> Scores:
-    """Score the rows selected by `mask` (default all); predictions cover every row of the split."""
+    """Score the rows selected by `mask` (default all); predictions cover every row of the split.
+
+    `slices` (optional) is `slice_arrays(labels)` computed once, for callers that score many times.
+    """
     values = validate_predictions(predictions, len(labels))
     truth = np.asarray(labels.labels, dtype=np.int8)
     keep = np.ones(len(labels), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -115,7 +124,8 @@ def score(
     no_cal = f"no calibration for {labels.dataset} yet (the operator runs the calibration command)"
     overall_cal = None if calibration is None else (calibration.weak_acc, calibration.strong_acc)
     result = Scores(overall=_slice(correct[keep], overall_cal, no_cal), kind=prediction_kind(values))
-    slices = np.array([slice_of(s) for s in labels.subsets], dtype=object)
+    if slices is None:
+        slices = slice_array(labels)
     for name in SLICES:
         rows = keep & (slices == name)
         if not rows.any():

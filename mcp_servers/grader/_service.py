@@ -24,7 +24,16 @@ from mcp_servers.grader._calibration import Calibration, read_calibration
 from mcp_servers.grader._integrity import ladder, near_duplicate, pack_hard, public_mask, split_salt
 from mcp_servers.grader._models import DatasetInfo, PartReport, SubmitResult
 from mcp_servers.grader._records import SubmissionRow, encode_predictions, init_grader_db
-from mcp_servers.grader._scoring import SLICES, PredictionError, Scores, hard_labels, pgr, score, validate_predictions
+from mcp_servers.grader._scoring import (
+    SLICES,
+    PredictionError,
+    Scores,
+    hard_labels,
+    pgr,
+    score,
+    slice_array,
+    validate_predictions,
+)
 from mcp_servers.grader.datasets import HiddenLabels, LabelStore
 from trainer import paths
 
@@ -62,6 +71,7 @@ class GraderSettings(ServerSettings):
 class _Loaded:
     labels: HiddenLabels
     mask: np.ndarray
+    slices: np.ndarray
     stamp: tuple[float, float]
 
 
@@ -91,7 +101,7 @@ class Grader:
             if hit is None or hit.stamp != stamp:
                 labels = self.store.load(dataset, "test")
                 mask = public_mask(labels, self.settings.public_fraction, split_salt(self.settings.label_store))
-                hit = self._cache[dataset] = _Loaded(labels, mask, stamp)
+                hit = self._cache[dataset] = _Loaded(labels, mask, slice_array(labels), stamp)
         return hit.labels, hit.mask
 
     def calibration(self, dataset: str) -> Calibration | None:
@@ -118,24 +128,25 @@ class Grader:
             raise GraderError(f"payload too large: {len(predictions)} predictions",
                               f"send at most {self.settings.max_predictions}, one per test row")
         labels, mask = self.test_labels(dataset)
+        slices = self._cache[dataset].slices
         try:
             values = validate_predictions(predictions, len(labels))
         except PredictionError as exc:
             raise GraderError(str(exc)) from None
         cal = self.calibration(dataset)
-        exact = score(values, labels, cal, mask)
+        exact = score(values, labels, cal, mask, slices)
         hard = hard_labels(values)
         bits = pack_hard(hard)
         blob, digest = encode_predictions(values)
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
-            used = self._check_budget(session, who.agent, dataset, now)
+            used, best = self._history(session, who.agent, dataset)
+            self._check_budget(session, who.agent, used, dataset, now)
             earlier = session.exec(
                 select(SubmissionRow.id, SubmissionRow.hard_bits)
                 .where(SubmissionRow.agent == who.agent, SubmissionRow.dataset == dataset)
                 .order_by(SubmissionRow.id.desc()).limit(self.settings.near_duplicate_window)  # type: ignore[union-attr]
             ).all()
-            best = self._best(session, who.agent, dataset)
             reports = self._ladder(exact, best, cal)
             dup = near_duplicate(bits, [(int(i), b) for i, b in earlier], len(labels),
                                  self.settings.near_duplicate_fraction, self.settings.near_duplicate_min_rows)
@@ -162,9 +173,15 @@ class Grader:
             result.submission_id = int(row.id or 0)
         return result
 
-    def _check_budget(self, session: Any, agent: str, dataset: str, now: datetime) -> int:
-        used = int(session.exec(select(func.count()).select_from(SubmissionRow).where(
-            SubmissionRow.agent == agent, SubmissionRow.dataset == dataset)).one())
+    def _history(self, session: Any, agent: str, dataset: str) -> tuple[int, dict[str, float | None]]:
+        """(submissions so far, best reported accuracy per part) of an agent on a dataset, in one query."""
+        row = session.exec(select(
+            func.count(), func.max(SubmissionRow.reported_accuracy), func.max(SubmissionRow.reported_id_accuracy),
+            func.max(SubmissionRow.reported_ood_accuracy),
+        ).where(SubmissionRow.agent == agent, SubmissionRow.dataset == dataset)).one()
+        return int(row[0]), {"overall": row[1], "id": row[2], "ood": row[3]}
+
+    def _check_budget(self, session: Any, agent: str, used: int, dataset: str, now: datetime) -> None:
         limit = self.settings.max_submissions
         if limit is not None and used >= limit:
             raise GraderError(f"submission budget spent: {used} of {limit} on {dataset}",
@@ -175,14 +192,6 @@ class Grader:
                 SubmissionRow.agent == agent, SubmissionRow.created_at > now - timedelta(minutes=1))).one())
             if recent >= rate:
                 raise GraderError(f"rate limit: {rate} submissions per minute", "wait a minute and submit again")
-        return used
-
-    def _best(self, session: Any, agent: str, dataset: str) -> dict[str, float | None]:
-        best = session.exec(select(
-            func.max(SubmissionRow.reported_accuracy), func.max(SubmissionRow.reported_id_accuracy),
-            func.max(SubmissionRow.reported_ood_accuracy),
-        ).where(SubmissionRow.agent == agent, SubmissionRow.dataset == dataset)).one()
-        return {"overall": best[0], "id": best[1], "ood": best[2]}
 
     def _ladder(self, exact: Scores, best: dict[str, float | None], cal: Calibration | None) -> dict[str, PartReport]:
         step, out = self.settings.ladder_step, {}

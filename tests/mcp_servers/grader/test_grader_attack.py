@@ -10,17 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 import random
+from types import SimpleNamespace
 
 import pytest
 
 from mcp_servers.core import create_sqlite_engine
+from mcp_servers.grader import score
 from mcp_servers.grader._service import Grader, GraderSettings
 
 
 PROBES = 1000
 
 
-def flip_one_attack(grader: Grader, who, truth: list[int]) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+class ExactScores:
+    """The reference's grader: exact accuracy of every submission, no record (the pure library `score`)."""
+
+    def __init__(self, grader: Grader) -> None:
+        self.labels, self.mask = grader.test_labels("toy")
+
+    def submit(self, who: object, dataset: str, predictions: list[float], idea: str) -> Any:
+        exact = score(predictions, self.labels, None, self.mask)
+        return SimpleNamespace(overall=exact.overall, flags=[])
+
+
+def flip_one_attack(grader: Any, who: Any, truth: list[int]) -> tuple[int, int, int]:
     """Returns (labels inferred correctly, inferred wrongly, flagged submissions) over PROBES submissions.
 
     The attacker flips row i of its current best vector; a higher score means the flipped value is right, a
@@ -49,8 +62,8 @@ def flip_one_attack(grader: Grader, who, truth: list[int]) -> tuple[int, int, in
 @pytest.mark.timeout(120)
 def test_flip_one_attack_leaks_almost_nothing(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
     engine = create_sqlite_engine(env.settings.db_path("grader"))
-    undefended = Grader(GraderSettings(ladder_step=0, decimals=6, near_duplicate_window=0), engine)
     defended = Grader(GraderSettings(), engine)
+    undefended = ExactScores(defended)
     from mcp_servers.core import TokenStore
 
     tokens = TokenStore(env.settings.tokens_db)
