@@ -1,16 +1,21 @@
-"""The snapshot server over streamable HTTP (real uvicorn on 127.0.0.1) with bearer auth."""
+"""The snapshot server over streamable HTTP (real uvicorn on 127.0.0.1) with bearer auth, and over stdio."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import httpx
 from fastmcp import Client
-from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
 from mcp_servers.snapshot import build_server
 from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, member, running, tar_b64
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+REPO = Path(__file__).resolve().parents[3]
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
@@ -33,3 +38,15 @@ async def test_http_with_bearer_tokens(senv: SEnv) -> None:
             assert mine["agent"] == "alice" and mine["source"] == "workspace" and mine["files"] == 1
             listed = (await alice.call_tool("list_snapshots", {})).structured_content
             assert [(s["agent"], s["source"]) for s in listed["items"]] == [("alice", "workspace"), ("bob", "inline")]
+
+
+async def test_stdio_with_litestream_replica(senv: SEnv) -> None:
+    (senv.ws("alice") / "a.py").write_text("a\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "W2S_TOKEN": senv.tokens["alice"], "W2S_LITESTREAM": "true"}
+    transport = StdioTransport(sys.executable, ["-m", "mcp_servers.snapshot", "--transport", "stdio"], env=env,
+                               cwd=str(REPO))
+    async with Client(transport) as alice:
+        up = (await alice.call_tool("upload_snapshot", {"message": "over stdio"})).structured_content
+    assert up["agent"] == "alice" and up["files"] == 1
+    replica = senv.settings.state_dir / "replicas" / "snapshot"
+    assert replica.is_dir() and any(p.is_file() for p in replica.rglob("*"))
