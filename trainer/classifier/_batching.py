@@ -21,21 +21,23 @@ def encode_rows(clf: BinaryClassifier, rows: Sequence[Row]) -> list[Features]:
     return [encode_pair(r, clf.tokenizer, clf.spec.max_length) for r in rows]
 
 
+def _pad(seqs: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(x) for x in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, x in enumerate(seqs):
+        ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, : len(x)] = 1
+    return ids, mask
+
+
 def collate(features: Sequence[Features], pad_id: int, device: torch.device | str = "cpu") -> dict[str, Any]:
-    width = max(len(f["input_ids"]) for f in features)
+    """`input_ids`/`attention_mask` (and `pair_input_ids`/`pair_attention_mask` for encoders), right-padded."""
     batch: dict[str, Any] = {}
-    ids = torch.full((len(features), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(features), width), dtype=torch.long)
-    types = torch.zeros((len(features), width), dtype=torch.long) if "token_type_ids" in features[0] else None
-    for i, f in enumerate(features):
-        n = len(f["input_ids"])
-        ids[i, :n] = torch.tensor(f["input_ids"])
-        mask[i, :n] = 1
-        if types is not None:
-            types[i, :n] = torch.tensor(f["token_type_ids"])
-    batch["input_ids"], batch["attention_mask"] = ids.to(device), mask.to(device)
-    if types is not None:
-        batch["token_type_ids"] = types.to(device)
+    for key, prefix in (("input_ids", ""), ("pair_input_ids", "pair_")):
+        if key in features[0]:
+            ids, mask = _pad([f[key] for f in features], pad_id)
+            batch[key], batch[f"{prefix}attention_mask"] = ids.to(device), mask.to(device)
     return batch
 
 

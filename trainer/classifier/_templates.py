@@ -93,12 +93,17 @@ def encode_prompt(row: Row, tokenizer: Any, max_length: int) -> list[int]:
 
 
 def encode_pair(row: Row, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
-    """Encoder input: (question, choice) as a text pair, or (prompt, both answers); the first text is cut first."""
+    """Encoder input as two sequences, encoded separately (a bi-encoder, what sentence encoders are trained as).
+
+    Binary rows: (question, choice); the head reads [u, v, u*v, |u-v|] so "does this choice fit this text" is
+    linear in the features. Preference rows: (prompt + first, prompt + second), scored by one reward head
+    (Bradley-Terry: P(B) = sigmoid(r_B - r_A)). A cross-encoded (question, choice) pair with mean pooling learned
+    nothing in 1.4 epochs on the sentiment testbed: the choice's few tokens drown in the pooled text.
+    """
     if isinstance(row, PreferenceRow):
-        first, second = row.prompt, f"Answer A: {row.first}\nAnswer B: {row.second}"
+        a = tokenizer(row.prompt, row.first, truncation="longest_first", max_length=max_length)
+        b = tokenizer(row.prompt, row.second, truncation="longest_first", max_length=max_length)
     else:
-        first, second = row.question, row.choice
-    enc = tokenizer(first, second, truncation="only_first", max_length=max_length)
-    if len(enc["input_ids"]) > max_length:  # the second text alone overflows: fall back to cutting both
-        enc = tokenizer(first, second, truncation="longest_first", max_length=max_length)
-    return {k: list(v) for k, v in enc.items() if k in ("input_ids", "token_type_ids")}
+        a = tokenizer(row.question, truncation=True, max_length=max_length)
+        b = tokenizer(row.choice, truncation=True, max_length=max_length)
+    return {"input_ids": list(a["input_ids"]), "pair_input_ids": list(b["input_ids"])}

@@ -1,0 +1,27 @@
+import torch
+
+from trainer.classifier import collate, encode_rows, load_classifier
+from trainer.data import BinaryRow, PreferenceRow
+
+ROWS = [BinaryRow(question="Is this good? Great film.", choice="positive"),
+        BinaryRow(question="Is this good? Awful, dull and long.", choice="negative")]
+
+
+def test_encoder_head_starts_at_one_half() -> None:
+    clf = load_classifier("minilm-l6", "binary", max_length=64)
+    logits = clf(**collate(encode_rows(clf, ROWS), clf.pad_id()))
+    assert logits.shape == (2, 2)
+    assert torch.allclose(torch.softmax(logits, -1), torch.full((2, 2), 0.5))
+
+
+def test_causal_two_token_head_matches_full_lm_logits() -> None:
+    clf = load_classifier("smollm2-135m", "preference", max_length=64)
+    rows = [PreferenceRow(prompt="Pick one.", first="yes", second="no"),
+            PreferenceRow(prompt="Which reply is kinder to a friend who failed?", first="Too bad.", second="Sorry!")]
+    batch = collate(encode_rows(clf, rows), clf.pad_id())
+    with torch.no_grad():
+        ours = clf(**batch)
+        full = clf.backbone(**batch).logits
+    last = batch["attention_mask"].sum(1) - 1
+    expected = full[torch.arange(2), last][:, list(clf.answer_ids)]
+    assert torch.allclose(ours, expected, atol=1e-4)

@@ -1,0 +1,47 @@
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer_helpers import binary_rows, preference_rows
+from trainer.classifier import load_checkpoint
+from trainer.inference import predict_proba
+from trainer.training import TrainConfig, epoch_batches, lr_factor, train
+
+
+def test_schedule_and_batches() -> None:
+    assert lr_factor(0, 10, 2, "linear") < lr_factor(1, 10, 2, "linear") < 1.0 + 1e-9
+    assert lr_factor(9, 10, 2, "linear") < lr_factor(5, 10, 2, "linear")
+    batches = epoch_batches([5, 1, 3, 9, 2, 7], 2, random.Random(0))
+    assert sorted(i for b in batches for i in b) == list(range(6))
+
+
+def test_encoder_lora_trains_logs_and_reloads(tmp_path: Path) -> None:
+    rows = binary_rows(8, 0, "t", True)
+    config = TrainConfig(model="minilm-l6", max_steps=2, batch_size=4, grad_accum=2, log_every=1, progress=False,
+                         loss="logconf", max_length=64)
+    result = train(config, rows, [r.target() for r in rows], tmp_path)
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [1, 2]
+    assert {"loss", "lr", "grad_norm", "agreement"} <= set(lines[0])
+    before = predict_proba(result.classifier, rows)
+    after = predict_proba(load_checkpoint(tmp_path / "checkpoint"), rows)
+    assert np.allclose(before, after, atol=1e-5)
+
+
+def test_causal_lm_trains_and_predicts(tmp_path: Path) -> None:
+    """SmolLM2 answer-token path: a few LoRA steps on preference rows, then probabilities."""
+    rows = preference_rows(8, 0, "t", True)
+    config = TrainConfig(model="smollm2-135m", max_steps=3, batch_size=4, lr=1e-3, progress=False, max_length=96)
+    result = train(config, rows, [r.target() for r in rows], tmp_path)
+    probs = predict_proba(result.classifier, rows)
+    assert probs.shape == (8,) and np.all((probs > 0) & (probs < 1))
+    assert json.loads((tmp_path / "checkpoint" / "classifier.json").read_text())["lora"] is True
+    assert (tmp_path / "checkpoint" / "backbone" / "adapter_config.json").is_file()
+
+
+def test_label_count_mismatch() -> None:
+    with pytest.raises(ValueError, match="one label per row"):
+        train(TrainConfig(model="minilm-l6"), binary_rows(2, 0, "t", True), [1.0])

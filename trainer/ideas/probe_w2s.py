@@ -1,0 +1,38 @@
+"""`probe_w2s`: relabel or filter weak labels with a probe on frozen strong features, then SFT (EleutherAI)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.classifier import load_classifier
+from trainer.ideas._common import fit_and_predict
+from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
+from trainer.inference import embed
+from trainer.probes import apply_probe, make_probe
+
+
+@dataclass
+class ProbeConfig(IdeaConfig):
+    probe: str = "knn"
+    """Probe registry name: knn, logreg, topo."""
+    mode: str = "filter"
+    """relabel (train on the probe's labels) or filter (drop the rows where probe and weak disagree most)."""
+    contamination: float = 0.2
+    """Fraction dropped in filter mode."""
+    hard_labels: bool = True
+    """Harden the final training labels at 0.5."""
+
+
+@register_idea("probe_w2s", ProbeConfig)
+def run(cfg: ProbeConfig, ctx: IdeaContext) -> IdeaResult:
+    """Probe-corrected weak labels (knn / logreg / topo on frozen strong features), then strong SFT."""
+    weak = ctx.weak_artifact().aligned(ctx.train_unlabel)
+    frozen = load_classifier(cfg.strong.model, ctx.train_unlabel.task, cfg.strong.max_length)
+    features = embed(frozen, ctx.train_unlabel.rows, cfg.strong.eval_batch_size)
+    del frozen
+    outcome = apply_probe(make_probe(cfg.probe), features, weak, cfg.mode, cfg.contamination)  # type: ignore[arg-type]
+    labels = (outcome.labels > 0.5).astype(np.float32) if cfg.hard_labels else outcome.labels
+    rows = [ctx.train_unlabel.rows[i] for i in outcome.indices]
+    preds, metrics = fit_and_predict(ctx, rows, labels)
+    agree = float(((outcome.probe > 0.5) == (weak > 0.5)).mean())
+    return ctx.result(preds, probe_weak_agreement=agree, kept=len(rows), **metrics)

@@ -1,0 +1,68 @@
+"""`ue_fewshot`: zero-shot pseudo-labels refined by few-shot passes with pseudo-labeled demonstrations
+(2 -> 4 -> 16 shots), consistency fix after each pass, then SFT of the strong model.
+
+Causal LMs: each row's prompt is preceded by k demonstrations (other rows rendered with their current
+pseudo-label). Encoders have no in-context learning, so the pass is a nearest-demonstration vote: a row's new
+score mixes its zero-shot score with the pseudo-labels of its k most similar rows (cosine on frozen features).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer.classifier import load_classifier, render_prompt
+from trainer.ideas._common import balance, consistency_fix, fit_and_predict, groups_of
+from trainer.ideas._elicit import zero_shot_scores
+from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
+from trainer.inference import embed, predict_proba
+from trainer.probes import knn_indices
+
+
+@dataclass
+class FewShotConfig(IdeaConfig):
+    shots: tuple[int, ...] = (2, 4, 16)
+    """Demonstrations per pass."""
+    verbalizer: str = "This text is {choice}."
+    """Encoders: verbalization for the zero-shot start (see ue_zeroshot)."""
+    temperature: float = 0.05
+    """Encoders: zero-shot cosine temperature."""
+    mix: float = 0.5
+    """Encoders: weight of the neighbours' vote against the row's own score in each pass."""
+    balance: bool = True
+    """Class-balance the final pseudo-labels before SFT."""
+
+
+def _causal_pass(cfg: FewShotConfig, ctx: IdeaContext, labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    rows = ctx.train_unlabel.rows
+    clf = load_classifier(cfg.strong.model, ctx.train_unlabel.task, cfg.strong.max_length)
+    words = {0: " False", 1: " True"} if ctx.train_unlabel.task == "binary" else {0: " A", 1: " B"}
+    shown = []
+    for i, row in enumerate(rows):
+        demos = rng.choice(np.delete(np.arange(len(rows)), i), size=min(k, len(rows) - 1), replace=False)
+        context = "".join(render_prompt(rows[j]) + words[int(labels[j] > 0.5)] + "\n\n" for j in demos)
+        field = "prompt" if ctx.train_unlabel.task == "preference" else "question"
+        shown.append(row.model_copy(update={field: context + getattr(row, field)}))
+    return predict_proba(clf, shown, cfg.strong.eval_batch_size)
+
+
+@register_idea("ue_fewshot", FewShotConfig)
+def run(cfg: FewShotConfig, ctx: IdeaContext) -> IdeaResult:
+    """Zero-shot, then few-shot passes (2 -> 4 -> 16) with pseudo-labeled demonstrations, then strong SFT."""
+    rows, groups = ctx.train_unlabel.rows, groups_of(ctx.train_unlabel)
+    scores = zero_shot_scores(cfg.strong.model, rows, cfg.verbalizer, cfg.temperature, cfg.strong.max_length)
+    labels = consistency_fix(scores, groups)
+    rng = np.random.default_rng(cfg.seed)
+    frozen = load_classifier(cfg.strong.model, ctx.train_unlabel.task, cfg.strong.max_length)
+    causal = frozen.spec.kind == "causal_lm"
+    features = None if causal else embed(frozen, rows, cfg.strong.eval_batch_size)
+    del frozen
+    for k in cfg.shots:
+        if causal:
+            scores = _causal_pass(cfg, ctx, labels, k, rng)
+        else:
+            vote = labels[knn_indices(features, k)].mean(axis=1)
+            scores = (1 - cfg.mix) * scores + cfg.mix * vote
+        labels = consistency_fix(scores, groups)
+    keep = balance(labels, cfg.seed) if cfg.balance else np.arange(len(labels))
+    preds, metrics = fit_and_predict(ctx, [rows[i] for i in keep], labels[keep])
+    return ctx.result(preds, pseudo_positive_rate=float(labels.mean()), kept=len(keep), **metrics)

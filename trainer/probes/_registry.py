@@ -1,0 +1,92 @@
+"""Probes on frozen strong features (EleutherAI w2s): each entry its own file, registered by name.
+
+A probe is a dataclass called as `probe(features [N, D], weak [N] = P(class 1)) -> np.ndarray [N]`, its own
+estimate of P(class 1) for every row, computed without the row's own label where that matters (kNN excludes the
+row itself, logreg is cross-fitted). `apply_probe` turns that estimate into one of two uses:
+- relabel: train on the probe's labels instead of the weak ones;
+- filter: drop the `contamination` fraction of rows where probe and weak label disagree most.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, fields
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+
+class Probe(Protocol):
+    def __call__(self, features: np.ndarray, weak: np.ndarray) -> np.ndarray: ...
+
+
+_PROBES: dict[str, type] = {}
+
+
+def register_probe(name: str):  # noqa: ANN201 - decorator keeps the class type
+    def wrap(cls: type) -> type:
+        if name in _PROBES and _PROBES[name] is not cls:
+            raise ValueError(f"probe {name!r} is already registered")
+        _PROBES[name] = cls
+        return cls
+
+    return wrap
+
+
+def registered_probes() -> dict[str, type]:
+    import trainer.probes as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"trainer.probes.{info.name}")
+    return dict(_PROBES)
+
+
+def make_probe(name: str, **params: Any) -> Probe:
+    probes = registered_probes()
+    if name not in probes:
+        raise ValueError(f"unknown probe {name!r}; available: {', '.join(sorted(probes))}")
+    known = {f.name for f in fields(probes[name])}
+    if set(params) - known:
+        raise ValueError(f"probe {name!r} has no parameter(s) {sorted(set(params) - known)}; it takes {sorted(known)}")
+    return probes[name](**params)
+
+
+@dataclass
+class ProbeOutcome:
+    indices: np.ndarray
+    """Rows to train on (all rows for relabel)."""
+    labels: np.ndarray
+    """P(class 1) for those rows."""
+    probe: np.ndarray
+    """The probe's estimate for every row (for metrics)."""
+
+
+def apply_probe(
+    probe: Probe, features: np.ndarray, weak: np.ndarray, mode: Literal["relabel", "filter"], contamination: float = 0.1
+) -> ProbeOutcome:
+    estimate = np.asarray(probe(features, weak), dtype=np.float32)
+    if mode == "relabel":
+        return ProbeOutcome(np.arange(len(weak)), estimate, estimate)
+    if mode != "filter":
+        raise ValueError(f"probe mode must be relabel or filter, not {mode!r}")
+    disagreement = np.abs(estimate - weak)
+    n_keep = max(1, int(round(len(weak) * (1 - contamination))))
+    keep = np.sort(np.argsort(disagreement, kind="stable")[:n_keep])
+    return ProbeOutcome(keep, weak[keep], estimate)
+
+
+def normalize(features: np.ndarray) -> np.ndarray:
+    """Unit rows, so dot products are cosine similarities (what sentence encoders are trained for)."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.maximum(norms, 1e-8)
+
+
+def knn_indices(features: np.ndarray, k: int) -> np.ndarray:
+    """[N, k] nearest neighbours by cosine, excluding the row itself."""
+    x = normalize(features.astype(np.float32))
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    k = min(k, len(x) - 1)
+    return np.argpartition(-sims, kth=max(k - 1, 0), axis=1)[:, :k]
