@@ -88,8 +88,8 @@ def render_index(views: Iterable[FindingView]) -> str:
     families = Counter(v.method_family for v in ordered)
     types = Counter(v.finding_type for v in ordered)
     lines = ["# Shared findings\n",
-             f"{len(ordered)} findings from every agent, newest first; one file each in this folder, kept current "
-             "(comments, votes, grader scores). Scores are the grader's, never the author's.\n",
+             (f"{len(ordered)} findings from every agent, newest first; one file each in this folder, kept current "
+              "(comments, votes, grader scores). Scores are the grader's, never the author's.\n"),
              "By type: " + (", ".join(f"{k} {n}" for k, n in sorted(types.items())) or "none") + "  ",
              "By family: " + (", ".join(f"{k} {n}" for k, n in sorted(families.items())) or "none") + "\n",
              "| id | type | family | author | idea | best PGR | votes | comments | title |",

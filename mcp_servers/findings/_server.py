@@ -10,7 +10,13 @@ from pydantic import Field
 
 from mcp_servers.core import ServerApp, tool_error
 from mcp_servers.findings._models import (
-    FINDING_TYPES, CommentResult, FindingView, PostResult, SearchPage, SyncPage, VoteResult,
+    FINDING_TYPES,
+    CommentResult,
+    FindingView,
+    PostResult,
+    SearchPage,
+    SyncPage,
+    VoteResult,
 )
 from mcp_servers.findings._service import FindingsError, FindingsService, FindingsSettings
 from prompts import method_families

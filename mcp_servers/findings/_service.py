@@ -20,11 +20,28 @@ from sqlmodel import select
 from mcp_servers.core import Identity, ServerSettings, read_session, write_session
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
-    FINDING_TYPES, CommentResult, CommentView, FindingSummary, FindingView, PostResult, SearchPage, SyncPage,
-    VoteResult, VoteTally, VoteView,
+    FINDING_TYPES,
+    CommentResult,
+    CommentView,
+    FindingSummary,
+    FindingView,
+    PostResult,
+    SearchPage,
+    SyncPage,
+    VoteResult,
+    VoteTally,
+    VoteView,
 )
 from mcp_servers.findings._records import (
-    FTS_WEIGHTS, CitationRow, CommentRow, FindingRow, VoteRow, current_seq, get_meta, init_findings_db, next_seq,
+    FTS_WEIGHTS,
+    CitationRow,
+    CommentRow,
+    FindingRow,
+    VoteRow,
+    current_seq,
+    get_meta,
+    init_findings_db,
+    next_seq,
     set_meta,
 )
 from prompts import method_families

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from mcp_servers.core import create_sqlite_engine
 from mcp_servers.findings._models import FindingView
@@ -122,7 +123,7 @@ class FindingsSyncer:
         """One step: pull changes, write what changed; answers the number of files written per workspace."""
         try:
             self.service.refresh_grader()
-        except Exception:  # noqa: BLE001 - the grader is optional for syncing
+        except Exception:
             log.exception("grader refresh failed")
         changed: set[int] = set()
         while True:
@@ -168,11 +169,11 @@ class FindingsSyncer:
             started = time.monotonic()
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - keep syncing through transient db errors
+            except Exception:
                 log.exception("findings sync failed")
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
-    def start(self) -> FindingsSyncer:
+    def start(self) -> Self:
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self.run_forever, name="findings-sync", daemon=True)
@@ -185,7 +186,7 @@ class FindingsSyncer:
             self._thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> FindingsSyncer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -23,11 +23,26 @@ from sqlmodel import select
 from mcp_servers.core import Identity, ServerSettings, read_session, write_session
 from mcp_servers.snapshot._findings_link import finding_exists
 from mcp_servers.snapshot._fs import (
-    IgnoreRules, Skipped, UnsafePath, clean_relpath, open_dir, open_file_nofollow, opened_root, read_ignore_file,
-    scan, workspace_of, write_file,
+    IgnoreRules,
+    Skipped,
+    UnsafePath,
+    clean_relpath,
+    open_dir,
+    open_file_nofollow,
+    opened_root,
+    read_ignore_file,
+    scan,
+    workspace_of,
+    write_file,
 )
 from mcp_servers.snapshot._models import (
-    DownloadResult, SkippedPath, SnapshotDetail, SnapshotFile, SnapshotPage, SnapshotSummary, UploadResult,
+    DownloadResult,
+    SkippedPath,
+    SnapshotDetail,
+    SnapshotFile,
+    SnapshotPage,
+    SnapshotSummary,
+    UploadResult,
 )
 from mcp_servers.snapshot._records import SnapshotEntryRow, SnapshotRow, init_snapshot_db
 from mcp_servers.snapshot._store import CHUNK, FileObjectStore, ObjectStore, Staging, StoreLimitError
@@ -206,7 +221,7 @@ class SnapshotService:
 
     def download(self, who: Identity, snapshot_id: int, into: str | None = None, overwrite: bool = False,
                  inline: bool = False) -> DownloadResult:
-        row, entries = self._load(snapshot_id)
+        _row, entries = self._load(snapshot_id)
         files = [e for e in entries if not e.is_dir]
         dirs = [e.path for e in entries if e.is_dir]
         size = sum(e.size for e in files)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from tests.mcp_servers.findings.findings_helpers import FEnv, build_fenv
 
 

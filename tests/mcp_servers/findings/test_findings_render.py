@@ -6,20 +6,29 @@ from datetime import UTC, datetime
 
 import yaml
 
-from mcp_servers.findings import CommentView, FindingView, GraderScore, VoteTally, finding_filename, render_finding
-from mcp_servers.findings import render_index
+from mcp_servers.findings import (
+    CommentView,
+    FindingView,
+    GraderScore,
+    VoteTally,
+    finding_filename,
+    render_finding,
+    render_index,
+)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def view(**over: object) -> FindingView:
-    base = dict(id=12, title="Title: with | pipes & 'quotes'", summary="Line one.\nLine two.", body="## Body\n\ntext",
-                agent="alice", finding_type="result", method_family="self-training", idea="st", tags=["a"],
-                config={"lr": 0.001}, created_at=NOW, updated_at=NOW, seq=3, best_pgr=0.5,
-                submissions=[GraderScore(submission_id=4, agent="alice", dataset="toy", submitted_at=NOW,
-                                         accuracy=0.8, pgr=0.5, flags=["near-duplicate"])],
-                comments=[CommentView(id=1, agent="bob", body="---\nnot front matter", created_at=NOW)],
-                votes=VoteTally(up=1, score=1))
+    base: dict[str, object] = {
+        "id": 12, "title": "Title: with | pipes & 'quotes'", "summary": "Line one.\nLine two.",
+        "body": "## Body\n\ntext", "agent": "alice", "finding_type": "result", "method_family": "self-training",
+        "idea": "st", "tags": ["a"], "config": {"lr": 0.001}, "created_at": NOW, "updated_at": NOW, "seq": 3,
+        "best_pgr": 0.5, "votes": VoteTally(up=1, score=1),
+        "submissions": [GraderScore(submission_id=4, agent="alice", dataset="toy", submitted_at=NOW, accuracy=0.8,
+                                    pgr=0.5, flags=["near-duplicate"])],
+        "comments": [CommentView(id=1, agent="bob", body="---\nnot front matter", created_at=NOW)],
+    }
     return FindingView.model_validate(base | over)
 
 

@@ -123,6 +123,8 @@ async def test_search_ranks_the_right_finding_first(fenv: FEnv) -> None:
     assert first["total"] == 10 and first["next_offset"] == 4 and first["items"][0]["id"] == ids[-1]
     later = datetime.now(UTC) + timedelta(minutes=1)
     assert (await call(reader, "search_findings", since=later.isoformat()))["total"] == 0
+    earlier = datetime.now(UTC) - timedelta(minutes=1)
+    assert (await call(reader, "search_findings", since=earlier.isoformat()))["total"] == 10
     assert (await call(reader, "search_findings", query="!!! \"(", limit=3))["total"] == 10
     with pytest.raises(ToolError, match="send one of"):
         await call(reader, "search_findings", family="nope")

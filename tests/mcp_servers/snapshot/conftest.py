@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.mcp_servers.snapshot.snapshot_helpers import SEnv
 
 from mcp_servers.core import TokenStore
 from mcp_servers.snapshot import SnapshotSettings
+from tests.mcp_servers.snapshot.snapshot_helpers import SEnv
 
 
 @pytest.fixture

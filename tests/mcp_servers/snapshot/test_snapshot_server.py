@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, make_workspace, member, tar_b64, tree_of
 from sqlalchemy import func
 from sqlmodel import select
 
 from mcp_servers.core import read_session
 from mcp_servers.snapshot import build_server
 from mcp_servers.snapshot._records import SnapshotRow
+from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, make_workspace, member, tar_b64, tree_of
 
 
 async def call(app: Any, tool: str, **args: Any) -> dict[str, Any]:
