@@ -60,8 +60,10 @@ def _kill(pid: int) -> None:
 
 class JobRunner:
     def __init__(self, queue: JobQueue, db_path: Path, slots: int | None = None, poll_s: float = 0.2,
-                 preload: tuple[str, ...] = PRELOAD) -> None:
+                 preload: tuple[str, ...] = PRELOAD, deny: tuple[Path, ...] = ()) -> None:
         self.queue, self.db_path, self.poll_s = queue, db_path, poll_s
+        self.deny = tuple(str(p) for p in deny)
+        """Folders every worker refuses to open (see `_guard`)."""
         self.gpus = visible_gpus()
         self.slots = slots or max(1, len(self.gpus))
         self._ctx: ForkServerContext = multiprocessing.get_context("forkserver")  # type: ignore[assignment]
@@ -116,7 +118,7 @@ class JobRunner:
     def _dispatch(self) -> None:
         while (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
             job, slot = claimed
-            proc = self._ctx.Process(target=run_job, args=(str(self.db_path), job.id, self._device_env(slot)),
+            proc = self._ctx.Process(target=run_job, args=(str(self.db_path), job.id, self._device_env(slot), self.deny),
                                      name=f"job-{job.id}", daemon=False)
             proc.start()
             self._procs[job.id] = proc

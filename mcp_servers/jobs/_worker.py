@@ -11,14 +11,17 @@ from pathlib import Path
 
 from mcp_servers.core import create_sqlite_engine, read_session
 from mcp_servers.jobs._context import JobCancelled, JobContext
+from mcp_servers.jobs._guard import deny_paths
 from mcp_servers.jobs._kinds import load_job_function
 from mcp_servers.jobs._models import JobRow, JobState
 from mcp_servers.jobs._queue import JobQueue
 
 
-def run_job(db_path: str, job_id: str, device_env: dict[str, str]) -> None:
+def run_job(db_path: str, job_id: str, device_env: dict[str, str], deny: tuple[str, ...] = ()) -> None:
     """Entry point in the child: its stdout, stderr and log go to `<run_dir>/log.txt`."""
     os.environ.update(device_env)  # before the job touches CUDA, so each slot sees only its own GPU
+    if deny:
+        deny_paths(Path(p) for p in deny)  # audit hooks do not cross into the forkserver's children
     engine = create_sqlite_engine(Path(db_path), pooled=False)
     queue = JobQueue(engine)
     with read_session(engine) as session:

@@ -1,0 +1,95 @@
+"""The predict MCP server: `predict` queues a job (prediction is long on CPU); `read_predictions` returns its file."""
+
+# no `from __future__ import annotations`: fastmcp reads these signatures.
+import json
+import secrets
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_servers.jobs import JobError, JobState, JobView
+from mcp_servers.jobs._compute import Compute, build_compute
+from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.jobs._tools import job_refusals
+from mcp_servers.jobs._workspace import inside_workspace
+from trainer.data import list_datasets
+from trainer.models import ModelKind, resolve_model
+
+INSTRUCTIONS = """Prediction server for weak-to-strong research (public data only).
+predict answers a job id at once; follow it with wait_job. Give a checkpoint (a finished sft train job's id, or
+a checkpoint folder in your workspace), or a causal LM name for zero-shot answer-token scoring. read_predictions
+returns the finished file: one P(class 1) per row in file order, which submit_predictions accepts as is."""
+
+
+class Predictions(BaseModel):
+    dataset: str
+    split: str
+    predictions: list[float] = Field(description="P(class 1) per row, in the public file's order")
+    hard: list[int] = Field(description="0/1 per row (P > 0.5)")
+    ids: list[str] | None = Field(default=None, description="row ids, when asked for")
+
+
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None,
+                 preload: tuple[str, ...] | None = None) -> Compute:
+    compute = build_compute("predict", settings, INSTRUCTIONS, local_token,
+                            **({"preload": preload} if preload is not None else {}))
+    app, queue = compute.app, compute.queue
+
+    def _checkpoint(source: str) -> str:
+        workspace = compute.workspace()
+        if source.startswith("train-") and "/" not in source:
+            view = queue.view(source, app.identity().agent)
+            if view.state != JobState.SUCCEEDED or not view.result or "checkpoint" not in view.result:
+                raise JobError(f"job {source} is {view.state} and has no checkpoint",
+                               "wait for an 'sft' training job to succeed, then pass its id")
+            source = view.result["checkpoint"]
+        folder = inside_workspace(workspace, source)
+        if not (folder / "classifier.json").is_file():
+            raise JobError(f"{source!r} is not a checkpoint folder (no classifier.json)",
+                           "pass an sft job id or its runs/<job id>/checkpoint folder")
+        return str(folder)
+
+    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
+    @job_refusals
+    def predict(
+        dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
+        split: Annotated[Literal["test", "train_unlabel", "train_label"], Field(description="rows to score")] = "test",
+        checkpoint: Annotated[str | None, Field(description="sft train job id, or a checkpoint folder in your "
+                                                            "workspace", max_length=512)] = None,
+        model: Annotated[str | None, Field(description="causal LM for zero-shot scoring when no checkpoint",
+                                           max_length=256)] = None,
+        batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
+        max_length: Annotated[int, Field(ge=8, le=131072)] = 512,
+    ) -> JobView:
+        """Queue a prediction job; its result names a predictions file (read it with read_predictions)."""
+        agent = app.identity().agent
+        if dataset not in list_datasets(compute.settings.data_dir):
+            raise JobError(f"unknown dataset {dataset!r}",
+                           f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
+        if (checkpoint is None) == (model is None):
+            raise JobError("give exactly one of checkpoint or model", "a trained checkpoint, or a causal LM name")
+        if model is not None and resolve_model(model).kind is ModelKind.ENCODER:
+            raise JobError(f"{model} is an encoder: its classification head is untrained",
+                           "train it first (start_training recipe 'sft') and pass the job id as checkpoint")
+        spec = {"dataset": dataset, "split": split, "checkpoint": _checkpoint(checkpoint) if checkpoint else None,
+                "model": model, "batch_size": batch_size, "max_length": max_length}
+        job_id = f"predict-{secrets.token_hex(6)}"
+        run_dir = compute.workspace() / "runs" / job_id
+        return queue.submit(agent, "predict", "mcp_servers.predict._jobs:run_predict_job", spec, run_dir,
+                            job_id=job_id)
+
+    @app.mcp.tool(annotations={"readOnlyHint": True})
+    @job_refusals
+    def read_predictions(
+        job_id: Annotated[str, Field(description="a finished predict job", max_length=64)],
+        include_ids: Annotated[bool, Field(description="also return the row ids")] = False,
+    ) -> Predictions:
+        """The predictions of a finished predict job, ready for submit_predictions."""
+        view = queue.view(job_id, app.identity().agent)
+        if view.kind != "predict" or view.state != JobState.SUCCEEDED or not view.result:
+            raise JobError(f"job {job_id} is a {view.state} {view.kind} job", "wait for a predict job to succeed")
+        data = json.loads((compute.workspace() / view.result["predictions_file"]).read_text())
+        return Predictions(dataset=data["dataset"], split=data["split"], predictions=data["predictions"],
+                           hard=data["hard"], ids=data["ids"] if include_ids else None)
+
+    return compute

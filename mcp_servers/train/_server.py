@@ -1,0 +1,72 @@
+"""The train MCP server: `start_training` queues a job and answers its id at once; the job tools follow it."""
+
+# no `from __future__ import annotations`: fastmcp reads these signatures.
+import secrets
+import shutil
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from mcp_servers.jobs import JobError, JobView
+from mcp_servers.jobs._compute import Compute, build_compute
+from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.jobs._tools import job_refusals
+from mcp_servers.train._recipes import RECIPES, TrainRequest
+from trainer.data import SPLITS, list_datasets
+
+INSTRUCTIONS = """Training server for weak-to-strong research (public data only; hidden labels never reach it).
+start_training answers a job id at once; follow it with wait_job (<= 300 s a call) or job_status.
+Recipes: 'weak' builds the weak supervisor's soft labels (answers an artifact id);
+'sft' fine-tunes a model on a split with labels_source 'weak:<artifact>', 'job:<predict job>', 'file:<path>'
+or 'train_label' (answers a checkpoint for the predict server); 'idea' runs a registered idea end to end
+(answers a predictions file ready for the grader). Results are written to runs/<job id>/ in your workspace."""
+
+
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None,
+                 preload: tuple[str, ...] | None = None) -> Compute:
+    compute = build_compute("train", settings, INSTRUCTIONS, local_token,
+                            **({"preload": preload} if preload is not None else {}))
+    app, queue = compute.app, compute.queue
+
+    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
+    @job_refusals
+    def start_training(
+        dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
+        recipe: Annotated[str, Field(description="idea | sft | weak (see instructions)", max_length=32)] = "sft",
+        idea: Annotated[str | None, Field(description="idea name, for recipe 'idea'", max_length=80)] = None,
+        config: Annotated[dict[str, Any], Field(description="TrainConfig fields for 'sft'/'weak' (model, epochs, lr, "
+                                                            "lora_r, loss, ...); the idea's options for 'idea'")] = {},  # noqa: B006
+        labels_source: Annotated[str | None, Field(description="for 'sft': weak:<id> | job:<id> | file:<path> | "
+                                                               "train_label", max_length=512)] = None,
+        train_split: Annotated[Literal["train_unlabel", "train_label", "test"],
+                               Field(description="rows to fit, for 'sft'")] = "train_unlabel",
+        hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
+    ) -> JobView:
+        """Queue a training job and answer its id at once (poll with job_status or wait_job)."""
+        agent = app.identity().agent
+        if dataset not in list_datasets(compute.settings.data_dir):
+            raise JobError(f"unknown dataset {dataset!r}",
+                           f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
+        assert train_split in SPLITS
+        job_id = f"train-{secrets.token_hex(6)}"
+        run_dir = compute.workspace() / "runs" / job_id
+        request = TrainRequest(agent=agent, workspace=compute.workspace(), run_dir=run_dir, dataset=dataset,
+                               idea=idea, config=dict(config), labels_source=labels_source, train_split=train_split,
+                               hard_labels=hard_labels, queue=queue)
+        recipe_impl = RECIPES.get(recipe)
+        if recipe_impl is None:
+            raise JobError(f"unknown recipe {recipe!r}", f"use one of: {', '.join(sorted(RECIPES))}")
+        try:
+            spec = recipe_impl.prepare(request)
+        except JobError:
+            _discard(run_dir)
+            raise
+        return queue.submit(agent, "train", recipe_impl.target, spec | {"recipe": recipe}, run_dir, job_id=job_id)
+
+    return compute
+
+
+def _discard(run_dir: Path) -> None:
+    """A refused request leaves nothing behind."""
+    shutil.rmtree(run_dir, ignore_errors=True)
