@@ -34,7 +34,7 @@ LABELED_SPLITS = ("train_unlabel", "test")
 
 def default_weak_train() -> TrainConfig:
     """The offline weak supervisor: MiniLM-L6, all weights, 3 epochs (cheap: 22.7M parameters)."""
-    return TrainConfig(model="minilm-l6", lora=False, epochs=3.0, lr=5e-5, head_lr=1e-3, batch_size=16, max_length=256)
+    return TrainConfig(model="minilm-l6", lora=False, epochs=3.0, lr=5e-5, head_lr=1e-4, batch_size=16, max_length=256)
 
 
 @dataclass

@@ -18,6 +18,9 @@ CASES = [
     ("ue_fewshot", "tiny", {"shots": (2, 4)}),
     ("probe_w2s", "tiny", {"probe": "topo", "mode": "filter"}),
     ("template", "tinypref", {}),
+    # Generation + judge + one GRPO step of SmolLM2: about 4 minutes on 2 busy cores, so slow-marked.
+    pytest.param("critic", "tiny", {"max_new_tokens": 6, "grpo_steps": 1, "grpo_rows": 2, "num_generations": 2},
+                 marks=pytest.mark.slow),
 ]
 
 

@@ -2,7 +2,7 @@ import pytest
 
 from trainer.ideas import make_config, registered_ideas
 
-BASELINES = {"vanilla_w2s", "train_only_on_confident_labels", "ue_zeroshot", "ue_fewshot", "probe_w2s", "template"}
+BASELINES = {"vanilla_w2s", "train_only_on_confident_labels", "ue_zeroshot", "ue_fewshot", "probe_w2s", "template", "critic"}
 
 
 def test_baselines_registered_and_configs_typed() -> None:

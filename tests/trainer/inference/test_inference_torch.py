@@ -19,4 +19,4 @@ def test_batched_equals_per_row_in_original_order() -> None:
 
 def test_embed_shape() -> None:
     clf = load_classifier("minilm-l6", "binary", 64)
-    assert embed(clf, binary_rows(2, 0, "t", False)).shape == (4, 384)
+    assert embed(clf, binary_rows(2, 0, "t", False)).shape == (4, 4 * 384)  # [u, v, u*v, |u-v|]

@@ -19,8 +19,8 @@ def test_schedule_and_batches() -> None:
 
 
 def test_encoder_lora_trains_logs_and_reloads(tmp_path: Path) -> None:
-    rows = binary_rows(8, 0, "t", True)
-    config = TrainConfig(model="minilm-l6", max_steps=2, batch_size=4, grad_accum=2, log_every=1, progress=False,
+    rows = binary_rows(4, 0, "t", True)
+    config = TrainConfig(model="minilm-l6", max_steps=2, batch_size=2, grad_accum=2, log_every=1, progress=False,
                          loss="logconf", max_length=64)
     result = train(config, rows, [r.target() for r in rows], tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -33,11 +33,11 @@ def test_encoder_lora_trains_logs_and_reloads(tmp_path: Path) -> None:
 
 def test_causal_lm_trains_and_predicts(tmp_path: Path) -> None:
     """SmolLM2 answer-token path: a few LoRA steps on preference rows, then probabilities."""
-    rows = preference_rows(8, 0, "t", True)
-    config = TrainConfig(model="smollm2-135m", max_steps=3, batch_size=4, lr=1e-3, progress=False, max_length=96)
+    rows = preference_rows(4, 0, "t", True)
+    config = TrainConfig(model="smollm2-135m", max_steps=2, batch_size=2, lr=1e-3, progress=False, max_length=64)
     result = train(config, rows, [r.target() for r in rows], tmp_path)
     probs = predict_proba(result.classifier, rows)
-    assert probs.shape == (8,) and np.all((probs > 0) & (probs < 1))
+    assert probs.shape == (4,) and np.all((probs > 0) & (probs < 1))
     assert json.loads((tmp_path / "checkpoint" / "classifier.json").read_text())["lora"] is True
     assert (tmp_path / "checkpoint" / "backbone" / "adapter_config.json").is_file()
 

@@ -1,0 +1,111 @@
+"""`critic`: the strong side writes critiques, a weak judge reads them (the reference's critic baseline).
+
+1. A causal LM critic (default SmolLM2) writes a short critique of every row (it never sees labels).
+2. A weak judge (the weak model config) is trained on train_label rows with their critiques appended.
+3. Optional RL: GRPO (TRL) on the critic over train_label prompts, rewarded by how much its critique raises the
+   judge's probability of the true label over the same row without critique ("reward when the judge flips").
+4. The judge labels train_unlabel (with fresh critiques); the strong model is fine-tuned on those labels.
+Expensive on CPU (generation for every row); the test runs it on a handful of rows with SmolLM2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trainer.classifier import detect_kind, render_prompt
+from trainer.data import PreferenceRow, Row
+from trainer.ideas._common import fit_and_predict
+from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
+from trainer.inference import predict_proba
+from trainer.training import train
+
+
+@dataclass
+class CriticConfig(IdeaConfig):
+    critic_model: str = "smollm2-135m"
+    """Causal LM that writes critiques (the reference uses the strong model itself)."""
+    max_new_tokens: int = 24
+    """Critique length in tokens."""
+    grpo_steps: int = 2
+    """GRPO updates of the critic (0 skips the RL step)."""
+    grpo_rows: int = 16
+    """train_label rows used as GRPO prompts."""
+    num_generations: int = 2
+    """Critiques sampled per prompt in GRPO (the group the advantage is computed over)."""
+    batch_size: int = 16
+    """Generation batch size."""
+
+
+def critic_prompt(row: Row) -> str:
+    ask = "Which answer is better, and why?" if isinstance(row, PreferenceRow) else "Is this answer correct, and why?"
+    return f"{render_prompt(row).removesuffix('Label:')}{ask} One sentence.\nCritique:"
+
+
+def with_critique(rows: Sequence[Row], critiques: Sequence[str]) -> list[Row]:
+    field = "prompt" if isinstance(rows[0], PreferenceRow) else "question"
+    return [r.model_copy(update={field: f"{getattr(r, field)}\n\nCritique: {c.strip()}"})
+            for r, c in zip(rows, critiques, strict=True)]
+
+
+@torch.inference_mode()
+def generate(model: torch.nn.Module, tokenizer: object, prompts: Sequence[str], max_new: int, batch: int) -> list[str]:
+    tokenizer.padding_side = "left"  # type: ignore[attr-defined]  # generation continues from the right edge
+    out: list[str] = []
+    for i in range(0, len(prompts), batch):
+        enc = tokenizer(list(prompts[i : i + batch]), return_tensors="pt", padding=True)  # type: ignore[operator]
+        gen = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tokenizer.pad_token_id)  # type: ignore[attr-defined]
+        out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)  # type: ignore[attr-defined]
+    return [text.split("\n")[0] for text in out]
+
+
+def _grpo(cfg: CriticConfig, ctx: IdeaContext, critic: torch.nn.Module, tok: object, judge: torch.nn.Module) -> torch.nn.Module:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    rows = ctx.train_label.rows[: cfg.grpo_rows]
+    targets = ctx.train_label.targets()[: cfg.grpo_rows]
+    base = predict_proba(judge, rows)  # judge without critique
+
+    def reward(prompts: list[str], completions: list[str], index: list[int], **_: object) -> list[float]:
+        shown = with_critique([rows[i] for i in index], [c.split("\n")[0] for c in completions])
+        p = predict_proba(judge, shown)
+        return [float((p[j] if targets[i] else 1 - p[j]) - (base[i] if targets[i] else 1 - base[i]))
+                for j, i in enumerate(index)]
+
+    data = Dataset.from_dict({"prompt": [critic_prompt(r) for r in rows], "index": list(range(len(rows)))})
+    args = GRPOConfig(output_dir=str(ctx.out_dir / "grpo"), max_steps=cfg.grpo_steps, learning_rate=1e-5,
+                      per_device_train_batch_size=cfg.num_generations, num_generations=cfg.num_generations,
+                      max_completion_length=cfg.max_new_tokens, report_to=[], save_strategy="no", logging_steps=1,
+                      use_cpu=not torch.cuda.is_available(), bf16=False, seed=cfg.seed, disable_tqdm=not ctx.progress)
+    trainer = GRPOTrainer(model=critic, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok,
+                          peft_config=LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+    trainer.train()
+    return trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
+
+
+@register_idea("critic", CriticConfig)
+def run(cfg: CriticConfig, ctx: IdeaContext) -> IdeaResult:
+    """Critiques by a causal LM, a weak judge trained on them (+ GRPO of the critic), judge labels -> strong SFT."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path, _ = detect_kind(cfg.critic_model)
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.pad_token = tok.pad_token or tok.eos_token
+    critic = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    labeled = ctx.train_label
+    crit = generate(critic, tok, [critic_prompt(r) for r in labeled.rows], cfg.max_new_tokens, cfg.batch_size)
+    judge_cfg = cfg.weak.updated(seed=cfg.seed, progress=ctx.progress)
+    judge = train(judge_cfg, with_critique(labeled.rows, crit), labeled.targets(), ctx.out_dir / "judge").classifier
+    if cfg.grpo_steps > 0:
+        critic = _grpo(cfg, ctx, critic, tok, judge)
+    unlabel = ctx.train_unlabel.rows
+    crit_u = generate(critic, tok, [critic_prompt(r) for r in unlabel], cfg.max_new_tokens, cfg.batch_size)
+    labels = predict_proba(judge, with_critique(unlabel, crit_u), judge_cfg.eval_batch_size)
+    del critic, judge
+    preds, metrics = fit_and_predict(ctx, unlabel, (labels > 0.5).astype(np.float32))
+    return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), example_critique=crit_u[0], **metrics)
