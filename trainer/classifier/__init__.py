@@ -1,6 +1,6 @@
 """Binary classifier over HF models: causal-LM answer-token scoring or encoder + head; logits [B, 2] either way."""
 
-from trainer.classifier._batching import Features, collate, encode_rows, length_sorted_batches
+from trainer.classifier._batching import Features, collate, encode_rows, length_sorted_batches, sort_keys
 from trainer.classifier._model import (
     BinaryClassifier,
     CausalLMClassifier,
@@ -31,5 +31,6 @@ __all__ = [
     "load_classifier",
     "render_prompt",
     "save_classifier",
+    "sort_keys",
     "task_of",
 ]

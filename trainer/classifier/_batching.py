@@ -41,7 +41,13 @@ def collate(features: Sequence[Features], pad_id: int, device: torch.device | st
     return batch
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+def sort_keys(features: Sequence[Features]) -> list[tuple[int, int]]:
+    """(length, hash of the first sequence): rows sharing a question sort next to each other, so a batch holds
+    whole consistency groups and the encoder can encode each question once."""
+    return [(len(f["input_ids"]), hash(tuple(f["input_ids"]))) for f in features]
+
+
+def length_sorted_batches(lengths: Sequence[int] | Sequence[tuple[int, int]], batch_size: int) -> list[list[int]]:
     """Indices grouped into batches of similar length (longest first, so an out-of-memory shows up at once)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

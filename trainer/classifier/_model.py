@@ -96,7 +96,16 @@ class EncoderClassifier(BinaryClassifier):
         self.norm = nn.LayerNorm(hidden if self.preference else 4 * hidden, elementwise_affine=False)
 
     def pool(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Mean of the last hidden state over real tokens (how sentence-transformers embed text)."""
+        """Mean of the last hidden state over real tokens (how sentence-transformers embed text).
+
+        Identical sequences in a batch are encoded once: grouped binary rows repeat their question once per
+        candidate answer, and batches keep a group together, so this halves the work on the sentiment testbed.
+        """
+        unique, inverse = torch.unique(input_ids, dim=0, return_inverse=True)
+        if len(unique) < len(input_ids):
+            first = torch.zeros(len(unique), dtype=torch.long, device=input_ids.device)
+            first.scatter_(0, inverse, torch.arange(len(input_ids), device=input_ids.device))
+            return self.pool(input_ids[first], attention_mask[first])[inverse]
         hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)

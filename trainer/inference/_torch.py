@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from trainer.classifier import BinaryClassifier, collate, encode_rows, length_sorted_batches
+from trainer.classifier import BinaryClassifier, collate, encode_rows, length_sorted_batches, sort_keys
 from trainer.data import Row
 
 
@@ -27,7 +27,7 @@ def predict_logits(clf: BinaryClassifier, rows: Sequence[Row], batch_size: int =
     device = _device(clf)
     from tqdm.auto import tqdm
 
-    batches = length_sorted_batches([len(f["input_ids"]) for f in features], batch_size)
+    batches = length_sorted_batches(sort_keys(features), batch_size)
     autocast = device.type == "cuda" and next(clf.backbone.parameters()).dtype == torch.bfloat16
     for idx in tqdm(batches, desc="predict", disable=not progress, leave=False):
         batch = collate([features[i] for i in idx], clf.pad_id(), device)
@@ -49,7 +49,7 @@ def embed(clf: BinaryClassifier, rows: Sequence[Row], batch_size: int = 64) -> n
     features = encode_rows(clf, rows)
     device = _device(clf)
     out: np.ndarray | None = None
-    for idx in length_sorted_batches([len(f["input_ids"]) for f in features], batch_size):
+    for idx in length_sorted_batches(sort_keys(features), batch_size):
         vecs = clf.features(**collate([features[i] for i in idx], clf.pad_id(), device)).float().cpu().numpy()
         if out is None:
             out = np.zeros((len(rows), vecs.shape[1]), dtype=np.float32)

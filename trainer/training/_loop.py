@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.classifier import BinaryClassifier, collate, encode_rows, load_classifier, save_classifier, task_of
+from trainer.classifier import (
+    BinaryClassifier,
+    collate,
+    encode_rows,
+    load_classifier,
+    save_classifier,
+    sort_keys,
+    task_of,
+)
 from trainer.data import Row
 from trainer.losses import make_loss
 from trainer.training._config import TrainConfig
@@ -80,8 +88,10 @@ def build_model(config: TrainConfig, task: str, device: torch.device) -> BinaryC
     return clf.to(device)
 
 
-def epoch_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffle, sort within windows of 50 batches by length, shuffle the batches: random order, little padding."""
+def epoch_batches(lengths: Sequence[int] | Sequence[tuple[int, int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffle, sort within windows of 50 batches by length, shuffle the batches: random order, little padding.
+
+    With `sort_keys` as lengths, rows sharing a question land in the same batch (encoded once by the encoder)."""
     order = list(range(len(lengths)))
     rng.shuffle(order)
     window = batch_size * 50
@@ -119,7 +129,7 @@ def train(
     clf = build_model(config, task_of(rows).value, device)
     features = encode_rows(clf, rows)
     targets = torch.tensor(np.asarray(labels, dtype=np.float32))
-    lengths = [len(f["input_ids"]) for f in features]
+    lengths = sort_keys(features)
     loss_fn = make_loss(config.loss, **config.loss_params)
 
     micro_per_epoch = math.ceil(len(rows) / config.batch_size)

@@ -1,0 +1,126 @@
+"""Operator side of the trainer: calibration (weak accuracy and strong ceiling over seeds) and the results table.
+
+Both read hidden labels from the label store, so they run on the trusted side only, never in a sandbox. The
+trainer library does the training (public data in, predictions out); this module only scores what it returns.
+
+    cal = calibrate("sentiment", seeds=[0, 1, 2, 3, 4])            # trains weak + ceiling per seed, writes the file
+    rows = results_table(Path("runs"), ["sentiment"])              # scores every `w2s run` predictions file
+    print(format_table(rows))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcp_servers.grader._calibration import Calibration, SliceCalibration, read_calibration, write_calibration
+from mcp_servers.grader._scoring import score, slice_of
+from mcp_servers.grader.datasets import LabelStore
+
+
+def mean_sem(values: Sequence[float]) -> tuple[float, float | None]:
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), (float(arr.std(ddof=1) / math.sqrt(len(arr))) if len(arr) > 1 else None)
+
+
+def _accuracies(preds: np.ndarray, labels: Any) -> dict[str, float]:
+    truth = np.asarray(labels.labels)
+    correct = (preds >= 0.5).astype(int) == truth
+    out = {"all": float(correct.mean())}
+    slices = np.array([slice_of(s) for s in labels.subsets], dtype=object)
+    for name in ("id", "ood"):
+        if (slices == name).any():
+            out[name] = float(correct[slices == name].mean())
+    return out
+
+
+def calibrate(
+    dataset: str, seeds: Sequence[int], label_store: Path | None = None, out_dir: Path = Path("runs/calibration"),
+    write: bool = True, **overrides: Any,
+) -> Calibration:
+    """Weak model on train_label and strong model on train_unlabel's true labels (the ceiling), N seeds each."""
+    from trainer import paths
+    from trainer.ideas import make_config
+    from trainer.ideas._common import fit_and_predict
+    from trainer.ideas._registry import IdeaContext
+
+    store = LabelStore(label_store or paths().label_store_dir)
+    test, unlabel = store.load(dataset, "test"), store.load(dataset, "train_unlabel")
+    weak_acc: list[dict[str, float]] = []
+    strong_acc: list[dict[str, float]] = []
+    for seed in seeds:
+        config = make_config("vanilla_w2s", dataset=dataset, seed=seed, **overrides)
+        ctx = IdeaContext(config, out_dir / dataset / f"seed{seed}", progress=False)
+        if ctx.train_unlabel.ids != unlabel.ids or ctx.test.ids != test.ids:
+            raise ValueError(f"public tree and label store of {dataset!r} disagree; rebuild the dataset")
+        weak_acc.append(_accuracies(ctx.weak_artifact().aligned(ctx.test), test))
+        truth = np.asarray(unlabel.labels, dtype=np.float32)
+        preds, _ = fit_and_predict(ctx, ctx.train_unlabel.rows, truth, ctx.strong_config(), "ceiling")
+        strong_acc.append(_accuracies(preds, test))
+    weak_mean, weak_sem = mean_sem([a["all"] for a in weak_acc])
+    strong_mean, strong_sem = mean_sem([a["all"] for a in strong_acc])
+    slices = {name: SliceCalibration(weak_acc=mean_sem([a[name] for a in weak_acc])[0],
+                                     strong_acc=mean_sem([a[name] for a in strong_acc])[0])
+              for name in ("id", "ood") if name in weak_acc[0]}
+    cal = Calibration(weak_acc=weak_mean, strong_acc=strong_mean, weak_sem=weak_sem, strong_sem=strong_sem,
+                      seeds=len(seeds), source=f"trainer calibrate {json.dumps(overrides, sort_keys=True)}",
+                      slices=slices)  # type: ignore[arg-type]
+    if write:
+        write_calibration(store.root, dataset, cal)
+    return cal
+
+
+def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_store: Path | None = None) -> list[dict]:
+    """One row per (idea, dataset): transfer accuracy and PGR, mean ± sem over the seeds found under runs_dir.
+
+    Expects the `w2s run` layout `<runs_dir>/<idea>/<dataset>/seed<k>/predictions.json`.
+    """
+    from trainer import paths
+
+    store = LabelStore(label_store or paths().label_store_dir)
+    found: dict[tuple[str, str], list[Path]] = defaultdict(list)
+    for path in sorted(runs_dir.glob("*/*/seed*/predictions.json")):
+        idea, dataset = path.parts[-4], path.parts[-3]
+        if datasets is None or dataset in datasets:
+            found[(idea, dataset)].append(path)
+    rows = []
+    for (idea, dataset), files in sorted(found.items()):
+        labels, cal = store.load(dataset, "test"), read_calibration(store.root, dataset)
+        accs, pgrs = [], []
+        for path in files:
+            payload = json.loads(path.read_text())
+            if payload["ids"] != labels.ids:
+                raise ValueError(f"{path}: ids do not match the test split of {dataset}")
+            result = score(payload["predictions"], labels, cal)
+            accs.append(result.overall.accuracy)
+            if result.overall.pgr is not None:
+                pgrs.append(result.overall.pgr)
+        acc, acc_sem = mean_sem(accs)
+        pgr, pgr_sem = mean_sem(pgrs) if pgrs else (None, None)
+        rows.append({"idea": idea, "dataset": dataset, "seeds": len(files),
+                     "weak": cal.weak_acc if cal else None, "weak_sem": cal.weak_sem if cal else None,
+                     "ceiling": cal.strong_acc if cal else None, "ceiling_sem": cal.strong_sem if cal else None,
+                     "transfer": acc, "transfer_sem": acc_sem, "pgr": pgr, "pgr_sem": pgr_sem})
+    return rows
+
+
+def _pm(value: float | None, sem: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" + (f" ± {sem:.{digits}f}" if sem is not None else "")
+
+
+def format_table(rows: Sequence[dict]) -> str:
+    """Markdown table like the reference's: dataset, idea, weak, ceiling, transfer, PGR (mean ± sem, seeds)."""
+    lines = ["| dataset | idea | seeds | weak | ceiling | transfer | PGR |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} | {r['idea']} | {r['seeds']} | {_pm(r['weak'], r['weak_sem'])} | "
+                     f"{_pm(r['ceiling'], r['ceiling_sem'])} | {_pm(r['transfer'], r['transfer_sem'])} | "
+                     f"{_pm(r['pgr'], r['pgr_sem'], 3)} |")
+    return "\n".join(lines)

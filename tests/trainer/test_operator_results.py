@@ -1,0 +1,37 @@
+"""Operator-side calibration and results table (mcp_servers/grader/_results.py) on the tiny dataset."""
+
+import json
+from pathlib import Path
+
+from trainer_helpers import TINY, binary_rows
+
+from mcp_servers.grader._results import calibrate, format_table, results_table
+from mcp_servers.grader.datasets import LabelStore
+from trainer.data import TaskType, load_split
+
+
+def _store(home: Path) -> LabelStore:
+    store = LabelStore(home / "private" / "labels")
+    splits = {}
+    for seed, split in ((1, "train_unlabel"), (2, "test")):
+        truth = binary_rows(12 if split == "train_unlabel" else 8, seed, split, True)
+        assert [r.id for r in truth] == load_split("tiny", split).ids
+        splits[split] = [{"id": r.id, "label": int(r.label), "subset": "id_x" if i % 2 else "ood_y"}
+                         for i, r in enumerate(truth)]
+    store.write("tiny", TaskType.BINARY, splits, source="test")
+    return store
+
+
+def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
+    store = _store(w2s_home)
+    cal = calibrate("tiny", [0, 1], store.root, tmp_path / "cal", **TINY)
+    assert cal.seeds == 2 and 0 <= cal.weak_acc <= 1 and cal.weak_sem is not None and set(cal.slices) == {"id", "ood"}
+    ids = load_split("tiny", "test").ids
+    for seed in (0, 1):
+        folder = tmp_path / "runs" / "vanilla_w2s" / "tiny" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        (folder / "predictions.json").write_text(json.dumps({"dataset": "tiny", "split": "test", "ids": ids,
+                                                             "predictions": [0.9] * len(ids)}))
+    rows = results_table(tmp_path / "runs", ["tiny"], store.root)
+    assert len(rows) == 1 and rows[0]["seeds"] == 2 and rows[0]["transfer"] == 0.5
+    assert "| tiny | vanilla_w2s | 2 |" in format_table(rows)
