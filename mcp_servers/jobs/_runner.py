@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from mcp_servers.jobs._models import JobState
 from mcp_servers.jobs._queue import JobQueue
-from mcp_servers.jobs._worker import run_job
+from mcp_servers.jobs._worker import pid_alive, run_job
 
 log = logging.getLogger(__name__)
 PRELOAD: tuple[str, ...] = ("torch", "transformers", "peft")
@@ -39,16 +39,6 @@ def visible_gpus() -> list[str]:
             return []
         return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
     return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill(pid: int) -> None:
@@ -78,7 +68,7 @@ class JobRunner:
         return self.queue.engine
 
     def start(self) -> JobRunner:
-        for job in self.queue.recover(_alive, _kill):
+        for job in self.queue.recover(pid_alive, _kill):
             log.warning("job %s after restart: %s", job.id, job.message)
         self._thread = threading.Thread(target=self._loop, name="job-dispatcher", daemon=True)
         self._thread.start()
@@ -118,7 +108,7 @@ class JobRunner:
     def _dispatch(self) -> None:
         while (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
             job, slot = claimed
-            proc = self._ctx.Process(target=run_job, args=(str(self.db_path), job.id, self._device_env(slot), self.deny),
+            proc = self._ctx.Process(target=run_job, args=(str(self.db_path), job.id, self._device_env(slot), self.deny, os.getpid()),
                                      name=f"job-{job.id}", daemon=False)
             proc.start()
             self._procs[job.id] = proc

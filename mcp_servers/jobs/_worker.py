@@ -6,8 +6,12 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from mcp_servers.core import create_sqlite_engine, read_session
 from mcp_servers.jobs._context import JobCancelled, JobContext
@@ -17,17 +21,48 @@ from mcp_servers.jobs._models import JobRow, JobState
 from mcp_servers.jobs._queue import JobQueue
 
 
-def run_job(db_path: str, job_id: str, device_env: dict[str, str], deny: tuple[str, ...] = ()) -> None:
+def _watchdog(engine: Engine, job_id: str, owner_pid: int, interval_s: float = 1.0) -> None:
+    """Exit when the dispatcher that started this worker is gone or the job is no longer ours to run.
+
+    A worker is a child of the forkserver, not of the dispatcher, so it outlives a kill -9 of the server; without
+    this it would keep burning its slot while the restarted server reruns the same job.
+    """
+    while True:
+        time.sleep(interval_s)
+        try:
+            with read_session(engine) as session:
+                row = session.get(JobRow, job_id)
+        except Exception:  # noqa: BLE001 (a busy db is not a reason to stop)
+            continue
+        if not pid_alive(owner_pid) or row is None or row.state != JobState.RUNNING or row.owner_pid != owner_pid:
+            os._exit(3)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_job(db_path: str, job_id: str, device_env: dict[str, str], deny: tuple[str, ...] = (),
+            owner_pid: int | None = None) -> None:
     """Entry point in the child: its stdout, stderr and log go to `<run_dir>/log.txt`."""
     os.environ.update(device_env)  # before the job touches CUDA, so each slot sees only its own GPU
     if deny:
         deny_paths(Path(p) for p in deny)  # audit hooks do not cross into the forkserver's children
     engine = create_sqlite_engine(Path(db_path), pooled=False)
     queue = JobQueue(engine)
+    queue.set_pid(job_id, os.getpid())  # also from here: the dispatcher may die before it records the pid
     with read_session(engine) as session:
         row = session.get(JobRow, job_id)
     if row is None:
         return
+    if owner_pid is not None:
+        threading.Thread(target=_watchdog, args=(engine, job_id, owner_pid), daemon=True, name="watchdog").start()
     run_dir = Path(row.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     log_file = open(run_dir / "log.txt", "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (lives as long as the process)

@@ -63,6 +63,14 @@ def test_a_worker_killed_without_reporting_is_marked_failed(queue: JobQueue, db_
     assert "before reporting" in (queue.view(job).error or "")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _pid(queue: JobQueue, job: str) -> int | None:
     from mcp_servers.jobs import JobRow
     from mcp_servers.core import read_session
@@ -92,9 +100,17 @@ def test_kill_9_of_the_server_mid_job_requeues_and_the_job_completes(db_path: Pa
     job = proc.stdout.readline().strip()
     queue = JobQueue(create_sqlite_engine(db_path))
     _wait(queue, job, {JobState.RUNNING})
+    deadline = time.monotonic() + 10
+    while (worker := _pid(queue, job)) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     proc.kill()
     proc.wait()
     assert queue.view(job).state == JobState.RUNNING  # what the dead server left behind
+    deadline = time.monotonic() + 10
+    while _alive(worker):  # the orphaned worker notices its dispatcher is gone and stops
+        assert time.monotonic() < deadline, "orphaned worker still running"
+        time.sleep(0.1)
     with JobRunner(queue, db_path, slots=1, poll_s=0.05, preload=()):
         assert _wait(queue, job, {JobState.SUCCEEDED}, timeout=30) == JobState.SUCCEEDED
     view = queue.view(job, log_lines=50)
