@@ -34,7 +34,7 @@ from mcp_servers.core._db import (  # noqa: E402
     read_session,
     write_session,
 )
-from mcp_servers.core._errors import ToolError, tool_error  # noqa: E402
+from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error  # noqa: E402
 from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore  # noqa: E402
 from mcp_servers.core._serve import build_parser, serve  # noqa: E402
 from mcp_servers.core._settings import CONFIG_ENV, ServerSettings  # noqa: E402
@@ -51,6 +51,10 @@ __all__ = [
     "ADMIN_SCOPE",
     "AGENT_SCOPES",
     "BUSY_TIMEOUT_MS",
+    "READ_ONLY",
+    "WRITES",
+    "RefusedError",
+    "refusals",
     "CONFIG_ENV",
     "BodyLimitMiddleware",
     "DbTokenVerifier",

@@ -12,10 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 
 log = logging.getLogger(__name__)
+
+
+SYNC_INTERVAL_S = 1.0
+"""litestream's default sync interval for a replica."""
 
 
 class LitestreamError(RuntimeError):
@@ -52,10 +57,20 @@ class Replicator:
         log.info("litestream replicating %s (log: %s)", self.db.name, self.log_file)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM lets litestream push what is pending before it exits."""
+    def stop(self, timeout: float = 10.0, flush_timeout_s: float = 15.0) -> None:
+        """Let litestream catch up, then stop it. Litestream 0.5 exits on SIGTERM without a final sync, so the
+        writes of the last second (or all writes of a short-lived server) would otherwise never reach the replica:
+        wait one sync interval, then (for a file:// replica) until the replica holds the latest local transaction."""
         if self.process is None or self.process.poll() is not None:
             return
+        time.sleep(SYNC_INTERVAL_S + 0.5)
+        deadline = time.monotonic() + flush_timeout_s
+        while self.replica_url.startswith("file://") and time.monotonic() < deadline:
+            local = _max_txid(self.db.parent / f".{self.db.name}-litestream" / "ltx")
+            replica = _max_txid(Path(self.replica_url.removeprefix("file://")) / "ltx")
+            if local is None or (replica is not None and replica >= local):
+                break
+            time.sleep(0.2)
         self.process.terminate()
         try:
             self.process.wait(timeout)
@@ -69,6 +84,12 @@ class Replicator:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _max_txid(ltx_dir: Path) -> str | None:
+    """The newest transaction id among `<level>/<min>-<max>.ltx` files (hex ids of equal width sort as numbers)."""
+    ends = [p.stem.split("-")[-1] for p in ltx_dir.glob("*/*.ltx")] if ltx_dir.is_dir() else []
+    return max(ends) if ends else None
 
 
 def restore(replica_url: str, out: Path, timeout: float = 120.0) -> Path:

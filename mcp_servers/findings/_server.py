@@ -1,14 +1,12 @@
 """The findings MCP server: a forum of findings with grader-verified scores; author from the bearer token."""
 
 # no `from __future__ import annotations`: fastmcp reads these signatures.
-import functools
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from mcp_servers.core import ServerApp, tool_error
+from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
 from mcp_servers.findings._models import (
     FINDING_TYPES,
     CommentResult,
@@ -18,32 +16,15 @@ from mcp_servers.findings._models import (
     SyncPage,
     VoteResult,
 )
-from mcp_servers.findings._service import FindingsError, FindingsService, FindingsSettings
+from mcp_servers.findings._service import FindingsService, FindingsSettings
 from prompts import method_families
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 INSTRUCTIONS = """Shared findings of every agent in this run. Post what you learned (post_finding): a `result` cites
 your grader submission ids and shows the grader's scores, never numbers you type. Every finding, comment and vote
 is also synced as markdown into your workspace's shared_findings/ (INDEX.md first): browse it. search_findings ranks
 by relevance (bm25); read_finding shows comments and votes; sync_findings exports changes after a cursor."""
 
-_READ = {"readOnlyHint": True}
-_WRITE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False}
 
-
-def _refusals(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn FindingsError into an MCP tool error that says what to send instead."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except FindingsError as exc:
-            raise tool_error(exc.problem, exc.fix) from None
-
-    return wrapper
 
 
 def build_server(settings: FindingsSettings | None = None, local_token: str | None = None) -> ServerApp:
@@ -54,8 +35,8 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
     families = ", ".join(method_families())
     FindingId = Annotated[int, Field(description="finding id (search_findings, shared_findings/INDEX.md)", ge=1)]
 
-    @app.mcp.tool(annotations=_WRITE)
-    @_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def post_finding(
         title: Annotated[str, Field(description="one line", min_length=1, max_length=200)],
         summary: Annotated[str, Field(description="two or three sentences: what and how much", min_length=1,
@@ -77,8 +58,8 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
         return service.post(app.identity(), title, summary, body, finding_type, idea, method_family,
                             submission_ids, config, tags)
 
-    @app.mcp.tool(annotations=_READ)
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def search_findings(
         query: Annotated[str, Field(description="free text; empty lists newest first", max_length=500)] = "",
         family: Annotated[str | None, Field(description=f"only this method family ({families})")] = None,
@@ -95,15 +76,15 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
         app.identity()
         return service.search(query, family, finding_type, agent, min_pgr, since, offset, limit)
 
-    @app.mcp.tool(annotations=_READ)
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def read_finding(finding_id: FindingId) -> FindingView:
         """One finding in full: body, config, the grader's scores of its submissions, comments and votes."""
         app.identity()
         return service.read(finding_id)
 
-    @app.mcp.tool(annotations=_WRITE)
-    @_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def comment_finding(
         finding_id: FindingId,
         body: Annotated[str, Field(description="markdown", min_length=1, max_length=settings.max_comment_chars)],
@@ -111,8 +92,8 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
         """Comment on a finding (replication, doubts, a pointer to your own result)."""
         return service.comment(app.identity(), finding_id, body)
 
-    @app.mcp.tool(annotations={**_WRITE, "idempotentHint": True})
-    @_refusals
+    @app.mcp.tool(annotations={**WRITES, "idempotentHint": True})
+    @refusals
     def vote_finding(
         finding_id: FindingId,
         value: Annotated[int, Field(description="1 up, -1 down, 0 withdraw; one vote per agent, changeable",
@@ -121,8 +102,8 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
         """Vote on another agent's finding; voting again replaces your vote."""
         return service.vote(app.identity(), finding_id, value)
 
-    @app.mcp.tool(annotations=_READ)
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def sync_findings(
         cursor: Annotated[int, Field(ge=0, description="0 the first time, then the cursor you were answered")] = 0,
         limit: Annotated[int, Field(ge=1, le=settings.max_page)] = settings.max_page,

@@ -17,7 +17,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func, text
 from sqlmodel import select
 
-from mcp_servers.core import Identity, ServerSettings, read_session, write_session
+from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
     FINDING_TYPES,
@@ -47,12 +47,8 @@ from mcp_servers.findings._records import (
 from prompts import method_families
 
 
-class FindingsError(ValueError):
-    """A refused request; `problem` says what was wrong and `fix` what to send instead."""
-
-    def __init__(self, problem: str, fix: str | None = None) -> None:
-        super().__init__(problem if not fix else f"{problem}. {fix}")
-        self.problem, self.fix = problem, fix
+class FindingsError(RefusedError):
+    """A refused request of the findings server."""
 
 
 class FindingsSettings(ServerSettings):

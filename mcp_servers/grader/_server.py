@@ -1,19 +1,14 @@
 """The grader MCP server: four tools over `Grader`, identity from the bearer token."""
 
 # no `from __future__ import annotations`: fastmcp reads these signatures, with closure-local types.
-import functools
-from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 from pydantic import Field
 
-from mcp_servers.core import ServerApp, tool_error
+from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
 from mcp_servers.grader._board import get_submission, leaderboard
 from mcp_servers.grader._models import DatasetInfo, Leaderboard, SubmissionView, SubmitResult
 from mcp_servers.grader._service import Grader, GraderError, GraderSettings
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 INSTRUCTIONS = """Submit-and-score server for weak-to-strong research.
 Submit one prediction per row of data/<dataset>/test.jsonl, in file order: 0/1 or the probability of class 1
@@ -21,18 +16,6 @@ Submit one prediction per row of data/<dataset>/test.jsonl, in file order: 0/1 o
 part of test, overall and for the ID and OOD subsets, rounded and under the Ladder rule. train_unlabel is never
 scored. Every submission is stored with your identity; the leaderboard is built from these records only."""
 
-
-def _refusals(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn GraderError into an MCP tool error that says what to send instead."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except GraderError as exc:
-            raise tool_error(exc.problem, exc.fix) from None
-
-    return wrapper
 
 
 def build_server(settings: GraderSettings | None = None, local_token: str | None = None) -> ServerApp:
@@ -42,15 +25,15 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
     app.state = grader  # type: ignore[attr-defined]
     Dataset = Annotated[str, Field(description="dataset name from list_datasets", max_length=128)]
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def list_datasets() -> list[DatasetInfo]:
         """Datasets you can submit to: task type, sizes, scored rows and the fixed weak and strong accuracies."""
         app.identity()
         return grader.datasets()
 
-    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
-    @_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def submit_predictions(
         dataset: Dataset,
         predictions: Annotated[list[float], Field(
@@ -68,16 +51,16 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
                               "send a bare name from list_datasets; only the test split is ever scored")
         return grader.submit(who, dataset, predictions, idea=idea, note=note, seed=seed)
 
-    @app.mcp.tool(name="get_submission", annotations={"readOnlyHint": True})
-    @_refusals
+    @app.mcp.tool(name="get_submission", annotations=READ_ONLY)
+    @refusals
     def get_submission_tool(
         submission_id: Annotated[int, Field(description="id answered by submit_predictions", ge=1)],
     ) -> SubmissionView:
         """One of your submissions as stored: what you were answered, flags, idea, note, hash."""
         return get_submission(grader, app.identity(), submission_id)
 
-    @app.mcp.tool(name="leaderboard", annotations={"readOnlyHint": True})
-    @_refusals
+    @app.mcp.tool(name="leaderboard", annotations=READ_ONLY)
+    @refusals
     def leaderboard_tool(dataset: Dataset) -> Leaderboard:
         """Best grader-scored submission per agent and idea, with counts, seeds and integrity flags."""
         app.identity()

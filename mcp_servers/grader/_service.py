@@ -19,7 +19,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, ServerSettings, write_session
+from mcp_servers.core import Identity, RefusedError, ServerSettings, write_session
 from mcp_servers.grader._calibration import Calibration, read_calibration
 from mcp_servers.grader._integrity import ladder, near_duplicate, pack_hard, public_mask, split_salt
 from mcp_servers.grader._models import DatasetInfo, PartReport, SubmitResult
@@ -40,12 +40,8 @@ from trainer import paths
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-class GraderError(ValueError):
-    """A refused request; `problem` says what was wrong and `fix` what to send instead."""
-
-    def __init__(self, problem: str, fix: str | None = None) -> None:
-        super().__init__(problem if not fix else f"{problem}. {fix}")
-        self.problem, self.fix = problem, fix
+class GraderError(RefusedError):
+    """A refused request of the grader server."""
 
 
 class GraderSettings(ServerSettings):

@@ -6,17 +6,15 @@ get an id, then poll `job_status` or block in `wait_job` (at most 300 s a call, 
 
 # no `from __future__ import annotations`: fastmcp reads these signatures.
 import asyncio
-import functools
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastmcp import Context
 from pydantic import Field
 
-from mcp_servers.core import ServerApp, tool_error
+from mcp_servers.core import READ_ONLY, ServerApp, refusals
 from mcp_servers.jobs._models import JobState, JobView
-from mcp_servers.jobs._queue import JobError, JobQueue
+from mcp_servers.jobs._queue import JobQueue
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,34 +22,11 @@ MAX_WAIT_S = 300
 JobId = Annotated[str, Field(description="id answered by start_training or predict", min_length=1, max_length=64)]
 
 
-def job_refusals(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn JobError (and bad values) into MCP tool errors that say what to send instead."""
-    if asyncio.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            try:
-                return await fn(*args, **kwargs)  # type: ignore[misc]
-            except JobError as exc:
-                raise tool_error(exc.problem, exc.fix) from None
-
-        return async_wrapper  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except JobError as exc:
-            raise tool_error(exc.problem, exc.fix) from None
-
-    return wrapper
-
-
 def register_job_tools(app: ServerApp, queue: JobQueue) -> None:
     """Add the four job tools to `app`; every one is scoped to the calling agent's own jobs."""
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    @job_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def job_status(
         job_id: JobId,
         log_lines: Annotated[int, Field(description="lines of the job's log to include", ge=0, le=200)] = 20,
@@ -59,8 +34,8 @@ def register_job_tools(app: ServerApp, queue: JobQueue) -> None:
         """State, progress, latest metrics, result or error, and the tail of the log of one of your jobs."""
         return queue.view(job_id, app.identity().agent, log_lines=log_lines)
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    @job_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     async def wait_job(
         job_id: JobId,
         ctx: Context,
@@ -81,13 +56,13 @@ def register_job_tools(app: ServerApp, queue: JobQueue) -> None:
         return queue.view(job_id, agent, log_lines=20)
 
     @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True})
-    @job_refusals
+    @refusals
     def cancel_job(job_id: JobId) -> JobView:
         """Cancel one of your jobs: at once if queued, within a second if running (its slot is freed)."""
         return queue.request_cancel(job_id, app.identity().agent)
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    @job_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def list_jobs(
         state: Annotated[JobState | None, Field(description="only jobs in this state")] = None,
         kind: Annotated[str | None, Field(description="only 'train' or 'predict' jobs", max_length=32)] = None,

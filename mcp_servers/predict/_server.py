@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_servers.core import READ_ONLY, WRITES, refusals
 from mcp_servers.jobs import JobError, JobState, JobView
 from mcp_servers.jobs._compute import Compute, build_compute
 from mcp_servers.jobs._settings import ComputeSettings
-from mcp_servers.jobs._tools import job_refusals
 from mcp_servers.jobs._workspace import inside_workspace
 from trainer.data import list_datasets
 from trainer.models import ModelKind, resolve_model
@@ -49,8 +49,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                            "pass an sft job id or its runs/<job id>/checkpoint folder")
         return str(folder)
 
-    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
-    @job_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def predict(
         dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
         split: Annotated[Literal["test", "train_unlabel", "train_label"], Field(description="rows to score")] = "test",
@@ -78,8 +78,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         return queue.submit(agent, "predict", "mcp_servers.predict._jobs:run_predict_job", spec, run_dir,
                             job_id=job_id)
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    @job_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def read_predictions(
         job_id: Annotated[str, Field(description="a finished predict job", max_length=64)],
         include_ids: Annotated[bool, Field(description="also return the row ids")] = False,

@@ -1,36 +1,20 @@
 """The snapshot MCP server: code snapshots of agent workspaces, stored outside every sandbox."""
 
 # no `from __future__ import annotations`: fastmcp reads these signatures.
-import functools
-from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 from pydantic import Field
 
-from mcp_servers.core import ServerApp, tool_error
+from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
 from mcp_servers.snapshot._models import DownloadResult, SnapshotDetail, SnapshotPage, UploadResult
-from mcp_servers.snapshot._service import SnapshotError, SnapshotService, SnapshotSettings
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from mcp_servers.snapshot._service import SnapshotService, SnapshotSettings
 
 INSTRUCTIONS = """Code snapshots shared by every agent, kept outside the sandboxes. upload_snapshot stores your
 workspace as it is now (caches, shared_findings/, files over the size cap and paths in .snapshotignore are left
 out); clients without a shared workspace send a base64 tar.gz as archive_b64. list_snapshots / get_snapshot show
 everyone's; download_snapshot writes one into a folder of your own workspace (or answers it inline)."""
 
-_READ = {"readOnlyHint": True}
 
-
-def _refusals(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except SnapshotError as exc:
-            raise tool_error(exc.problem, exc.fix) from None
-
-    return wrapper
 
 
 def build_server(settings: SnapshotSettings | None = None, local_token: str | None = None) -> ServerApp:
@@ -40,8 +24,8 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
     app.state = service  # type: ignore[attr-defined]
     SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
 
-    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
-    @_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def upload_snapshot(
         message: Annotated[str, Field(description="one line: what this code is", min_length=1, max_length=2000)],
         idea: Annotated[str | None, Field(description="idea tag, as in submit_predictions", max_length=80)] = None,
@@ -53,8 +37,8 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
         """Snapshot your workspace (or the archive you send) into the shared, deduplicated store."""
         return service.upload(app.identity(), message, idea, finding_id, archive_b64)
 
-    @app.mcp.tool(annotations=_READ)
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def list_snapshots(
         agent: Annotated[str | None, Field(description="only this agent's", max_length=64)] = None,
         idea: Annotated[str | None, Field(description="only this idea tag", max_length=80)] = None,
@@ -66,15 +50,15 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
         app.identity()
         return service.list(agent, idea, finding_id, offset, limit)
 
-    @app.mcp.tool(annotations=_READ)
-    @_refusals
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
     def get_snapshot(snapshot_id: SnapshotId) -> SnapshotDetail:
         """One snapshot with its files (path, size, exec bit, sha256)."""
         app.identity()
         return service.detail(snapshot_id)
 
     @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True})
-    @_refusals
+    @refusals
     def download_snapshot(
         snapshot_id: SnapshotId,
         into: Annotated[str | None, Field(description="relative folder inside your workspace (default "

@@ -20,7 +20,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, ServerSettings, read_session, write_session
+from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
 from mcp_servers.snapshot._findings_link import finding_exists
 from mcp_servers.snapshot._fs import (
     IgnoreRules,
@@ -52,12 +52,8 @@ from trainer import paths
 MiB = 1024 * 1024
 
 
-class SnapshotError(ValueError):
-    """A refused request; `problem` says what was wrong and `fix` what to send instead."""
-
-    def __init__(self, problem: str, fix: str | None = None) -> None:
-        super().__init__(problem if not fix else f"{problem}. {fix}")
-        self.problem, self.fix = problem, fix
+class SnapshotError(RefusedError):
+    """A refused request of the snapshot server."""
 
 
 class SnapshotSettings(ServerSettings):

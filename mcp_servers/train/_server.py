@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from mcp_servers.core import WRITES, refusals
 from mcp_servers.jobs import JobError, JobView
 from mcp_servers.jobs._compute import Compute, build_compute
 from mcp_servers.jobs._settings import ComputeSettings
-from mcp_servers.jobs._tools import job_refusals
 from mcp_servers.train._recipes import RECIPES, TrainRequest
 from trainer.data import SPLITS, list_datasets
 
@@ -29,8 +29,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                             **({"preload": preload} if preload is not None else {}))
     app, queue = compute.app, compute.queue
 
-    @app.mcp.tool(annotations={"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False})
-    @job_refusals
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
     def start_training(
         dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
         recipe: Annotated[str, Field(description="idea | sft | weak (see instructions)", max_length=32)] = "sft",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mcp_servers.grader.datasets._manifest import build_manifest, write_manifests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -49,4 +50,7 @@ async def test_stdio_with_litestream_replica(senv: SEnv) -> None:
         up = (await alice.call_tool("upload_snapshot", {"message": "over stdio"})).structured_content
     assert up["agent"] == "alice" and up["files"] == 1
     replica = senv.settings.state_dir / "replicas" / "snapshot"
-    assert replica.is_dir() and any(p.is_file() for p in replica.rglob("*"))
+    deadline = time.monotonic() + 20  # replication is asynchronous: the server flushes it while shutting down
+    while not (replica.is_dir() and any(p.is_file() for p in replica.rglob("*"))):
+        assert time.monotonic() < deadline, "no replica written"
+        time.sleep(0.2)
