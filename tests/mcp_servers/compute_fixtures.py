@@ -17,6 +17,7 @@ from mcp_servers.grader.datasets._build import build_testbed
 from mcp_servers.jobs import JobState
 from mcp_servers.jobs._compute import Compute
 from mcp_servers.jobs._settings import ComputeSettings
+from tests.mcp_servers.server_helpers import ServerProcess, free_port  # noqa: F401  (re-exported)
 
 FAST_WEAK = {"max_steps": 2, "batch_size": 8}
 FAST_SFT = {"model": "minilm-l6", "max_steps": 2, "batch_size": 8, "lora": False}
@@ -73,62 +74,12 @@ async def wait_done(client: Client, job_id: str, timeout: float = 240.0) -> dict
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
 
 
-REPO = Path(__file__).resolve().parents[2]
+def compute_process(module: str, home: Path, port: int) -> ServerProcess:
+    """A train or predict server in a child process, with one slot and the operator's raw data and models."""
+    import os
 
-
-class ComputeProcess:
-    """`python -m mcp_servers.<train|predict> --transport http` as a child process on a loopback port."""
-
-    def __init__(self, module: str, home: Path, port: int) -> None:
-        import os
-
-        self.module, self.port, self.url = module, port, f"http://127.0.0.1:{port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
-        self.env.update(W2S_HOME=str(home), W2S_COMPUTE_SLOTS="1", PYTHONPATH=str(REPO),
-                        W2S_RAW_DIR=os.environ.get("W2S_RAW_DIR", ""), W2S_MODELS_DIR=os.environ["W2S_MODELS_DIR"])
-        self.proc: Any = None
-
-    def start(self, timeout: float = 60.0) -> ComputeProcess:
-        import subprocess
-        import sys
-
-        import httpx
-
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, "--transport", "http", "--port",
-                                      str(self.port)], cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.module} did not become healthy")
-
-    def kill9(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:  # noqa: BLE001
-                self.proc.kill()
-                self.proc.wait()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return ServerProcess(module, home, port, W2S_COMPUTE_SLOTS="1", W2S_RAW_DIR=os.environ.get("W2S_RAW_DIR", ""),
+                         W2S_MODELS_DIR=os.environ["W2S_MODELS_DIR"])
 
 
 def http_client(url: str, token: str) -> Client:

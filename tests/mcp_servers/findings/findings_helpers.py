@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from mcp_servers.core import Identity, TokenStore, create_sqlite_engine
 from mcp_servers.findings import FindingsSettings
 from mcp_servers.grader import Calibration, write_calibration
 from mcp_servers.grader._service import Grader, GraderSettings
 from mcp_servers.grader.datasets import LabelStore, prepare_dataset
+from tests.mcp_servers.server_helpers import free_port, running  # noqa: F401  (re-exported for the tests)
 from trainer import paths
 
 AGENTS = ("alice", "bob", "carol")
@@ -65,23 +60,3 @@ def build_fenv(home: Path) -> FEnv:
     minted = {a: tokens.mint(a, ["grader", "findings", "snapshot"]) for a in AGENTS}
     minted["grader-only"] = tokens.mint("dave", ["grader"])
     return FEnv(home, FindingsSettings(), minted, grader, store.load("toy", "test").labels)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def running(app: Any) -> AsyncIterator[str]:
-    """Serve a Starlette app with uvicorn on a random loopback port; yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await task

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
 from mcp_servers.core import TokenStore
 from mcp_servers.grader import Calibration, SliceCalibration, write_calibration
 from mcp_servers.grader._service import GraderSettings
 from mcp_servers.grader.datasets import LabelStore, prepare_dataset
+from tests.mcp_servers.server_helpers import ServerProcess, free_port, running
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -96,72 +89,14 @@ def env(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     return build_env(w2s_home)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def running(app: Any) -> AsyncIterator[str]:
-    """Serve a Starlette app with uvicorn on a random loopback port; yields the base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-class ServerProcess:
+def grader_process(home: Path, port: int, litestream: bool = False) -> ServerProcess:
     """`python -m mcp_servers.grader --transport http` as a child process."""
-
-    def __init__(self, home: Path, port: int, litestream: bool = False) -> None:
-        self.port, self.url = port, f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
-        env.update(W2S_HOME=str(home), W2S_LITESTREAM="true" if litestream else "false",
-                   PYTHONPATH=str(REPO))
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mcp_servers.grader", "--transport", "http", "--port", str(self.port)],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError("grader did not become healthy")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    return ServerProcess("mcp_servers.grader", home, port, W2S_LITESTREAM="true" if litestream else "false")
 
 
 @pytest.fixture
 def server_process(env: Env) -> Iterator[ServerProcess]:
-    proc = ServerProcess(env.home, free_port())
+    proc = grader_process(env.home, free_port())
     yield proc
     proc.stop()
 
@@ -172,7 +107,7 @@ def make_server(env: Env) -> Iterator[Callable[..., ServerProcess]]:
     made: list[ServerProcess] = []
 
     def make(litestream: bool = False) -> ServerProcess:
-        made.append(ServerProcess(env.home, free_port(), litestream=litestream))
+        made.append(grader_process(env.home, free_port(), litestream=litestream))
         return made[-1]
 
     yield make

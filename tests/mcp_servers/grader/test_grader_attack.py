@@ -7,17 +7,15 @@ never does, so (almost) nothing leaks; and every probe is flagged as a near-dupl
 
 from __future__ import annotations
 
-from typing import Any
-
 import random
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from mcp_servers.core import create_sqlite_engine
 from mcp_servers.grader import score
 from mcp_servers.grader._service import Grader, GraderSettings
-
 
 PROBES = 1000
 

@@ -12,7 +12,6 @@ from fastmcp.exceptions import ToolError
 
 from mcp_servers.grader import build_server
 
-
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}

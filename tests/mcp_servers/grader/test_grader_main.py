@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import json
 import shutil
@@ -11,13 +9,13 @@ import sqlite3
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from mcp_servers.core import TokenStore, restore
-
 
 
 def _rows(db: Path) -> dict[int, tuple[str, str]]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import pytest
 from fastmcp import Client
@@ -15,7 +14,6 @@ from sqlmodel import select
 from mcp_servers.core import read_session
 from mcp_servers.grader import build_server
 from mcp_servers.grader._records import SubmissionRow
-
 
 
 def _count(app) -> int:  # type: ignore[no-untyped-def]

@@ -55,7 +55,7 @@ def test_a_worker_killed_without_reporting_is_marked_failed(queue: JobQueue, db_
         job = queue.submit("a", "sleep", SLEEP, {"seconds": 60, "steps": 600}, tmp_path / "j").id
         _wait(queue, job, {JobState.RUNNING})
         deadline = time.monotonic() + 10
-        while queue.view(job).state == JobState.RUNNING and (pid := _pid(queue, job)) is None:
+        while queue.view(job).state == JobState.RUNNING and _pid(queue, job) is None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         os.kill(_pid(queue, job), signal.SIGKILL)
@@ -72,8 +72,8 @@ def _alive(pid: int) -> bool:
 
 
 def _pid(queue: JobQueue, job: str) -> int | None:
-    from mcp_servers.jobs import JobRow
     from mcp_servers.core import read_session
+    from mcp_servers.jobs import JobRow
 
     with read_session(queue.engine) as session:
         row = session.get(JobRow, job)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import os
-import socket
 import tarfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import uvicorn
 
 from mcp_servers.snapshot import SnapshotSettings
+from tests.mcp_servers.server_helpers import free_port, running  # noqa: F401  (re-exported for the tests)
 
 
 @dataclass
@@ -95,22 +89,3 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int =
     info = tarfile.TarInfo(name)
     info.type, info.linkname, info.mode = kind, link, mode
     return info
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def running(app: Any) -> AsyncIterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        await task

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from fastmcp.exceptions import ToolError
 
-from tests.mcp_servers.compute_fixtures import (  # noqa: F401
-    ComputeProcess,
-    call,
-    compute_env,
-    free_port,
-    http_client,
-)
+from tests.mcp_servers.compute_fixtures import call, compute_process, free_port, http_client
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
@@ -25,7 +17,7 @@ LONG_WEAK = {"max_steps": 400, "batch_size": 8, "epochs": 50}
 def test_tokens_agents_and_a_kill_9_mid_job(compute_env) -> None:
     import asyncio
 
-    server = ComputeProcess("mcp_servers.train", compute_env.home, free_port()).start()
+    server = compute_process("mcp_servers.train", compute_env.home, free_port()).start()
     try:
         for token in (None, "w2s_wrong", compute_env.tokens["grader-only"]):
             headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
@@ -48,7 +40,7 @@ def test_tokens_agents_and_a_kill_9_mid_job(compute_env) -> None:
 
         running, queued = asyncio.run(start_jobs())
         server.kill9()
-        server = ComputeProcess("mcp_servers.train", compute_env.home, server.port).start()
+        server = compute_process("mcp_servers.train", compute_env.home, server.port).start()
 
         async def after_restart() -> tuple[dict, dict]:
             async with http_client(server.url, compute_env.tokens["alice"]) as alice, \

@@ -12,7 +12,7 @@ from fastmcp.exceptions import ToolError
 
 from mcp_servers.core import Identity, create_sqlite_engine
 from mcp_servers.grader._service import Grader, GraderSettings
-from tests.mcp_servers.compute_fixtures import FAST_SFT, FAST_WEAK, call, compute_env, servers, wait_done  # noqa: F401
+from tests.mcp_servers.compute_fixtures import FAST_SFT, FAST_WEAK, call, wait_done
 from trainer.data import load_split
 
 
