@@ -9,12 +9,14 @@ mode and SQLAlchemy's `begin` event issues the BEGIN itself: `write_session` tak
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -37,7 +39,7 @@ def create_sqlite_engine(
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _retry_locked(lambda: cursor.execute("PRAGMA journal_mode=WAL"))
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -50,12 +52,34 @@ def create_sqlite_engine(
     return engine
 
 
+def _retry_locked(action: Callable[[], Any], timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> Any:
+    """Run `action`, retrying while SQLite says "database is locked".
+
+    Switching a new database to WAL and creating its tables take locks for which SQLite does not always call the
+    busy handler, so servers started together (compose, `orchestrator serve`) would otherwise fail at start.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        try:
+            return action()
+        except (sqlite3.OperationalError, OperationalError) as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def init_tables(engine: Engine, *models: type[SQLModel], ddl: tuple[str, ...] = ()) -> None:
     """Create the tables of `models` (only these: the metadata is shared by every server) and run extra DDL."""
-    SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        for statement in ddl:
-            conn.exec_driver_sql(statement)
+
+    def create() -> None:
+        SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
+        with engine.begin() as conn:
+            for statement in ddl:
+                conn.exec_driver_sql(statement)
+
+    _retry_locked(create)
 
 
 @contextmanager
