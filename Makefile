@@ -9,7 +9,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	$(VENV)/w2s demo
+	$(VENV)/w2s-admin demo
 
 test:
 	$(VENV)/python -m pytest -q

@@ -6,6 +6,7 @@ import typer
 
 from mcp_servers.core._cli import replica_app, tokens_app
 from mcp_servers.grader._cli import grader_app
+from mcp_servers.grader._demo import demo
 from mcp_servers.grader.datasets._cli import app as data_app
 from trainer.models._cli import app as models_app
 
@@ -15,6 +16,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(replica_app, name="replica")
 app.add_typer(grader_app, name="grader")
+app.command()(demo)
 
 if __name__ == "__main__":
     app()

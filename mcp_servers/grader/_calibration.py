@@ -28,7 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-CALIBRATION_FILE = "calibration.json"
+from mcp_servers.grader.datasets._store import CALIBRATION_FILE
+
 SliceName = Literal["id", "ood"]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer.data import HIDDEN_SPLITS, TaskType, iter_jsonl, write_jsonl
+from trainer.data import HIDDEN_SPLITS, TaskType, iter_jsonl, sha256_file, write_jsonl
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,13 @@ class HiddenLabels:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+CALIBRATION_FILE = "calibration.json"
+
+
+def _digest(path: Path) -> str | None:
+    return sha256_file(path) if path.is_file() else None
 
 
 class LabelStore:
@@ -71,8 +78,12 @@ class LabelStore:
         folder = self.root / dataset
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
+        before = {split: _digest(folder / f"{split}.jsonl") for split in splits}
         for split, records in splits.items():
             write_jsonl(folder / f"{split}.jsonl", records)
             (folder / f"{split}.jsonl").chmod(0o600)
+        if any(before[split] not in (None, _digest(folder / f"{split}.jsonl")) for split in splits):
+            # Weak and ceiling accuracies were measured on other rows: PGR against them would be wrong.
+            (folder / CALIBRATION_FILE).unlink(missing_ok=True)
         meta = {"dataset": dataset, "task": task.value, "source": source, "sizes": {s: len(r) for s, r in splits.items()}}
         (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -78,3 +78,17 @@ def test_tar_members_escaping_the_folder_are_refused(tmp_path: Path) -> None:
         with unpacked(archive):
             pass
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_changed_labels_drop_a_stale_calibration(tmp_path: Path) -> None:
+    _write(tmp_path / "labeled" / "chat", PREF)
+    store = LabelStore(tmp_path / "labels")
+    prepare(tmp_path / "labeled", tmp_path / "data", store)
+    calibration = tmp_path / "labels" / "chat" / "calibration.json"
+    calibration.write_text("{}")
+    prepare(tmp_path / "labeled", tmp_path / "data", store)  # same rows: the calibration still holds
+    assert calibration.is_file()
+    (tmp_path / "labeled" / "chat" / "test.jsonl").write_text(
+        "".join(json.dumps(r | {"label": "B"}) + "\n" for r in PREF))
+    prepare(tmp_path / "labeled", tmp_path / "data", store)
+    assert not calibration.exists()
