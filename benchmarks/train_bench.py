@@ -70,7 +70,7 @@ def run_trainer(args: argparse.Namespace) -> dict:
         prompt = encode_prompt(r, tok, args.max_length - 1)
         data.append({"input_ids": prompt + [ids[r.target()]], "labels": [-100] * len(prompt) + [ids[r.target()]]})
     targs = TrainingArguments(output_dir="/tmp/w2s-bench-trainer", per_device_train_batch_size=args.batch,
-                              max_steps=args.steps, learning_rate=3e-4, lr_scheduler_type="linear", warmup_ratio=0.1,
+                              max_steps=args.steps, learning_rate=3e-4, lr_scheduler_type="linear", warmup_steps=0.1,
                               report_to=[], save_strategy="no", logging_steps=10**9, disable_tqdm=True,
                               dataloader_num_workers=0, use_cpu=not torch.cuda.is_available())
     trainer = Trainer(model=model, args=targs, train_dataset=data,

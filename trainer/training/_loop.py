@@ -11,7 +11,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +120,13 @@ def train(
     labels: Sequence[float] | np.ndarray,
     out_dir: Path | None = None,
     run_name: str = "train",
+    on_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Fine-tune `config.model` on rows with soft or hard labels (P(class 1)); returns the trained classifier."""
+    """Fine-tune `config.model` on rows with soft or hard labels (P(class 1)); returns the trained classifier.
+
+    `on_log(record)` sees every logged metrics record (with `total_steps`); a job runner reports progress from it
+    and cancels by raising from it.
+    """
     if len(rows) != len(labels) or not rows:
         raise ValueError(f"need one label per row and at least one row (rows={len(rows)}, labels={len(labels)})")
     seed_everything(config.seed)
@@ -183,6 +188,8 @@ def train(
                       "lr": lr, "grad_norm": grad_norm, "agreement": agree / seen, "elapsed_s": time.perf_counter() - t0}
             history.append(record)
             logger.log(record)
+            if on_log is not None:
+                on_log({**record, "total_steps": total})
         if out_dir and config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
             save_classifier(clf, out_dir / f"checkpoint-{step + 1}")
     bar.close()

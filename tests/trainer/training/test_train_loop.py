@@ -22,9 +22,10 @@ def test_encoder_lora_trains_logs_and_reloads(tmp_path: Path) -> None:
     rows = binary_rows(4, 0, "t", True)
     config = TrainConfig(model="minilm-l6", max_steps=2, batch_size=2, grad_accum=2, log_every=1, progress=False,
                          loss="logconf", max_length=64)
-    result = train(config, rows, [r.target() for r in rows], tmp_path)
+    seen: list[dict] = []
+    result = train(config, rows, [r.target() for r in rows], tmp_path, on_log=seen.append)
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [x["step"] for x in lines] == [1, 2]
+    assert [x["step"] for x in lines] == [1, 2] and seen[-1]["total_steps"] == 2
     assert {"loss", "lr", "grad_norm", "agreement"} <= set(lines[0])
     before = predict_proba(result.classifier, rows)
     after = predict_proba(load_checkpoint(tmp_path / "checkpoint"), rows)
