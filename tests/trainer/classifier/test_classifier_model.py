@@ -7,11 +7,16 @@ ROWS = [BinaryRow(question="Is this good? Great film.", choice="positive"),
         BinaryRow(question="Is this good? Awful, dull and long.", choice="negative")]
 
 
-def test_encoder_head_starts_at_one_half() -> None:
+def test_encoder_head_starts_as_cosine_scorer() -> None:
     clf = load_classifier("minilm-l6", "binary", max_length=64)
-    logits = clf(**collate(encode_rows(clf, ROWS), clf.pad_id()))
+    batch = collate(encode_rows(clf, ROWS), clf.pad_id())
+    logits = clf(**batch)
     assert logits.shape == (2, 2)
-    assert torch.allclose(torch.softmax(logits, -1), torch.full((2, 2), 0.5))
+    u, v = clf.sides(**batch)
+    assert torch.allclose(logits[:, 1] - logits[:, 0], 2 * (u * v).sum(-1), atol=1e-5)
+    pref = load_classifier("minilm-l6", "preference", max_length=64)
+    rows = [PreferenceRow(prompt="p", first="a", second="b")]
+    assert torch.allclose(torch.softmax(pref(**collate(encode_rows(pref, rows), pref.pad_id())), -1), torch.tensor(0.5))
 
 
 def test_causal_two_token_head_matches_full_lm_logits() -> None:
