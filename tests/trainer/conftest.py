@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # test modules import trainer_helpers by name
-from trainer_helpers import write_dataset  # noqa: E402
+from trainer_helpers import write_dataset
+
 
 @pytest.fixture()
 def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -11,7 +11,14 @@ from trainer.classifier._model import (
     load_classifier,
     save_classifier,
 )
-from trainer.classifier._templates import LABEL_WORDS, encode_pair, encode_prompt, label_token_ids, render_prompt, task_of
+from trainer.classifier._templates import (
+    LABEL_WORDS,
+    encode_pair,
+    encode_prompt,
+    label_token_ids,
+    render_prompt,
+    task_of,
+)
 
 __all__ = [
     "LABEL_WORDS",

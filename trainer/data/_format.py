@@ -80,7 +80,7 @@ class BinaryRow(_Row):
 
 
 Row = PreferenceRow | BinaryRow
-ROW_MODELS: dict[TaskType, type[PreferenceRow] | type[BinaryRow]] = {
+ROW_MODELS: dict[TaskType, type[PreferenceRow | BinaryRow]] = {
     TaskType.PREFERENCE: PreferenceRow,
     TaskType.BINARY: BinaryRow,
 }

@@ -23,7 +23,7 @@ L = TypeVar("L")
 _LOSSES: dict[str, type] = {}
 
 
-def register_loss(name: str):  # noqa: ANN201 - decorator keeps the class's own type
+def register_loss(name: str):
     def wrap(cls: type[L]) -> type[L]:
         if name in _LOSSES and _LOSSES[name] is not cls:
             raise ValueError(f"loss {name!r} is already registered")

@@ -24,7 +24,7 @@ class Probe(Protocol):
 _PROBES: dict[str, type] = {}
 
 
-def register_probe(name: str):  # noqa: ANN201 - decorator keeps the class type
+def register_probe(name: str):
     def wrap(cls: type) -> type:
         if name in _PROBES and _PROBES[name] is not cls:
             raise ValueError(f"probe {name!r} is already registered")
@@ -72,7 +72,7 @@ def apply_probe(
     if mode != "filter":
         raise ValueError(f"probe mode must be relabel or filter, not {mode!r}")
     disagreement = np.abs(estimate - weak)
-    n_keep = max(1, int(round(len(weak) * (1 - contamination))))
+    n_keep = max(1, round(len(weak) * (1 - contamination)))
     keep = np.sort(np.argsort(disagreement, kind="stable")[:n_keep])
     return ProbeOutcome(keep, weak[keep], estimate)
 

@@ -5,7 +5,7 @@ from trainer.data import BinaryRow, PreferenceRow, TaskType
 from trainer.models import resolve_model
 
 
-def _tok(name: str):  # noqa: ANN202
+def _tok(name: str):
     return AutoTokenizer.from_pretrained(resolve_model(name).path)
 
 

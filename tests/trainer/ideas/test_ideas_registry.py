@@ -16,6 +16,8 @@ def test_baselines_registered_and_configs_typed() -> None:
 
 
 def test_template_is_short() -> None:
+    from pathlib import Path
+
     import trainer.ideas.TEMPLATE as template
 
-    assert len(open(template.__file__).read().splitlines()) < 50
+    assert len(Path(template.__file__).read_text().splitlines()) < 50

@@ -6,7 +6,7 @@ from trainer.inference._vllm import _two_way, vllm_available
 
 def test_vllm_not_imported_at_import_time() -> None:
     code = "import sys, trainer.inference, trainer.ideas, trainer.cli; print('vllm' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 def test_two_way_softmax_over_label_tokens() -> None:
