@@ -29,12 +29,15 @@ class JobContext:
     log: logging.Logger
     min_interval_s: float = 0.5
     """Progress is written at most this often (the last report always lands)."""
+    last_fraction: float = 0.0
+    """The fraction most recently reported."""
     _last_write: float = field(default=0.0, repr=False)
 
     def progress(self, fraction: float, message: str = "", metrics: dict[str, Any] | None = None,
                  force: bool = False) -> None:
         """Record progress in [0, 1]; metrics are merged into the job's latest metrics."""
         now = time.monotonic()
+        self.last_fraction = max(0.0, min(1.0, float(fraction)))
         if not force and now - self._last_write < self.min_interval_s and fraction < 1.0:
             return
         self._last_write = now

@@ -11,14 +11,14 @@ from mcp_servers.jobs._context import JobContext
 
 
 class MetricsWatcher:
-    """Polls `<run_dir>/**/metrics.jsonl` and reports the newest line as the job's metrics and progress.
+    """Polls `<run_dir>/**/metrics.jsonl` and reports the newest line as the job's metrics and message.
 
-    Progress is the line's `epoch` over `epochs` when both are known (capped below 1: the job itself reports done).
+    For runs whose total length the job cannot know in advance (an idea trains several models in turn), so the
+    fraction stays where the job last set it; the message says which model is at which step.
     """
 
-    def __init__(self, ctx: JobContext, epochs: float | None = None, interval_s: float = 1.0,
-                 span: tuple[float, float] = (0.0, 0.95)) -> None:
-        self.ctx, self.epochs, self.interval_s, self.span = ctx, epochs, interval_s, span
+    def __init__(self, ctx: JobContext, interval_s: float = 1.0) -> None:
+        self.ctx, self.interval_s = ctx, interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="metrics-watcher")
         self._seen: dict[Path, int] = {}
@@ -61,10 +61,6 @@ class MetricsWatcher:
             if self._seen.get(path) == record.get("step"):
                 continue
             self._seen[path] = record.get("step")
-            low, high = self.span
-            fraction = low
-            if self.epochs and "epoch" in record:
-                fraction = low + (high - low) * min(1.0, float(record["epoch"]) / self.epochs)
             where = path.parent.relative_to(self.ctx.run_dir) if path.parent != self.ctx.run_dir else Path(".")
-            self.ctx.progress(fraction, f"{where}: step {record['step']}, loss {record.get('loss', float('nan')):.4f}",
+            self.ctx.progress(self.ctx.last_fraction, f"{where}: step {record['step']}, loss {record.get('loss', float('nan')):.4f}",
                               {k: v for k, v in record.items() if isinstance(v, int | float)})

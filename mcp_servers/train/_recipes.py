@@ -63,9 +63,8 @@ def _prepare_idea(req: TrainRequest) -> dict[str, Any]:
         raise JobError("recipe 'idea' needs an idea name", "pass idea='vanilla_w2s' (see the trainer's `w2s ideas`)")
     if req.labels_source:
         raise JobError("recipe 'idea' makes its own labels", "drop labels_source, or use recipe 'sft'")
-    config = idea_config(req.idea, req.dataset, req.config)
-    return {"idea": req.idea, "config": req.config, "dataset": req.dataset,
-            "epochs": config.strong.epochs if config.strong.max_steps is None else None}
+    idea_config(req.idea, req.dataset, req.config)
+    return {"idea": req.idea, "config": req.config, "dataset": req.dataset}
 
 
 def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     config = make_config(spec["idea"], dataset=spec["dataset"], **spec["config"])
     ctx.progress(0.02, f"running idea {spec['idea']}")
-    with MetricsWatcher(ctx, epochs=None):
+    with MetricsWatcher(ctx):
         result = run_idea(spec["idea"], config, ctx.run_dir, progress=False)
     return {"predictions_file": _relative(ctx, ctx.run_dir / "predictions.json"),
             "metrics": json.loads(json.dumps(result.metrics, default=str)), "test_rows": len(result.ids)}
@@ -106,9 +105,15 @@ def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     if spec["hard_labels"]:
         labels = [float(p > 0.5) for p in labels]
     ctx.progress(0.02, f"training {config.model} on {len(split)} {spec['split']} rows")
-    epochs = None if config.max_steps else config.epochs
-    with MetricsWatcher(ctx, epochs=epochs):
-        result = train(config, split.rows, labels, ctx.run_dir, run_name=f"sft {spec['dataset']}")
+
+    def on_log(record: dict[str, Any]) -> None:
+        # Exact progress from the training loop itself; raising here is how a cancel stops it between steps.
+        ctx.check_cancelled()
+        numbers = {k: v for k, v in record.items() if isinstance(v, int | float)}
+        ctx.progress(0.02 + 0.95 * record["step"] / record["total_steps"],
+                     f"step {record['step']}/{record['total_steps']}, loss {record['loss']:.4f}", numbers)
+
+    result = train(config, split.rows, labels, ctx.run_dir, run_name=f"sft {spec['dataset']}", on_log=on_log)
     last = result.history[-1] if result.history else {}
     ctx.progress(0.99, "trained", metrics=last, force=True)
     return {"checkpoint": _relative(ctx, ctx.run_dir / "checkpoint"), "steps": result.steps,
@@ -121,8 +126,8 @@ def _prepare_weak(req: TrainRequest) -> dict[str, Any]:
 
     if req.idea or req.labels_source:
         raise JobError("recipe 'weak' trains on train_label's own labels", "drop idea and labels_source")
-    config = train_config(req.config, base=default_weak_train())
-    return {"dataset": req.dataset, "config": {k: v for k, v in req.config.items()}, "epochs": config.epochs}
+    train_config(req.config, base=default_weak_train())
+    return {"dataset": req.dataset, "config": dict(req.config)}
 
 
 def run_weak_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
