@@ -7,6 +7,7 @@ import typer
 from mcp_servers.core._cli import replica_app, tokens_app
 from mcp_servers.grader._cli import grader_app
 from mcp_servers.grader._demo import demo
+from mcp_servers.grader._results_cli import results_app
 from mcp_servers.grader.datasets._cli import app as data_app
 from trainer.models._cli import app as models_app
 
@@ -16,6 +17,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(replica_app, name="replica")
 app.add_typer(grader_app, name="grader")
+app.add_typer(results_app, name="results")
 app.command()(demo)
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ predictions files against the label store and prints the table.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,23 +16,21 @@ from rich.console import Console
 
 from mcp_servers.grader._calibration import read_calibration
 from mcp_servers.grader._results import calibrate, format_table, results_table
+from mcp_servers.grader._results_cli import quiet_libraries
 from trainer import paths
 
 console = Console()
 
 
 def demo(
-    dataset: Annotated[str, typer.Option(help="a prepared dataset (default: the offline sentiment testbed)")] = "sentiment",
+    dataset: Annotated[str, typer.Option(help="a prepared dataset (default: the offline testbed)")] = "sentiment",
     idea: Annotated[str, typer.Option(help="idea to run (see `w2s ideas`)")] = "vanilla_w2s",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
     runs: Annotated[Path, typer.Option(help="where predictions files go")] = Path("runs/demo"),
     recalibrate: Annotated[bool, typer.Option(help="calibrate again even if the dataset has a calibration")] = False,
 ) -> None:
     """Calibrate (if needed), run an idea over seeds, and print weak, ceiling, transfer and PGR."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
+    quiet_libraries()
     from trainer.ideas import make_config, run_idea
 
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -43,7 +40,8 @@ def demo(
         console.print(f"[bold]calibrating[/] {dataset}: weak model on train_label, strong ceiling on true labels "
                       f"(seeds {seeds})")
         cal = calibrate(dataset, seed_list, out_dir=runs / "calibration")
-        console.print(f"  weak {cal.weak_acc:.4f}, ceiling {cal.strong_acc:.4f} ({time.perf_counter() - started:.0f} s)")
+        elapsed = time.perf_counter() - started
+        console.print(f"  weak {cal.weak_acc:.4f}, ceiling {cal.strong_acc:.4f} ({elapsed:.0f} s)")
     for seed in seed_list:
         t = time.perf_counter()
         console.print(f"[bold]{idea}[/] on {dataset}, seed {seed} (public data only, as an agent sees it)")

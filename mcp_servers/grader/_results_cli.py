@@ -1,0 +1,51 @@
+"""`w2s-admin results ...`: calibration over seeds and the results table (operator side: reads hidden labels)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from mcp_servers.grader._results import calibrate, format_table, results_table
+
+results_app = typer.Typer(help="Calibration (weak and ceiling over seeds) and the results table.", no_args_is_help=True)
+console = Console()
+
+
+def quiet_libraries() -> None:
+    """Offline, and no deprecation notes or weight-loading bars from the libraries in operator output."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+
+
+@results_app.command("calibrate")
+def calibrate_command(
+    dataset: Annotated[str, typer.Option(help="prepared dataset")] = "sentiment",
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
+    out: Annotated[Path, typer.Option(help="where the calibration runs write")] = Path("runs/calibration"),
+) -> None:
+    """Train the weak model and the strong ceiling per seed; write mean ± sem where the grader reads them."""
+    quiet_libraries()
+    cal = calibrate(dataset, [int(s) for s in seeds.split(",") if s.strip()], out_dir=out)
+    console.print_json(cal.model_dump_json())
+
+
+@results_app.command("table")
+def table_command(
+    runs: Annotated[Path, typer.Option(help="`w2s run` output: <runs>/<idea>/<dataset>/seed<k>/predictions.json")]
+    = Path("runs"),
+    dataset: Annotated[list[str] | None, typer.Option(help="only these datasets")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="raw rows as JSON")] = False,
+) -> None:
+    """Weak, ceiling, transfer and PGR per idea and dataset, mean ± sem over seeds."""
+    rows = results_table(runs, dataset or None)
+    typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
