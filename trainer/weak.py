@@ -30,6 +30,9 @@ from trainer.data import SPLITS, PublicSplit, dataset_dir, iter_jsonl, load_spli
 from trainer.training import TrainConfig
 
 LABELED_SPLITS = ("train_unlabel", "test")
+ARTIFACT_VERSION = 2
+"""Part of every artifact id: bump it when a change to the classifier or the training loop changes what the same
+config produces, so caches built by older code are not reused."""
 
 
 def default_weak_train() -> TrainConfig:
@@ -78,7 +81,8 @@ def artifact_id(config: WeakConfig, data_dir: Path | None = None) -> str:
     train = config.train.to_dict()
     for volatile in ("progress", "log_every", "eval_batch_size", "device"):
         train.pop(volatile, None)  # do not change the labels, so must not change the id
-    key = {"dataset": config.dataset, "train": train, "files": _file_hashes(config.dataset, data_dir)}
+    key = {"dataset": config.dataset, "train": train, "files": _file_hashes(config.dataset, data_dir),
+           "format": ARTIFACT_VERSION}
     return "weak-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
