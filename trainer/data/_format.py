@@ -187,13 +187,18 @@ def public_record(row: Row, hide: bool) -> dict[str, Any]:
     return {key: value for key, value in record.items() if key in _PUBLIC_FIELDS[task]}
 
 
+def jsonl_line(record: dict[str, Any]) -> str:
+    """One record as `write_jsonl` writes it (sorted keys, UTF-8 kept), newline included."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+
+
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            handle.write(jsonl_line(record))
     tmp.replace(path)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +12,7 @@ from mcp_servers.grader.datasets._prepare import prepare_dataset
 from mcp_servers.grader.datasets._store import LabelStore
 from mcp_servers.grader.datasets.testbeds import get_testbed
 from trainer._paths import W2SPaths, paths
-from trainer.data import write_jsonl
+from trainer.data import jsonl_line, sha256_file, write_jsonl
 
 
 @dataclass(frozen=True)
@@ -19,10 +21,33 @@ class BuiltTestbed:
     manifest: dict[str, Any]
 
 
-def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPaths | None = None) -> BuiltTestbed:
-    """Write the labeled copy, the public tree, the label store and both manifests of one testbed."""
+def _up_to_date(name: str, splits: dict[str, list[dict[str, Any]]], where: W2SPaths) -> dict[str, Any] | None:
+    """The existing manifest if the same rows are already built and the public files are intact, else None."""
+    try:
+        manifest = read_manifest(name, where)
+    except FileNotFoundError:
+        return None
+    for split, rows in splits.items():
+        info = manifest["splits"].get(split, {})
+        public = where.data_dir / name / f"{split}.jsonl"
+        expected = hashlib.sha256("".join(jsonl_line(r) for r in rows).encode()).hexdigest()
+        if info.get("sha256", {}).get("labeled") != expected or not public.is_file() \
+                or sha256_file(public) != info["sha256"].get("public"):
+            return None
+    return manifest
+
+
+def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPaths | None = None,
+                  force: bool = False) -> BuiltTestbed:
+    """Write the labeled copy, the public tree, the label store and both manifests of one testbed.
+
+    Rebuilding the same rows is a no-op (unless `force`): readers of the public tree, such as running agents, never
+    see it disappear and reappear, and the dataset's calibration stays valid.
+    """
     where = where or paths()
     splits = get_testbed(name).build(size, seed, where.raw_dir)
+    if not force and (current := _up_to_date(name, splits, where)) is not None:
+        return BuiltTestbed(name, current)
     labeled = where.labeled_dir / name
     for split, rows in splits.items():
         write_jsonl(labeled / f"{split}.jsonl", rows)
@@ -34,8 +59,6 @@ def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPat
 
 
 def read_manifest(name: str, where: W2SPaths | None = None) -> dict[str, Any]:
-    import json
-
     path = (where or paths()).label_store_dir / name / "manifest.json"
     if not path.is_file():
         raise FileNotFoundError(f"no manifest for {name!r} at {path}; build it with `w2s-admin data build {name}`")

@@ -32,11 +32,12 @@ def build(
     names: Annotated[list[str] | None, typer.Argument(help="Testbeds to build (default: all).")] = None,
     size: Annotated[str, typer.Option(help=f"One of {', '.join(SIZES)}.")] = "default",
     seed: Annotated[int, typer.Option(help="Sampling seed; the same seed gives byte-identical files.")] = 0,
+    force: Annotated[bool, typer.Option(help="Rewrite even when the same rows are already built.")] = False,
 ) -> None:
     """Build offline testbeds from the packaged corpora into the public tree and the label store."""
     for name in names or sorted(testbeds()):
         try:
-            built = build_testbed(name, size, seed)
+            built = build_testbed(name, size, seed, force=force)
         except (KeyError, ValueError, FileNotFoundError) as exc:
             _fail(str(exc).strip("'\""))
         sizes = ", ".join(f"{s} {v['rows']}" for s, v in built.manifest["splits"].items())

@@ -92,3 +92,13 @@ def test_no_hidden_label_anywhere_in_the_public_tree(name: str, w2s_home: Path) 
         else:
             manifest = json.loads(text)
             assert all("balance" not in manifest["splits"][s] for s in HIDDEN_SPLITS)
+
+
+def test_rebuilding_the_same_rows_touches_nothing(w2s_home: Path) -> None:
+    build_testbed("sentiment", "tiny", seed=0)
+    public = paths().data_dir / "sentiment" / "test.jsonl"
+    before = public.stat().st_mtime_ns
+    build_testbed("sentiment", "tiny", seed=0)
+    assert public.stat().st_mtime_ns == before
+    build_testbed("sentiment", "tiny", seed=1)
+    assert public.stat().st_mtime_ns != before
