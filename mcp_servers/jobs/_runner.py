@@ -25,6 +25,7 @@ from mcp_servers.jobs._worker import pid_alive, run_job
 
 log = logging.getLogger(__name__)
 PRELOAD: tuple[str, ...] = ("torch", "transformers", "peft")
+JOB_ENV_PREFIXES: tuple[str, ...] = ("W2S_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
 
 
 def visible_gpus() -> list[str]:
@@ -100,15 +101,18 @@ class JobRunner:
                 log.exception("dispatcher step failed")
             self._stop.wait(self.poll_s)
 
-    def _device_env(self, slot: int) -> dict[str, str]:
-        if not self.gpus:
-            return {"CUDA_VISIBLE_DEVICES": ""}
-        return {"CUDA_VISIBLE_DEVICES": self.gpus[slot % len(self.gpus)]}
+    def _job_env(self, slot: int) -> dict[str, str]:
+        """The worker's environment: this dispatcher's w2s and HF settings as they are now (the forkserver kept
+        the ones of its own start, which may be older), and the slot's GPU."""
+        env = {k: v for k, v in os.environ.items() if k.startswith(JOB_ENV_PREFIXES)}
+        env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)] if self.gpus else ""
+        return env
 
     def _dispatch(self) -> None:
         while (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
             job, slot = claimed
-            proc = self._ctx.Process(target=run_job, args=(str(self.db_path), job.id, self._device_env(slot), self.deny, os.getpid()),
+            args = (str(self.db_path), job.id, self._job_env(slot), self.deny, os.getpid())
+            proc = self._ctx.Process(target=run_job, args=args,
                                      name=f"job-{job.id}", daemon=False)
             proc.start()
             self._procs[job.id] = proc

@@ -48,10 +48,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def run_job(db_path: str, job_id: str, device_env: dict[str, str], deny: tuple[str, ...] = (),
+def run_job(db_path: str, job_id: str, job_env: dict[str, str], deny: tuple[str, ...] = (),
             owner_pid: int | None = None) -> None:
     """Entry point in the child: its stdout, stderr and log go to `<run_dir>/log.txt`."""
-    os.environ.update(device_env)  # before the job touches CUDA, so each slot sees only its own GPU
+    for key in [k for k in os.environ if k.startswith("W2S_") and k not in job_env]:
+        del os.environ[key]  # settings the dispatcher no longer has must not linger from the forkserver's start
+    os.environ.update(job_env)  # before the job touches CUDA, so each slot sees only its own GPU
     if deny:
         deny_paths(Path(p) for p in deny)  # audit hooks do not cross into the forkserver's children
     engine = create_sqlite_engine(Path(db_path), pooled=False)

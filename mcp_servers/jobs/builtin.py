@@ -1,4 +1,5 @@
-"""Built-in job kinds that need no model: `sleep` exercises the scheduler (tests, benchmarks, smoke checks)."""
+"""Built-in job kinds that need no model: `sleep` exercises the scheduler, `environment` shows a worker's settings
+(tests, benchmarks, smoke checks)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def sleep_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         raise RuntimeError(str(spec["fail"]))
     (ctx.run_dir / "result.txt").write_text(f"slept {seconds}s\n")
     return {"slept_s": seconds, "pid": os.getpid()}
+
+
+def environment_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Report the named w2s settings a worker sees (the operator's check that jobs run where they should)."""
+    return {key: os.environ.get(key) for key in spec.get("keys", []) if key.startswith("W2S_")}

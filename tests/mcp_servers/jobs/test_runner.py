@@ -125,3 +125,14 @@ def test_two_slots_run_two_agents_at_once(queue: JobQueue, db_path: Path, tmp_pa
             _wait(queue, job, {JobState.SUCCEEDED})
     views = [queue.view(job) for job in jobs]
     assert views[0].started_at < views[1].finished_at and views[1].started_at < views[0].finished_at
+
+
+def test_workers_see_the_dispatchers_current_w2s_settings(queue: JobQueue, db_path: Path, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    # The forkserver may have started long ago under other settings (another server, another test).
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "now"))
+    with JobRunner(queue, db_path, slots=1, poll_s=0.05, preload=()):
+        job = queue.submit("a", "env", "mcp_servers.jobs.builtin:environment_job", {"keys": ["W2S_HOME"]},
+                           tmp_path / "env").id
+        assert _wait(queue, job, {JobState.SUCCEEDED, JobState.FAILED}) == JobState.SUCCEEDED, queue.view(job).error
+    assert queue.view(job).result == {"W2S_HOME": str(tmp_path / "now")}
