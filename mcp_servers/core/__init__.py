@@ -35,6 +35,7 @@ from mcp_servers.core._db import (  # noqa: E402
     write_session,
 )
 from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error  # noqa: E402
+from mcp_servers.core._files import replace_at, workspace_of  # noqa: E402
 from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore  # noqa: E402
 from mcp_servers.core._serve import build_parser, serve  # noqa: E402
 from mcp_servers.core._settings import CONFIG_ENV, ServerSettings  # noqa: E402
@@ -75,5 +76,7 @@ __all__ = [
     "restore",
     "serve",
     "tool_error",
+    "replace_at",
+    "workspace_of",
     "write_session",
 ]

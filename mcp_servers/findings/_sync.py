@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import stat
 import threading
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mcp_servers.core import create_sqlite_engine
+from mcp_servers.core import create_sqlite_engine, replace_at
 from mcp_servers.findings._models import FindingView
 from mcp_servers.findings._render import INDEX_NAME, SHARED_DIR, finding_filename, render_finding, render_index
 from mcp_servers.findings._service import FindingsService, FindingsSettings
@@ -59,18 +58,7 @@ def write_if_changed(dir_fd: int, name: str, data: bytes) -> bool:
             os.close(fd)
     except OSError:
         pass  # missing, a symlink (ELOOP) or unreadable: replace it
-    tmp = f".{name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dir_fd)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
+    replace_at(dir_fd, name, [data])
     return True
 
 

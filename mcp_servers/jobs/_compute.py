@@ -6,13 +6,12 @@ import atexit
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcp_servers.core import ServerApp
+from mcp_servers.core import ServerApp, workspace_of
 from mcp_servers.jobs._guard import deny_paths
 from mcp_servers.jobs._queue import JobQueue
 from mcp_servers.jobs._runner import PRELOAD, JobRunner
 from mcp_servers.jobs._settings import ComputeSettings
 from mcp_servers.jobs._tools import register_job_tools
-from mcp_servers.jobs._workspace import workspace_of
 from trainer import paths
 
 

@@ -7,10 +7,6 @@ from pathlib import Path
 from mcp_servers.jobs._queue import JobError
 
 
-def workspace_of(workspaces_dir: Path, agent: str) -> Path:
-    return (workspaces_dir / agent).resolve()
-
-
 def inside_workspace(workspace: Path, relative: str, must_exist: bool = True) -> Path:
     """Resolve `relative` inside `workspace`; absolute paths, `..` and symlinks leading out are refused."""
     if not relative or Path(relative).is_absolute():

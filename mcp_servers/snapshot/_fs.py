@@ -12,6 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcp_servers.core import replace_at
+from mcp_servers.core import workspace_of as core_workspace_of
+
 CACHE_DIRS = frozenset({"__pycache__", ".git", ".venv", "venv", "node_modules", "shared_findings", ".mypy_cache",
                         ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".cache", ".hg", ".svn", ".tox"})
 """Folders never snapshotted, wherever they are."""
@@ -177,33 +180,17 @@ def read_ignore_file(root_fd: int, limit: int = 64 * 1024) -> str:
 def write_file(dir_fd: int, name: str, source: Iterable[bytes], executable: bool) -> int:
     """Create or replace `name` in `dir_fd` atomically (temp file + rename; a symlink there is replaced, not
     followed) with mode 0755 or 0644; answers the bytes written."""
-    tmp = f".{name[:200]}.{os.getpid()}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
-    written = 0
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in source:
-                out.write(chunk)
-                written += len(chunk)
-            os.fchmod(out.fileno(), 0o755 if executable else 0o644)
-        try:
-            info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                raise UnsafePath(f"{name!r} exists as a folder")
-        except FileNotFoundError:
-            pass
-        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
-    return written
+        if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            raise UnsafePath(f"{name!r} exists as a folder")
+    except FileNotFoundError:
+        pass
+    return replace_at(dir_fd, name, source, 0o755 if executable else 0o644)
 
 
 def workspace_of(workspaces_dir: Path, agent: str) -> Path:
-    """`<workspaces_dir>/<agent>` (agent names are validated at token minting: no '/' or '..')."""
-    if "/" in agent or agent in ("", ".", ".."):
-        raise UnsafePath(f"agent name {agent!r} cannot name a workspace")
-    return workspaces_dir / agent
+    """`<workspaces_dir>/<agent>` (see `mcp_servers.core.workspace_of`), refused as an UnsafePath."""
+    try:
+        return core_workspace_of(workspaces_dir, agent)
+    except ValueError as exc:
+        raise UnsafePath(str(exc)) from None
