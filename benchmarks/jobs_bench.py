@@ -68,6 +68,8 @@ def overhead(n: int) -> dict[str, float]:
                                    Path(tmp) / str(i))
                 _wait_all(queue, [job.id])
                 latencies.append(time.perf_counter() - started)
+                if queue.view(job.id).state != "succeeded":
+                    raise RuntimeError(f"no-op job failed: {queue.view(job.id).error}")
     return {"median_ms": 1000 * statistics.median(latencies), "max_ms": 1000 * max(latencies)}
 
 
@@ -115,7 +117,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--slots", default="1,2")
     parser.add_argument("--overhead-jobs", type=int, default=20)
+    parser.add_argument("--overhead-only", action="store_true", help="only the no-op job latency (seconds, not minutes)")
     args = parser.parse_args()
+    if args.overhead_only:
+        print(json.dumps({"scheduler_overhead": overhead(args.overhead_jobs)}, indent=2))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         _setup(Path(tmp))
         report: dict = {"scheduler_overhead": overhead(args.overhead_jobs)}
