@@ -92,10 +92,17 @@ class ServerSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _TomlSource(settings_cls, cls.config_section)
 
+    tokens_db_path: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("tokens_db_path", "W2S_TOKENS_DB"),
+        description="The shared tokens db (hashes only); default <state_dir>/tokens.db. Compute servers, which do "
+                    "not see the trusted state, point here at a volume of their own.",
+    )
+
     @property
     def tokens_db(self) -> Path:
         """The shared tokens database (hashes only)."""
-        return self.state_dir / "tokens.db"
+        return self.tokens_db_path or self.state_dir / "tokens.db"
 
     def db_path(self, server: str) -> Path:
         return self.state_dir / f"{server}.db"

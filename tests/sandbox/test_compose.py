@@ -68,3 +68,14 @@ def test_litestream_replicates_every_database(compose: dict) -> None:
     config = yaml.safe_load(compose["configs"]["litestream"]["content"])
     paths = {db["path"].rsplit("/", 1)[1] for db in config["dbs"]}
     assert {"grader.db", "findings.db", "snapshot.db", "tokens.db"} <= paths
+
+
+def test_every_server_reaches_the_tokens_and_compute_the_workspaces(compose: dict) -> None:
+    services = compose["services"]
+    for name in ("grader", "findings", "snapshot", "compute"):
+        assert any(v.split(":")[0] == "tokens" for v in _volumes(services[name])), name
+    token_db = services["grader"]["environment"]["W2S_TOKENS_DB"]
+    assert token_db.startswith("/w2s/private/tokens/")
+    for name in ("compute", "snapshot"):
+        assert any(v.split(":")[0] == "workspaces" for v in _volumes(services[name])), name
+    assert "W2S_SNAPSHOT_STORE_DIR" in services["snapshot"]["environment"]
