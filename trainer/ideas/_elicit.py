@@ -38,6 +38,16 @@ def _embed_texts(clf: EncoderClassifier, texts: Sequence[str], batch_size: int =
     return np.stack([vecs[t] for t in texts])
 
 
+def choice_keys(rows: Sequence[BinaryRow]) -> list[str]:
+    """What makes two binary rows' answers comparable: the consistency key, else the choice text."""
+    return [str(r.consistency_key if r.consistency_key is not None else r.choice) for r in rows]
+
+
+def text_embeddings(clf: EncoderClassifier, rows: Sequence[BinaryRow]) -> np.ndarray:
+    """Unit-norm embedding of each binary row's text (instruction stripped), from an encoder classifier."""
+    return _embed_texts(clf, [_text_of(r.question) for r in rows])
+
+
 def zero_shot_scores(model: str, rows: Sequence[Row], verbalizer: str, temperature: float = 0.05,
                      max_length: int = 256) -> np.ndarray:
     """P(class 1) per row from the untrained strong model."""
@@ -60,8 +70,8 @@ def zero_shot_scores(model: str, rows: Sequence[Row], verbalizer: str, temperatu
     answers = _embed_texts(clf, [verbalizer.format(choice=r.choice) for r in binary])
     sims = (texts * answers).sum(1)
     by_key: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(binary):
-        by_key[str(r.consistency_key if r.consistency_key is not None else r.choice)].append(i)
+    for i, key in enumerate(choice_keys(binary)):
+        by_key[key].append(i)
     for idx in by_key.values():
         sims[idx] -= sims[idx].mean()
     return (1.0 / (1.0 + np.exp(-sims / temperature))).astype(np.float32)

@@ -3,16 +3,22 @@
 
 Causal LMs: each row's prompt is preceded by k demonstrations (other rows rendered with their current
 pseudo-label). Encoders have no in-context learning, so the pass is a nearest-demonstration vote: a row's new
-score mixes its zero-shot score with the pseudo-labels of its k most similar rows (cosine on frozen features).
+score mixes its zero-shot score with the pseudo-labels of the k rows whose *text* is most similar among rows
+offering the *same answer* (same consistency key or choice). Neighbours must share the answer: a row's nearest
+text is its own group's other candidate, whose label is the opposite by construction, so an answer-blind vote
+pushes every pseudo-label towards its twin's and collapses the student onto the answer alone (measured: test
+accuracy exactly 0.5 before this rule).
 """
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.classifier import load_classifier, render_prompt
+from trainer.classifier import detect_kind, load_classifier, render_prompt
 from trainer.ideas._common import balance, consistency_fix, fit_and_predict, groups_of
-from trainer.ideas._elicit import zero_shot_scores
+from trainer.ideas._elicit import choice_keys, text_embeddings, zero_shot_scores
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import embed, predict_proba
 from trainer.probes import knn_indices
@@ -45,6 +51,27 @@ def _causal_pass(cfg: FewShotConfig, ctx: IdeaContext, labels: np.ndarray, k: in
     return predict_proba(clf, shown, cfg.strong.eval_batch_size)
 
 
+def same_answer_neighbours(text_features: np.ndarray, keys: Sequence[str], k: int) -> np.ndarray:
+    """[N, k'] indices: each row's k most similar texts among the other rows with the same answer key.
+
+    k' = min(k, largest key's size - 1); a smaller key cycles its fewer neighbours to fill the row, and a row
+    alone with its key is its own neighbour (its vote is its current label).
+    """
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        by_key[key].append(i)
+    width = max(1, min(k, max(len(m) for m in by_key.values()) - 1))
+    out = np.zeros((len(keys), width), dtype=np.int64)
+    for members in by_key.values():
+        idx = np.asarray(members)
+        if len(idx) == 1:
+            out[idx] = idx[0]
+            continue
+        local = knn_indices(text_features[idx], min(width, len(idx) - 1))
+        out[idx] = idx[local][:, np.arange(width) % local.shape[1]]
+    return out
+
+
 @register_idea("ue_fewshot", FewShotConfig)
 def run(cfg: FewShotConfig, ctx: IdeaContext) -> IdeaResult:
     """Zero-shot, then few-shot passes (2 -> 4 -> 16) with pseudo-labeled demonstrations, then strong SFT."""
@@ -52,15 +79,20 @@ def run(cfg: FewShotConfig, ctx: IdeaContext) -> IdeaResult:
     scores = zero_shot_scores(cfg.strong.model, rows, cfg.verbalizer, cfg.temperature, cfg.strong.max_length)
     labels = consistency_fix(scores, groups)
     rng = np.random.default_rng(cfg.seed)
-    frozen = load_classifier(cfg.strong.model, ctx.train_unlabel.task, cfg.strong.max_length)
-    causal = frozen.spec.kind == "causal_lm"
-    features = None if causal else embed(frozen, rows, cfg.strong.eval_batch_size)
-    del frozen
+    causal = detect_kind(cfg.strong.model)[1] == "causal_lm"
+    features, keys = None, None
+    if not causal:
+        frozen = load_classifier(cfg.strong.model, ctx.train_unlabel.task, cfg.strong.max_length)
+        if ctx.train_unlabel.task == "preference":  # (second - first) features; the answer is the order itself
+            features, keys = embed(frozen, rows, cfg.strong.eval_batch_size), ["pair"] * len(rows)
+        else:
+            features, keys = text_embeddings(frozen, rows), choice_keys(rows)  # type: ignore[arg-type]
+        del frozen
     for k in cfg.shots:
         if causal:
             scores = _causal_pass(cfg, ctx, labels, k, rng)
         else:
-            vote = labels[knn_indices(features, k)].mean(axis=1)
+            vote = labels[same_answer_neighbours(features, keys, k)].mean(axis=1)
             scores = (1 - cfg.mix) * scores + cfg.mix * vote
         labels = consistency_fix(scores, groups)
     keep = balance(labels, cfg.seed) if cfg.balance else np.arange(len(labels))

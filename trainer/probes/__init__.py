@@ -1,6 +1,7 @@
 """Probes on frozen strong features: knn, logreg, topo; used to relabel or filter weak labels."""
 
 from trainer.probes._registry import (
+    PerKeyProbe,
     Probe,
     ProbeOutcome,
     apply_probe,
@@ -12,6 +13,7 @@ from trainer.probes._registry import (
 )
 
 __all__ = [
+    "PerKeyProbe",
     "Probe",
     "ProbeOutcome",
     "apply_probe",

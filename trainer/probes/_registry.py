@@ -77,6 +77,33 @@ def apply_probe(
     return ProbeOutcome(keep, weak[keep], estimate)
 
 
+@dataclass
+class PerKeyProbe:
+    """Runs `inner` separately on the rows of each key; a key with fewer than `min_rows` rows keeps its weak labels.
+
+    Grouped binary rows need this: the same text appears once per candidate answer with opposite labels, so in a
+    shared feature space a row's nearest neighbour is its own twin and every probe learns the answer, not the text.
+    Per answer key, features are the texts and the weak label says whether this answer fits them.
+    """
+
+    inner: Probe
+    keys: list[str]
+    min_rows: int = 4
+
+    def __call__(self, features: np.ndarray, weak: np.ndarray) -> np.ndarray:
+        if len(self.keys) != len(weak):
+            raise ValueError(f"{len(self.keys)} keys for {len(weak)} rows")
+        weak = np.asarray(weak, dtype=np.float32)
+        out = weak.copy()
+        members: dict[str, list[int]] = {}
+        for i, key in enumerate(self.keys):
+            members.setdefault(key, []).append(i)
+        for idx in map(np.asarray, members.values()):
+            if len(idx) >= self.min_rows:
+                out[idx] = self.inner(features[idx], weak[idx])
+        return out
+
+
 def normalize(features: np.ndarray) -> np.ndarray:
     """Unit rows, so dot products are cosine similarities (what sentence encoders are trained for)."""
     norms = np.linalg.norm(features, axis=1, keepdims=True)
