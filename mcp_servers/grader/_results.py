@@ -40,11 +40,35 @@ def _accuracies(preds: np.ndarray, labels: Any) -> dict[str, float]:
     return out
 
 
+CEILING_CACHE = "ceiling_test.json"
+"""Per seed folder: the ceiling's test predictions and the overrides they were trained with (adding seeds reuses them)."""
+
+
+def _cached_ceiling(folder: Path, overrides_key: str, ids: list[str]) -> np.ndarray | None:
+    path = folder / CEILING_CACHE
+    if not path.is_file():
+        return None
+    payload = json.loads(path.read_text())
+    if payload.get("overrides") != overrides_key or payload.get("ids") != ids:
+        return None
+    return np.asarray(payload["predictions"], dtype=np.float32)
+
+
+def save_ceiling(folder: Path, overrides_key: str, ids: list[str], preds: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"overrides": overrides_key, "ids": ids, "predictions": [float(p) for p in preds]}
+    (folder / CEILING_CACHE).write_text(json.dumps(payload) + "\n")
+
+
 def calibrate(
     dataset: str, seeds: Sequence[int], label_store: Path | None = None, out_dir: Path = Path("runs/calibration"),
-    write: bool = True, **overrides: Any,
+    write: bool = True, fresh: bool = False, **overrides: Any,
 ) -> Calibration:
-    """Weak model on train_label and strong model on train_unlabel's true labels (the ceiling), N seeds each."""
+    """Weak model on train_label and strong model on train_unlabel's true labels (the ceiling), N seeds each.
+
+    A seed whose ceiling predictions are already in `out_dir` for the same overrides is not retrained (weak
+    artifacts are cached by the trainer anyway), so going from 3 to 5 seeds trains 2 ceilings; `fresh` retrains.
+    """
     from trainer import paths
     from trainer.ideas import make_config
     from trainer.ideas._common import fit_and_predict
@@ -60,8 +84,12 @@ def calibrate(
         if ctx.train_unlabel.ids != unlabel.ids or ctx.test.ids != test.ids:
             raise ValueError(f"public tree and label store of {dataset!r} disagree; rebuild the dataset")
         weak_acc.append(_accuracies(ctx.weak_artifact().aligned(ctx.test), test))
-        truth = np.asarray(unlabel.labels, dtype=np.float32)
-        preds, _ = fit_and_predict(ctx, ctx.train_unlabel.rows, truth, ctx.strong_config(), "ceiling")
+        key = json.dumps(overrides, sort_keys=True)
+        preds = None if fresh else _cached_ceiling(ctx.out_dir, key, test.ids)
+        if preds is None:
+            truth = np.asarray(unlabel.labels, dtype=np.float32)
+            preds, _ = fit_and_predict(ctx, ctx.train_unlabel.rows, truth, ctx.strong_config(), "ceiling")
+            save_ceiling(ctx.out_dir, key, test.ids, preds)
         strong_acc.append(_accuracies(preds, test))
     weak_mean, weak_sem = mean_sem([a["all"] for a in weak_acc])
     strong_mean, strong_sem = mean_sem([a["all"] for a in strong_acc])

@@ -32,10 +32,11 @@ def calibrate_command(
     dataset: Annotated[str, typer.Option(help="prepared dataset")] = "sentiment",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
     out: Annotated[Path, typer.Option(help="where the calibration runs write")] = Path("runs/calibration"),
+    fresh: Annotated[bool, typer.Option(help="retrain ceilings already in --out")] = False,
 ) -> None:
     """Train the weak model and the strong ceiling per seed; write mean ± sem where the grader reads them."""
     quiet_libraries()
-    cal = calibrate(dataset, [int(s) for s in seeds.split(",") if s.strip()], out_dir=out)
+    cal = calibrate(dataset, [int(s) for s in seeds.split(",") if s.strip()], out_dir=out, fresh=fresh)
     console.print_json(cal.model_dump_json())
 
 

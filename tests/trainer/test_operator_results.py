@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from trainer_helpers import TINY, binary_rows
 
-from mcp_servers.grader._results import calibrate, format_table, results_table
+from mcp_servers.grader._results import CEILING_CACHE, calibrate, format_table, results_table
 from mcp_servers.grader.datasets import LabelStore
 from trainer.data import TaskType, load_split
 
@@ -35,3 +37,31 @@ def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
     rows = results_table(tmp_path / "runs", ["tiny"], store.root)
     assert len(rows) == 1 and rows[0]["seeds"] == 2 and rows[0]["transfer"] == 0.5
     assert "| tiny | vanilla_w2s | 2 |" in format_table(rows)
+
+
+def test_calibrate_reuses_ceilings_trained_with_the_same_overrides(
+    w2s_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trainer.ideas._common as common
+
+    store = _store(w2s_home)
+    trained: list[int] = []
+    real = common.fit_and_predict
+
+    def counting(ctx, rows, labels, config=None, name="strong"):  # type: ignore[no-untyped-def]
+        trained.append(config.seed)
+        return real(ctx, rows, labels, config, name)
+
+    monkeypatch.setattr(common, "fit_and_predict", counting)
+    first = calibrate("tiny", [0], store.root, tmp_path / "cal", **TINY)
+    again = calibrate("tiny", [0, 1], store.root, tmp_path / "cal", **TINY)
+    assert trained == [0, 1] and again.seeds == 2
+    assert again.strong_acc == pytest.approx((first.strong_acc + _seed_acc(tmp_path, store, 1)) / 2)
+    calibrate("tiny", [0], store.root, tmp_path / "cal", fresh=True, **TINY)
+    assert trained == [0, 1, 0]
+
+
+def _seed_acc(tmp_path: Path, store: LabelStore, seed: int) -> float:
+    payload = json.loads((tmp_path / "cal" / "tiny" / f"seed{seed}" / CEILING_CACHE).read_text())
+    truth = np.asarray(store.load("tiny", "test").labels)
+    return float(((np.asarray(payload["predictions"]) >= 0.5) == truth).mean())
