@@ -63,6 +63,16 @@ class GraderSettings(ServerSettings):
     max_predictions: int = Field(1_000_000, ge=1, description="longest predictions list accepted")
 
 
+def _reference(cal: Calibration | None, part: str) -> tuple[float, float] | None:
+    """(weak, strong) accuracies PGR is measured against for the overall score or one slice, if calibrated."""
+    if cal is None:
+        return None
+    if part == "overall":
+        return cal.weak_acc, cal.strong_acc
+    sliced = cal.slices.get(part)  # type: ignore[call-overload]
+    return None if sliced is None else (sliced.weak_acc, sliced.strong_acc)
+
+
 @dataclass(frozen=True)
 class _Loaded:
     labels: HiddenLabels
@@ -200,9 +210,7 @@ class Grader:
             else:
                 accuracy = self._round(got.accuracy)
                 improved = best[part] is None or accuracy > best[part]  # type: ignore[operator]
-            ref = None if cal is None else (
-                (cal.weak_acc, cal.strong_acc) if part == "overall"
-                else (lambda s: None if s is None else (s.weak_acc, s.strong_acc))(cal.slices.get(part)))
+            ref = _reference(cal, part)
             value = None if ref is None else pgr(accuracy, *ref)
             out[part] = PartReport(accuracy=self._round(accuracy), pgr=None if value is None else self._round(value),
                                    pgr_note=got.pgr_note, improved=improved)
