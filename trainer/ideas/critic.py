@@ -38,6 +38,19 @@ class CriticConfig(IdeaConfig):
     """Critiques sampled per prompt in GRPO (the group the advantage is computed over)."""
     batch_size: int = 16
     """Generation batch size."""
+    label_rows: int | None = None
+    """Judge trained on this many train_label rows (random per seed; None = all). Generation dominates CPU time."""
+    unlabel_rows: int | None = None
+    """Strong student trained on the judge's labels of this many train_unlabel rows (None = all)."""
+
+
+def _subset(rows: Sequence[Row], targets: np.ndarray | None, n: int | None, seed: int) -> tuple[list[Row], np.ndarray | None]:
+    if n is None or n >= len(rows):
+        return list(rows), targets
+    if n < 1:
+        raise ValueError(f"row caps must be at least 1, got {n}")
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
+    return [rows[i] for i in keep], None if targets is None else np.asarray(targets)[keep]
 
 
 def critic_prompt(row: Row) -> str:
@@ -97,15 +110,16 @@ def run(cfg: CriticConfig, ctx: IdeaContext) -> IdeaResult:
     tok = AutoTokenizer.from_pretrained(path)
     tok.pad_token = tok.pad_token or tok.eos_token
     critic = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-    labeled = ctx.train_label
-    crit = generate(critic, tok, [critic_prompt(r) for r in labeled.rows], cfg.max_new_tokens, cfg.batch_size)
+    labeled, targets = _subset(ctx.train_label.rows, np.asarray(ctx.train_label.targets()), cfg.label_rows, cfg.seed)
+    crit = generate(critic, tok, [critic_prompt(r) for r in labeled], cfg.max_new_tokens, cfg.batch_size)
     judge_cfg = cfg.weak.updated(seed=cfg.seed, progress=ctx.progress)
-    judge = train(judge_cfg, with_critique(labeled.rows, crit), labeled.targets(), ctx.out_dir / "judge").classifier
+    judge = train(judge_cfg, with_critique(labeled, crit), targets, ctx.out_dir / "judge").classifier
     if cfg.grpo_steps > 0:
         critic = _grpo(cfg, ctx, critic, tok, judge)
-    unlabel = ctx.train_unlabel.rows
+    unlabel, _ = _subset(ctx.train_unlabel.rows, None, cfg.unlabel_rows, cfg.seed + 1)
     crit_u = generate(critic, tok, [critic_prompt(r) for r in unlabel], cfg.max_new_tokens, cfg.batch_size)
     labels = predict_proba(judge, with_critique(unlabel, crit_u), judge_cfg.eval_batch_size)
     del critic, judge
     preds, metrics = fit_and_predict(ctx, unlabel, (labels > 0.5).astype(np.float32))
-    return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), example_critique=crit_u[0], **metrics)
+    return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), judge_rows=len(labeled),
+                      example_critique=crit_u[0], **metrics)

@@ -19,7 +19,8 @@ CASES = [
     ("probe_w2s", "tiny", {"probe": "topo", "mode": "filter"}),
     ("template", "tinypref", {}),
     # Generation + judge + one GRPO step of SmolLM2: about 4 minutes on 2 busy cores, so slow-marked.
-    pytest.param("critic", "tiny", {"max_new_tokens": 6, "grpo_steps": 1, "grpo_rows": 2, "num_generations": 2},
+    pytest.param("critic", "tiny", {"max_new_tokens": 6, "grpo_steps": 1, "grpo_rows": 2, "num_generations": 2,
+                                    "label_rows": 6, "unlabel_rows": 6},
                  marks=pytest.mark.slow),
 ]
 

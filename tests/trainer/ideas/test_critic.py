@@ -1,0 +1,26 @@
+"""Critic helpers that need no model: row caps, prompts, critiques appended to the row."""
+
+import numpy as np
+import pytest
+from trainer_helpers import binary_rows
+
+from trainer.ideas.critic import _subset, critic_prompt, with_critique
+
+
+def test_subset_is_seeded_keeps_targets_aligned_and_passes_through_without_a_cap() -> None:
+    rows = binary_rows(10, 0, "train_label", True)
+    targets = np.arange(len(rows))
+    same, same_t = _subset(rows, targets, None, 0)
+    assert same == rows and same_t is targets
+    picked, picked_t = _subset(rows, targets, 4, 3)
+    assert len(picked) == 4 and [rows.index(r) for r in picked] == list(picked_t)
+    assert _subset(rows, targets, 4, 3)[0] == picked and _subset(rows, targets, 4, 4)[0] != picked
+    with pytest.raises(ValueError, match="at least 1"):
+        _subset(rows, targets, 0, 0)
+
+
+def test_critique_is_appended_to_the_question_and_the_prompt_asks_for_one() -> None:
+    row = binary_rows(1, 0, "train_unlabel", True)[0]
+    shown = with_critique([row], [" seems right \n"])[0]
+    assert shown.question.endswith("\n\nCritique: seems right") and shown.choice == row.choice
+    assert critic_prompt(row).endswith("Is this answer correct, and why? One sentence.\nCritique:")
