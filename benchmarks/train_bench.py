@@ -4,7 +4,10 @@ Each variant runs in its own subprocess (so peak memory is its own): same model,
 steps and rows. The Trainer baseline is the usual causal-LM SFT recipe: prompt + label token, loss masked to the
 label token, full-vocabulary logits, DataCollatorForSeq2Seq padding. Prints examples/s, peak memory and the ratio.
 
-    python benchmarks/train_bench.py [--model smollm2-135m] [--rows 48] [--steps 6] [--batch 8]
+    python benchmarks/train_bench.py [--model smollm2-135m] [--rows 48] [--steps 6] [--batch 8] [--repeats 3]
+
+Variants alternate (trainer, lean, trainer, lean, ...) so background load hits both alike; the ratio is of the
+medians, and every pair's own ratio is printed so a noisy run is visible.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -86,6 +90,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     parser.add_argument("--variant", choices=["lean", "trainer"])
     args = parser.parse_args()
     if args.variant:
@@ -96,16 +101,19 @@ def main() -> None:
         out["peak_mb"] = _peak_mb()
         print(json.dumps(out))
         return
-    results = {}
-    for variant in ("trainer", "lean"):
-        cmd = [sys.executable, __file__, "--variant", variant, *sys.argv[1:]]
-        line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        results[variant] = json.loads(line)
-        results[variant]["examples_per_s"] = args.steps * args.batch / results[variant]["s"]
-    ratio = results["lean"]["examples_per_s"] / results["trainer"]["examples_per_s"]
-    print(json.dumps({"model": args.model, "steps": args.steps, "batch": args.batch, **results,
-                      "throughput_ratio_lean_over_trainer": ratio}, indent=2))
-
+    runs: dict[str, list[dict]] = {"trainer": [], "lean": []}
+    for _ in range(args.repeats):
+        for variant, done in runs.items():
+            cmd = [sys.executable, __file__, "--variant", variant, *sys.argv[1:]]
+            line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            done.append(json.loads(line))
+    per_s = {v: [args.steps * args.batch / r["s"] for r in rs] for v, rs in runs.items()}
+    summary = {v: {"examples_per_s_median": statistics.median(per_s[v]), "examples_per_s": per_s[v],
+                   "peak_mb_max": max(r["peak_mb"] for r in rs)} for v, rs in runs.items()}
+    print(json.dumps({"model": args.model, "steps": args.steps, "batch": args.batch, "repeats": args.repeats,
+                      **summary, "pair_ratios": [lean / base for lean, base in zip(per_s["lean"], per_s["trainer"])],
+                      "throughput_ratio_lean_over_trainer": summary["lean"]["examples_per_s_median"]
+                      / summary["trainer"]["examples_per_s_median"]}, indent=2))
 
 if __name__ == "__main__":
     main()
