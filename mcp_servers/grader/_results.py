@@ -121,6 +121,7 @@ def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_s
     for (idea, dataset), files in sorted(found.items()):
         labels, cal = store.load(dataset, "test"), read_calibration(store.root, dataset)
         accs, pgrs = [], []
+        part_pgrs: dict[str, list[float]] = defaultdict(list)
         for path in files:
             payload = json.loads(path.read_text())
             if payload["ids"] != labels.ids:
@@ -129,12 +130,18 @@ def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_s
             accs.append(result.overall.accuracy)
             if result.overall.pgr is not None:
                 pgrs.append(result.overall.pgr)
+            for part in ("id", "ood"):
+                got = getattr(result, part)
+                if got is not None and got.pgr is not None:
+                    part_pgrs[part].append(got.pgr)
         acc, acc_sem = mean_sem(accs)
         pgr, pgr_sem = mean_sem(pgrs) if pgrs else (None, None)
         rows.append({"idea": idea, "dataset": dataset, "seeds": len(files),
                      "weak": cal.weak_acc if cal else None, "weak_sem": cal.weak_sem if cal else None,
                      "ceiling": cal.strong_acc if cal else None, "ceiling_sem": cal.strong_sem if cal else None,
-                     "transfer": acc, "transfer_sem": acc_sem, "pgr": pgr, "pgr_sem": pgr_sem})
+                     "transfer": acc, "transfer_sem": acc_sem, "pgr": pgr, "pgr_sem": pgr_sem,
+                     **{f"{part}_pgr": mean_sem(part_pgrs[part])[0] if part_pgrs[part] else None
+                        for part in ("id", "ood")}})
     return rows
 
 
@@ -145,10 +152,28 @@ def _pm(value: float | None, sem: float | None, digits: int = 4) -> str:
 
 
 def format_table(rows: Sequence[dict]) -> str:
-    """Markdown table like the reference's: dataset, idea, weak, ceiling, transfer, PGR (mean ± sem, seeds)."""
-    lines = ["| dataset | idea | seeds | weak | ceiling | transfer | PGR |", "|---|---|---|---|---|---|---|"]
+    """Markdown, one line per idea and dataset: weak, ceiling, transfer, PGR (mean ± sem), PGR on ID / OOD rows."""
+    lines = ["| dataset | idea | seeds | weak | ceiling | transfer | PGR | PGR ID | PGR OOD |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['idea']} | {r['seeds']} | {_pm(r['weak'], r['weak_sem'])} | "
                      f"{_pm(r['ceiling'], r['ceiling_sem'])} | {_pm(r['transfer'], r['transfer_sem'])} | "
-                     f"{_pm(r['pgr'], r['pgr_sem'], 3)} |")
+                     f"{_pm(r['pgr'], r['pgr_sem'], 3)} | {_pm(r.get('id_pgr'), None, 3)} | "
+                     f"{_pm(r.get('ood_pgr'), None, 3)} |")
+    return "\n".join(lines)
+
+
+def format_wide(rows: Sequence[dict]) -> str:
+    """The reference's layout: one line per dataset, weak / ceiling, then `transfer (PGR)` per idea."""
+    ideas = sorted({r["idea"] for r in rows})
+    by_dataset: dict[str, dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        by_dataset[r["dataset"]][r["idea"]] = r
+    lines = ["| dataset | weak / ceiling | " + " | ".join(ideas) + " |", "|---|---|" + "---|" * len(ideas)]
+    for dataset, got in sorted(by_dataset.items()):
+        first = next(iter(got.values()))
+        cells = [f"{_pm(got[i]['transfer'], None)} ({_pm(got[i]['pgr'], None, 3)})" if i in got else "-"
+                 for i in ideas]
+        lines.append(f"| {dataset} | {_pm(first['weak'], None)} / {_pm(first['ceiling'], None)} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)

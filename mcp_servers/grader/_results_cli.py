@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mcp_servers.grader._results import calibrate, format_table, results_table
+from mcp_servers.grader._results import calibrate, format_table, format_wide, results_table
 
 results_app = typer.Typer(help="Calibration (weak and ceiling over seeds) and the results table.", no_args_is_help=True)
 console = Console()
@@ -46,7 +46,11 @@ def table_command(
     = Path("runs"),
     dataset: Annotated[list[str] | None, typer.Option(help="only these datasets")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="raw rows as JSON")] = False,
+    wide: Annotated[bool, typer.Option(help="the reference's layout: a line per dataset, a column per idea")] = False,
 ) -> None:
     """Weak, ceiling, transfer and PGR per idea and dataset, mean ± sem over seeds."""
     rows = results_table(runs, dataset or None)
-    typer.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        typer.echo(format_wide(rows) if wide else format_table(rows))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from trainer_helpers import TINY, binary_rows
 
-from mcp_servers.grader._results import CEILING_CACHE, calibrate, format_table, results_table
+from mcp_servers.grader._results import CEILING_CACHE, calibrate, format_table, format_wide, results_table
 from mcp_servers.grader.datasets import LabelStore
 from trainer.data import TaskType, load_split
 
@@ -37,6 +37,10 @@ def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
     rows = results_table(tmp_path / "runs", ["tiny"], store.root)
     assert len(rows) == 1 and rows[0]["seeds"] == 2 and rows[0]["transfer"] == 0.5
     assert "| tiny | vanilla_w2s | 2 |" in format_table(rows)
+    assert {"id_pgr", "ood_pgr"} <= set(rows[0])  # None where a slice's weak and ceiling tie
+    wide = format_wide(rows).splitlines()
+    assert wide[0] == "| dataset | weak / ceiling | vanilla_w2s |"
+    assert wide[2].startswith(f"| tiny | {cal.weak_acc:.4f} / {cal.strong_acc:.4f} | 0.5000 (")
 
 
 def test_calibrate_reuses_ceilings_trained_with_the_same_overrides(
