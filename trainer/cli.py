@@ -1,8 +1,9 @@
 """`w2s`: run ideas over seeds, build weak artifacts, list ideas / models / losses.
 
     w2s run --idea vanilla_w2s --dataset sentiment --seeds 0,1,2 [--set strong.epochs=1 --set low=0.2]
+    w2s run --preset reference-qwen --dataset chat --seeds 0       # the reference's Qwen setup on a GPU
     w2s weak --dataset sentiment --seed 0
-    w2s ideas | w2s models | w2s losses
+    w2s ideas | w2s models | w2s losses | w2s presets
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def _parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def preset_overrides(name: str | None) -> dict[str, Any]:
+    """A preset's overrides, or a clear command-line error naming the presets there are."""
+    if name is None:
+        return {}
+    from trainer.presets import load_preset
+
+    try:
+        return load_preset(name)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--preset") from None
+
+
 def _quiet_transformers() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.utils import logging
@@ -50,6 +63,7 @@ def run(
     dataset: Annotated[str, typer.Option(help="public dataset name")] = "sentiment",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
     set_: Annotated[list[str], typer.Option("--set", help="config override key=value (weak.x / strong.x too)")] = [],  # noqa: B006
+    preset: Annotated[str | None, typer.Option(help="named overrides (see `w2s presets`); --set wins")] = None,
     out: Annotated[Path, typer.Option(help="output folder; one subfolder per seed")] = Path("runs"),
     quiet: Annotated[bool, typer.Option(help="no per-step progress bars")] = False,
 ) -> None:
@@ -57,7 +71,7 @@ def run(
     _quiet_transformers()
     from trainer.ideas import make_config, run_idea
 
-    overrides = _parse_sets(set_)
+    overrides = {**preset_overrides(preset), **_parse_sets(set_)}
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     table = Table("seed", "test rows", "mean P(1)", "wall s", "predictions")
     for seed in seed_list:
@@ -109,6 +123,17 @@ def models() -> None:
     table = Table("name", "kind", "hf id", "description")
     for name, spec in sorted(registered_models().items()):
         table.add_row(name, spec.kind.value, spec.hf_id, spec.description)
+    console.print(table)
+
+
+@app.command()
+def presets() -> None:
+    """List config presets (`w2s run --preset NAME`)."""
+    from trainer.presets import load_preset, registered_presets
+
+    table = Table("preset", "what for", "overrides")
+    for name, summary in registered_presets().items():
+        table.add_row(name, summary, ", ".join(f"{k}={v}" for k, v in load_preset(name).items()))
     console.print(table)
 
 

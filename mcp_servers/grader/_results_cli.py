@@ -33,10 +33,15 @@ def calibrate_command(
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0,1,2,3,4",
     out: Annotated[Path, typer.Option(help="where the calibration runs write")] = Path("runs/calibration"),
     fresh: Annotated[bool, typer.Option(help="retrain ceilings already in --out")] = False,
+    preset: Annotated[str | None, typer.Option(help="trainer preset (see `w2s presets`), e.g. reference-qwen")] = None,
 ) -> None:
     """Train the weak model and the strong ceiling per seed; write mean ± sem where the grader reads them."""
+    from trainer.cli import preset_overrides
+
     quiet_libraries()
-    cal = calibrate(dataset, [int(s) for s in seeds.split(",") if s.strip()], out_dir=out, fresh=fresh)
+    overrides = {k: v for k, v in preset_overrides(preset).items() if k.startswith(("weak.", "strong."))}
+    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    cal = calibrate(dataset, seed_list, out_dir=out, fresh=fresh, **overrides)
     console.print_json(cal.model_dump_json())
 
 

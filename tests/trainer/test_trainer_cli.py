@@ -9,7 +9,8 @@ runner = CliRunner()
 
 
 def test_list_commands() -> None:
-    for command, expected in (("ideas", "vanilla_w2s"), ("models", "mpnet-base"), ("losses", "logconf")):
+    for command, expected in (("ideas", "vanilla_w2s"), ("models", "mpnet-base"), ("losses", "logconf"),
+                              ("presets", "reference-qwen")):
         result = runner.invoke(app, [command])
         assert result.exit_code == 0 and expected in result.output
 
@@ -24,3 +25,18 @@ def test_run_writes_predictions_per_seed(w2s_home: Path, tmp_path: Path) -> None
     for seed in (0, 1):
         payload = json.loads((tmp_path / "vanilla_w2s" / "tiny" / f"seed{seed}" / "predictions.json").read_text())
         assert payload["split"] == "test" and len(payload["ids"]) == len(payload["predictions"]) == 16
+
+
+def test_run_with_a_preset_and_a_set_that_wins(w2s_home: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--dataset", "tiny", "--out", str(tmp_path), "--quiet", "--preset", "smoke",
+                                 "--set", "strong.max_steps=1"])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "vanilla_w2s" / "tiny" / "seed0" / "metrics.json").read_text())["config"]
+    assert config["weak"]["model"] == config["strong"]["model"] == "minilm-l6"
+    assert config["weak"]["max_steps"] == 2 and config["strong"]["max_steps"] == 1
+
+
+def test_unknown_preset_is_a_usage_error_naming_the_presets(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--preset", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown preset 'nope'" in result.output and "smoke" in result.output
+    assert not any(tmp_path.iterdir())
