@@ -7,9 +7,11 @@ configured; S3 credentials come from the usual AWS_* variables of the operator's
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +40,14 @@ def litestream_binary() -> str:
     return found
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the server dies, even by kill -9 (Linux PR_SET_PDEATHSIG).
+
+    An orphaned replicator would keep streaming while a restarted server starts a second one on the same replica.
+    """
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class Replicator:
     """`litestream replicate` as a child process for the lifetime of a server (a context manager)."""
 
@@ -53,6 +63,7 @@ class Replicator:
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [litestream_binary(), "replicate", str(self.db), self.replica_url],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - no locks taken
             )
         log.info("litestream replicating %s (log: %s)", self.db.name, self.log_file)
         return self

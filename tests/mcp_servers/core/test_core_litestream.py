@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,3 +33,30 @@ def test_replicate_then_restore(tmp_path: Path) -> None:
     assert count == 100
     with pytest.raises(LitestreamError, match="exists"):
         restore(url, db)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+def test_replicator_dies_with_a_killed_server(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    sqlite3.connect(db).execute("PRAGMA journal_mode=WAL").close()
+    script = ("import sys, time\nfrom pathlib import Path\nfrom mcp_servers.core import Replicator\n"
+              f"r = Replicator(Path({str(db)!r}), {(tmp_path / 'replica').as_uri()!r}).start()\n"
+              "print(r.process.pid, flush=True)\ntime.sleep(600)\n")
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[3])
+    child = int(server.stdout.readline())  # type: ignore[union-attr]
+    assert _alive(child)
+    server.kill()  # kill -9: no cleanup code runs in the server
+    server.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "litestream outlived its server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent (init here) has not reaped it yet
