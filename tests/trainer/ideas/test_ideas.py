@@ -16,7 +16,9 @@ CASES = [
     ("ue_zeroshot", "tiny", {}),
     ("ue_zeroshot", "tinypref", {"sft": False}),
     ("ue_fewshot", "tiny", {"shots": (2, 4)}),
+    ("ue_fewshot", "tinypref", {"shots": (2,)}),
     ("probe_w2s", "tiny", {"probe": "topo", "mode": "filter"}),
+    ("probe_w2s", "tinypref", {"mode": "relabel"}),
     ("template", "tinypref", {}),
     # Generation + judge + one GRPO step of SmolLM2: about 4 minutes on 2 busy cores, so slow-marked.
     pytest.param("critic", "tiny", {"max_new_tokens": 6, "grpo_steps": 1, "grpo_rows": 2, "num_generations": 2,
