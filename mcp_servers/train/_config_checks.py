@@ -61,3 +61,21 @@ def idea_config(idea: str, dataset: str, overrides: dict[str, Any]) -> IdeaConfi
     check_train_config(config.weak, "weak")
     check_train_config(config.strong, "strong")
     return config
+
+
+def preset_config(preset: str | None, recipe: str) -> dict[str, Any]:
+    """A trainer preset as config for this recipe: all of it for 'idea', its [strong] part for 'sft', [weak] for
+    'weak'. The client's own config is applied on top."""
+    if preset is None:
+        return {}
+    from trainer.presets import load_preset, registered_presets
+
+    try:
+        flat = load_preset(preset)
+    except ValueError:
+        raise JobError(f"unknown preset {preset!r}", f"use one of: {', '.join(registered_presets())}") from None
+    if recipe == "idea":
+        return flat
+    side = "weak." if recipe == "weak" else "strong."
+    return {key.removeprefix(side): value for key, value in flat.items() if key.startswith(side)}
+

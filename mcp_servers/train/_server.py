@@ -12,6 +12,7 @@ from mcp_servers.core import WRITES, refusals
 from mcp_servers.jobs import JobError, JobView
 from mcp_servers.jobs._compute import Compute, build_compute
 from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.train._config_checks import preset_config
 from mcp_servers.train._recipes import RECIPES, TrainRequest
 from trainer.data import SPLITS, list_datasets
 
@@ -42,6 +43,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         train_split: Annotated[Literal["train_unlabel", "train_label", "test"],
                                Field(description="rows to fit, for 'sft'")] = "train_unlabel",
         hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
+        preset: Annotated[str | None, Field(description="named config bundle (smoke, reference-qwen, ...) under "
+                                                        "config; config's own fields win", max_length=64)] = None,
     ) -> JobView:
         """Queue a training job and answer its id at once (poll with job_status or wait_job)."""
         agent = app.identity().agent
@@ -49,6 +52,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
             raise JobError(f"unknown dataset {dataset!r}",
                            f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
         assert train_split in SPLITS
+        config = {**preset_config(preset, recipe), **config}
         job_id = f"train-{secrets.token_hex(6)}"
         run_dir = compute.workspace() / "runs" / job_id
         request = TrainRequest(agent=agent, workspace=compute.workspace(), run_dir=run_dir, dataset=dataset,

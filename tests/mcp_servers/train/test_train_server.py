@@ -58,6 +58,7 @@ REFUSALS = [
     ({"dataset": "sentiment", "recipe": "weak", "config": {"epochs": -1}}, "epochs=-1"),
     ({"dataset": "sentiment", "recipe": "weak", "config": {"lr": "fast"}}, "'lr'"),
     ({"dataset": "sentiment", "recipe": "weak", "config": {"device": "cuda"}}, "device"),
+    ({"dataset": "sentiment", "recipe": "weak", "preset": "nope"}, "unknown preset 'nope'"),
     ({"dataset": "sentiment", "recipe": "sft"}, "needs labels_source"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:weak-000000000000"}, "does not exist"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:../../etc"}, "not a weak artifact id"),
