@@ -78,6 +78,7 @@ def generate(model: torch.nn.Module, tokenizer: object, prompts: Sequence[str], 
 def _grpo(cfg: CriticConfig, ctx: IdeaContext, critic: torch.nn.Module, tok: object, judge: torch.nn.Module) -> torch.nn.Module:
     from datasets import Dataset
     from peft import LoraConfig
+    from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     rows = ctx.train_label.rows[: cfg.grpo_rows]
@@ -97,6 +98,8 @@ def _grpo(cfg: CriticConfig, ctx: IdeaContext, critic: torch.nn.Module, tok: obj
                       use_cpu=not torch.cuda.is_available(), bf16=False, seed=cfg.seed, disable_tqdm=not ctx.progress)
     trainer = GRPOTrainer(model=critic, reward_funcs=reward, args=args, train_dataset=data, processing_class=tok,
                           peft_config=LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+    if not ctx.progress:  # without tqdm, transformers prints every log dict to stdout instead
+        trainer.remove_callback(PrinterCallback)
     trainer.train()
     return trainer.model.merge_and_unload() if hasattr(trainer.model, "merge_and_unload") else trainer.model
 
