@@ -27,8 +27,13 @@ def fit_and_predict(
 
 
 def groups_of(split: PublicSplit) -> list[str | None]:
+    return group_ids(split.rows)
+
+
+def group_ids(rows: Sequence[Row]) -> list[str | None]:
+    """Each row's consistency group (None for preference rows and ungrouped binary rows)."""
     return [str(r.consistency_id) if isinstance(r, BinaryRow) and r.consistency_id is not None else None
-            for r in split.rows]
+            for r in rows]
 
 
 def consistency_fix(probs: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 
 from trainer.classifier import detect_kind, render_prompt
 from trainer.data import PreferenceRow, Row
-from trainer.ideas._common import fit_and_predict
+from trainer.ideas._common import consistency_fix, fit_and_predict, group_ids
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import predict_proba
 from trainer.training import train
@@ -42,6 +42,21 @@ class CriticConfig(IdeaConfig):
     """Judge trained on this many train_label rows (random per seed; None = all). Generation dominates CPU time."""
     unlabel_rows: int | None = None
     """Strong student trained on the judge's labels of this many train_unlabel rows (None = all)."""
+    fix_labels: bool = True
+    """Harden the judge's scores with the consistency fix where rows have groups (one True per group), else at the
+    quantile matching train_label's class ratio. At 0.5, a 200-row judge called 97.5 % of sentiment rows True and
+    the student learned one class (transfer 0.5)."""
+
+
+def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate: float) -> np.ndarray:
+    """Hard labels from judge scores: per-group argmax for grouped rows, a class-ratio threshold for the rest."""
+    probs = np.asarray(probs, dtype=np.float32)
+    labels = consistency_fix(probs, groups)
+    free = np.asarray([g is None for g in groups])
+    if free.any():
+        threshold = np.quantile(probs[free], 1.0 - positive_rate)
+        labels[free] = (probs[free] > threshold).astype(np.float32)
+    return labels
 
 
 def _subset(rows: Sequence[Row], targets: np.ndarray | None, n: int | None, seed: int) -> tuple[list[Row], np.ndarray | None]:
@@ -123,6 +138,8 @@ def run(cfg: CriticConfig, ctx: IdeaContext) -> IdeaResult:
     crit_u = generate(critic, tok, [critic_prompt(r) for r in unlabel], cfg.max_new_tokens, cfg.batch_size)
     labels = predict_proba(judge, with_critique(unlabel, crit_u), judge_cfg.eval_batch_size)
     del critic, judge
-    preds, metrics = fit_and_predict(ctx, unlabel, (labels > 0.5).astype(np.float32))
-    return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), judge_rows=len(labeled),
+    hard = judge_labels(labels, group_ids(unlabel), float(np.mean(targets))) if cfg.fix_labels else (labels > 0.5).astype(np.float32)
+    preds, metrics = fit_and_predict(ctx, unlabel, hard)
+    return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), label_positive_rate=float(hard.mean()),
+                      judge_rows=len(labeled),
                       example_critique=crit_u[0], **metrics)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from trainer_helpers import binary_rows
 
-from trainer.ideas.critic import _subset, critic_prompt, with_critique
+from trainer.ideas.critic import _subset, critic_prompt, judge_labels, with_critique
 
 
 def test_subset_is_seeded_keeps_targets_aligned_and_passes_through_without_a_cap() -> None:
@@ -24,3 +24,11 @@ def test_critique_is_appended_to_the_question_and_the_prompt_asks_for_one() -> N
     shown = with_critique([row], [" seems right \n"])[0]
     assert shown.question.endswith("\n\nCritique: seems right") and shown.choice == row.choice
     assert critic_prompt(row).endswith("Is this answer correct, and why? One sentence.\nCritique:")
+
+
+def test_judge_labels_pick_one_per_group_and_match_the_class_ratio_elsewhere() -> None:
+    probs = np.array([0.9, 0.95, 0.97, 0.8, 0.99, 0.6, 0.7, 0.65], dtype=np.float32)  # a judge saying True to all
+    groups = ["a", "a", "b", "b", None, None, None, None]
+    labels = judge_labels(probs, groups, positive_rate=0.5)
+    assert list(labels[:4]) == [0, 1, 1, 0]  # the higher candidate of each group
+    assert list(labels[4:]) == [1, 0, 1, 0]  # ungrouped: top half, as train_label is half positive
