@@ -10,6 +10,7 @@ Expensive on CPU (generation for every row); the test runs it on a handful of ro
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,7 +40,8 @@ class CriticConfig(IdeaConfig):
     batch_size: int = 16
     """Generation batch size."""
     label_rows: int | None = None
-    """Judge trained on this many train_label rows (random per seed; None = all). Generation dominates CPU time."""
+    """Judge trained on about this many train_label rows (whole consistency groups, random per seed; None = all).
+    Generation dominates CPU time."""
     unlabel_rows: int | None = None
     """Strong student trained on the judge's labels of this many train_unlabel rows (None = all)."""
     fix_labels: bool = True
@@ -51,6 +53,8 @@ class CriticConfig(IdeaConfig):
 def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate: float) -> np.ndarray:
     """Hard labels from judge scores: per-group argmax for grouped rows, a class-ratio threshold for the rest."""
     probs = np.asarray(probs, dtype=np.float32)
+    sizes = Counter(g for g in groups if g is not None)
+    groups = [g if g is not None and sizes[g] > 1 else None for g in groups]  # a lone candidate has no rival
     labels = consistency_fix(probs, groups)
     free = np.asarray([g is None for g in groups])
     if free.any():
@@ -64,7 +68,17 @@ def _subset(rows: Sequence[Row], targets: np.ndarray | None, n: int | None, seed
         return list(rows), targets
     if n < 1:
         raise ValueError(f"row caps must be at least 1, got {n}")
-    keep = np.sort(np.random.default_rng(seed).choice(len(rows), n, replace=False))
+    # Whole consistency groups, so the judge's labels can still be fixed per group.
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(group_ids(rows)):
+        members.setdefault(group if group is not None else f"row {i}", []).append(i)
+    order = np.random.default_rng(seed).permutation(len(members))
+    chosen, keys = [], list(members)
+    for j in order:
+        if len(chosen) >= n:
+            break
+        chosen += members[keys[j]]
+    keep = np.sort(np.asarray(chosen))
     return [rows[i] for i in keep], None if targets is None else np.asarray(targets)[keep]
 
 

@@ -14,6 +14,8 @@ def test_subset_is_seeded_keeps_targets_aligned_and_passes_through_without_a_cap
     assert same == rows and same_t is targets
     picked, picked_t = _subset(rows, targets, 4, 3)
     assert len(picked) == 4 and [rows.index(r) for r in picked] == list(picked_t)
+    groups = [r.consistency_id for r in picked]
+    assert all(groups.count(g) == 2 for g in groups)  # whole groups (each text with both answers)
     assert _subset(rows, targets, 4, 3)[0] == picked and _subset(rows, targets, 4, 4)[0] != picked
     with pytest.raises(ValueError, match="at least 1"):
         _subset(rows, targets, 0, 0)
@@ -32,3 +34,5 @@ def test_judge_labels_pick_one_per_group_and_match_the_class_ratio_elsewhere() -
     labels = judge_labels(probs, groups, positive_rate=0.5)
     assert list(labels[:4]) == [0, 1, 1, 0]  # the higher candidate of each group
     assert list(labels[4:]) == [1, 0, 1, 0]  # ungrouped: top half, as train_label is half positive
+    lone = judge_labels(np.array([0.9, 0.8, 0.7, 0.6]), ["a", "b", "c", "d"], positive_rate=0.5)
+    assert list(lone) == [1, 1, 0, 0]  # groups cut to one member by a row cap are thresholded, not all True
