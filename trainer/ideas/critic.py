@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from trainer.classifier import detect_kind, render_prompt
-from trainer.data import PreferenceRow, Row
+from trainer.data import BinaryRow, PreferenceRow, Row
 from trainer.ideas._common import consistency_fix, fit_and_predict, group_ids
+from trainer.ideas._elicit import choice_keys
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import predict_proba
 from trainer.training import train
@@ -50,12 +51,25 @@ class CriticConfig(IdeaConfig):
     the student learned one class (transfer 0.5)."""
 
 
-def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate: float) -> np.ndarray:
-    """Hard labels from judge scores: per-group argmax for grouped rows, a class-ratio threshold for the rest."""
+def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate: float,
+                 answers: Sequence[str] | None = None) -> np.ndarray:
+    """Hard labels from judge scores: per-group argmax for grouped rows, a class-ratio threshold for the rest.
+
+    With `answers` (each row's answer key), grouped scores are first centred per answer in logit space: a judge
+    that rates one answer higher everywhere would otherwise pick that answer in every group, and the student would
+    learn the answer alone (measured: transfer exactly 0.5).
+    """
     probs = np.asarray(probs, dtype=np.float32)
     sizes = Counter(g for g in groups if g is not None)
     groups = [g if g is not None and sizes[g] > 1 else None for g in groups]  # a lone candidate has no rival
-    labels = consistency_fix(probs, groups)
+    scores = probs.astype(np.float64)
+    if answers is not None:
+        logits = np.log(np.clip(scores, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - scores, 1e-6, 1 - 1e-6))
+        for answer in set(answers):
+            idx = [i for i, (a, g) in enumerate(zip(answers, groups, strict=True)) if a == answer and g is not None]
+            logits[idx] -= logits[idx].mean() if idx else 0.0
+        scores = np.where([g is not None for g in groups], 1 / (1 + np.exp(-logits)), scores)
+    labels = consistency_fix(scores, groups)
     free = np.asarray([g is None for g in groups])
     if free.any():
         threshold = np.quantile(probs[free], 1.0 - positive_rate)
@@ -152,7 +166,9 @@ def run(cfg: CriticConfig, ctx: IdeaContext) -> IdeaResult:
     crit_u = generate(critic, tok, [critic_prompt(r) for r in unlabel], cfg.max_new_tokens, cfg.batch_size)
     labels = predict_proba(judge, with_critique(unlabel, crit_u), judge_cfg.eval_batch_size)
     del critic, judge
-    hard = judge_labels(labels, group_ids(unlabel), float(np.mean(targets))) if cfg.fix_labels else (labels > 0.5).astype(np.float32)
+    answers = choice_keys(unlabel) if isinstance(unlabel[0], BinaryRow) else None  # type: ignore[arg-type]
+    hard = (judge_labels(labels, group_ids(unlabel), float(np.mean(targets)), answers) if cfg.fix_labels
+            else (labels > 0.5).astype(np.float32))
     preds, metrics = fit_and_predict(ctx, unlabel, hard)
     return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), label_positive_rate=float(hard.mean()),
                       judge_rows=len(labeled),

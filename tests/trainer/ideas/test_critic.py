@@ -36,3 +36,12 @@ def test_judge_labels_pick_one_per_group_and_match_the_class_ratio_elsewhere() -
     assert list(labels[4:]) == [1, 0, 1, 0]  # ungrouped: top half, as train_label is half positive
     lone = judge_labels(np.array([0.9, 0.8, 0.7, 0.6]), ["a", "b", "c", "d"], positive_rate=0.5)
     assert list(lone) == [1, 1, 0, 0]  # groups cut to one member by a row cap are thresholded, not all True
+
+
+def test_judge_labels_centre_a_judge_that_prefers_one_answer_everywhere() -> None:
+    # Groups (text, answer): the judge rates "pos" higher in every group, but by more where "pos" is right.
+    probs = np.array([0.95, 0.6, 0.7, 0.65, 0.96, 0.55, 0.72, 0.7])
+    groups = ["a", "a", "b", "b", "c", "c", "d", "d"]
+    answers = ["pos", "neg"] * 4
+    assert list(judge_labels(probs, groups, 0.5)) == [1, 0] * 4  # uncentred: "pos" wins everywhere
+    assert list(judge_labels(probs, groups, 0.5, answers)) == [1, 0, 0, 1, 1, 0, 0, 1]
