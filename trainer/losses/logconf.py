@@ -21,8 +21,9 @@ class LogConfidence:
     """Final weight of the student's own hardened predictions in the target."""
     warmup_frac: float = 0.1
     """Fraction of training over which the weight ramps from 0 to `aux_coef`."""
-    balance_batch: bool = False
-    """Harden at the batch's weak-label class ratio instead of at 0.5."""
+    balance_batch: bool = True
+    """Harden at the batch's weak-label class ratio instead of at 0.5 (as openai/weak-to-strong always does).
+    Hardened at 0.5, one of five sentiment seeds collapsed onto class 1 (99 % of test rows, transfer 0.51)."""
     harden_labels: bool = True
     """Use argmax weak labels (as Burns et al.) rather than soft ones in the weak part of the target."""
 
