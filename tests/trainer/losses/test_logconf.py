@@ -24,7 +24,7 @@ def test_balanced_hardening_keeps_the_weak_class_ratio() -> None:
     logits = torch.tensor([[0.0, 3.0], [0.0, 2.0], [0.0, 1.0], [0.0, 0.5]])
     labels = torch.tensor([1.0, 0.0, 1.0, 0.0])
     after = 1.0
-    balanced = make_loss("logconf", aux_coef=1.0, warmup_frac=0.0)(logits, labels, after)
+    balanced = make_loss("logconf", aux_coef=1.0, warmup_frac=0.0, balance_batch=True)(logits, labels, after)
     at_half = make_loss("logconf", aux_coef=1.0, warmup_frac=0.0, balance_batch=False)(logits, labels, after)
     assert torch.allclose(balanced, F.cross_entropy(logits, torch.tensor([1, 1, 0, 0])))
     assert torch.allclose(at_half, F.cross_entropy(logits, torch.tensor([1, 1, 1, 1])))
