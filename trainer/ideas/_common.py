@@ -36,6 +36,15 @@ def group_ids(rows: Sequence[Row]) -> list[str | None]:
             for r in rows]
 
 
+def members_of(keys: Sequence[str | None]) -> list[list[int]]:
+    """Row indices sharing each key, in first-seen order; rows keyed None belong to no group."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        if key is not None:
+            members[key].append(i)
+    return list(members.values())
+
+
 def consistency_fix(probs: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:
     """In each consistency group the most likely candidate becomes True (1), the rest False (0).
 
@@ -43,11 +52,7 @@ def consistency_fix(probs: np.ndarray, groups: Sequence[str | None]) -> np.ndarr
     reference's binary datasets (one sentiment, one question type), which is what makes this fix valid.
     """
     hard = (np.asarray(probs) > 0.5).astype(np.float32)
-    members: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        if g is not None:
-            members[g].append(i)
-    for idx in members.values():
+    for idx in members_of(groups):
         hard[idx] = 0.0
         hard[idx[int(np.argmax(probs[idx]))]] = 1.0
     return hard
@@ -56,11 +61,7 @@ def consistency_fix(probs: np.ndarray, groups: Sequence[str | None]) -> np.ndarr
 def group_normalize(probs: np.ndarray, groups: Sequence[str | None]) -> np.ndarray:
     """Soft version of `consistency_fix`: candidates of a group share probability mass 1 (rows w/o group kept)."""
     out = np.asarray(probs, dtype=np.float64).copy()
-    members: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        if g is not None:
-            members[g].append(i)
-    for idx in members.values():
+    for idx in members_of(groups):
         out[idx] = out[idx] / max(out[idx].sum(), 1e-9)
     return out.astype(np.float32)
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 
 from trainer.classifier import EncoderClassifier, load_classifier
 from trainer.data import BinaryRow, PreferenceRow, Row
+from trainer.ideas._common import members_of
 from trainer.inference import predict_proba
 
 
@@ -69,9 +69,6 @@ def zero_shot_scores(model: str, rows: Sequence[Row], verbalizer: str, temperatu
     texts = _embed_texts(clf, [_text_of(r.question) for r in binary])
     answers = _embed_texts(clf, [verbalizer.format(choice=r.choice) for r in binary])
     sims = (texts * answers).sum(1)
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for i, key in enumerate(choice_keys(binary)):
-        by_key[key].append(i)
-    for idx in by_key.values():
+    for idx in members_of(choice_keys(binary)):
         sims[idx] -= sims[idx].mean()
     return (1.0 / (1.0 + np.exp(-sims / temperature))).astype(np.float32)

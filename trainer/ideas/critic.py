@@ -19,7 +19,7 @@ import torch
 
 from trainer.classifier import detect_kind, render_prompt
 from trainer.data import BinaryRow, PreferenceRow, Row
-from trainer.ideas._common import consistency_fix, fit_and_predict, group_ids
+from trainer.ideas._common import consistency_fix, fit_and_predict, group_ids, members_of
 from trainer.ideas._elicit import choice_keys
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import predict_proba
@@ -65,9 +65,8 @@ def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate:
     scores = probs.astype(np.float64)
     if answers is not None:
         logits = np.log(np.clip(scores, 1e-6, 1 - 1e-6)) - np.log(np.clip(1 - scores, 1e-6, 1 - 1e-6))
-        for answer in set(answers):
-            idx = [i for i, (a, g) in enumerate(zip(answers, groups, strict=True)) if a == answer and g is not None]
-            logits[idx] -= logits[idx].mean() if idx else 0.0
+        for idx in members_of([a if g is not None else None for a, g in zip(answers, groups, strict=True)]):
+            logits[idx] -= logits[idx].mean()
         scores = np.where([g is not None for g in groups], 1 / (1 + np.exp(-logits)), scores)
     labels = consistency_fix(scores, groups)
     free = np.asarray([g is None for g in groups])
@@ -83,15 +82,12 @@ def _subset(rows: Sequence[Row], targets: np.ndarray | None, n: int | None, seed
     if n < 1:
         raise ValueError(f"row caps must be at least 1, got {n}")
     # Whole consistency groups, so the judge's labels can still be fixed per group.
-    members: dict[str, list[int]] = {}
-    for i, group in enumerate(group_ids(rows)):
-        members.setdefault(group if group is not None else f"row {i}", []).append(i)
-    order = np.random.default_rng(seed).permutation(len(members))
-    chosen, keys = [], list(members)
-    for j in order:
+    groups = members_of([g if g is not None else f"row {i}" for i, g in enumerate(group_ids(rows))])
+    chosen: list[int] = []
+    for j in np.random.default_rng(seed).permutation(len(groups)):
         if len(chosen) >= n:
             break
-        chosen += members[keys[j]]
+        chosen += groups[j]
     keep = np.sort(np.asarray(chosen))
     return [rows[i] for i in keep], None if targets is None else np.asarray(targets)[keep]
 
@@ -171,5 +167,4 @@ def run(cfg: CriticConfig, ctx: IdeaContext) -> IdeaResult:
             else (labels > 0.5).astype(np.float32))
     preds, metrics = fit_and_predict(ctx, unlabel, hard)
     return ctx.result(preds, judge_positive_rate=float((labels > 0.5).mean()), label_positive_rate=float(hard.mean()),
-                      judge_rows=len(labeled),
-                      example_critique=crit_u[0], **metrics)
+                      judge_rows=len(labeled), example_critique=crit_u[0], **metrics)

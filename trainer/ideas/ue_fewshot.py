@@ -10,14 +10,13 @@ pushes every pseudo-label towards its twin's and collapses the student onto the 
 accuracy exactly 0.5 before this rule).
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from trainer.classifier import detect_kind, load_classifier, render_prompt
-from trainer.ideas._common import balance, consistency_fix, fit_and_predict, groups_of
+from trainer.ideas._common import balance, consistency_fix, fit_and_predict, groups_of, members_of
 from trainer.ideas._elicit import choice_keys, text_embeddings, zero_shot_scores
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import embed, predict_proba
@@ -57,12 +56,10 @@ def same_answer_neighbours(text_features: np.ndarray, keys: Sequence[str], k: in
     k' = min(k, largest key's size - 1); a smaller key cycles its fewer neighbours to fill the row, and a row
     alone with its key is its own neighbour (its vote is its current label).
     """
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for i, key in enumerate(keys):
-        by_key[key].append(i)
-    width = max(1, min(k, max(len(m) for m in by_key.values()) - 1))
+    groups = members_of(keys)
+    width = max(1, min(k, max(len(m) for m in groups) - 1))
     out = np.zeros((len(keys), width), dtype=np.int64)
-    for members in by_key.values():
+    for members in groups:
         idx = np.asarray(members)
         if len(idx) == 1:
             out[idx] = idx[0]
