@@ -2,6 +2,10 @@
 
 A token is `w2s_<random>`; the plaintext is shown once, at minting, and never stored or logged. Scopes are server
 names (`grader`, `findings`, `snapshot`, `train`, `predict`) plus `admin`, which only an operator token carries.
+
+A token may belong to a launch (`mint(..., launch="L")`): the orchestrator calls `revoke_launch("L")` when that
+`serve`/`launch` stops, so no token outlives the run that handed it out. Databases made before the `launch` column
+existed are migrated in place when a `TokenStore` opens them.
 """
 
 from __future__ import annotations
@@ -9,19 +13,24 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Field, SQLModel, select
 
-from mcp_servers.core._db import create_sqlite_engine, init_tables, read_session, write_session
+from mcp_servers.core._db import _retry_locked, create_sqlite_engine, init_tables, read_session, write_session
 
 ADMIN_SCOPE = "admin"
 AGENT_SCOPES: tuple[str, ...] = ("grader", "findings", "snapshot", "train", "predict")
 """Every server an agent may be given; `admin` is never among them."""
 TOKEN_PREFIX = "w2s_"
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_LAUNCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+TOKEN_RE = re.compile(r"w2s_[A-Za-z0-9_-]{43}")
+"""What a minted token looks like (`w2s_` + 43 url-safe characters); used to find tokens inside text."""
 
 
 class TokenRow(SQLModel, table=True):
@@ -35,6 +44,8 @@ class TokenRow(SQLModel, table=True):
     label: str = ""
     created_at: datetime
     revoked_at: datetime | None = None
+    launch: str | None = Field(default=None, index=True)
+    """The `serve`/`launch` run this token was minted for (revoked together when it stops), or None."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class TokenInfo:
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    launch: str | None = None
 
 
 def hash_token(token: str) -> str:
@@ -73,6 +85,25 @@ def validate_agent_name(agent: str) -> str:
     return agent
 
 
+def validate_launch(launch: str) -> str:
+    if not isinstance(launch, str) or not _LAUNCH_RE.match(launch):
+        raise ValueError(f"launch id {launch!r} must be 1-128 of letters, digits, '_', '.', ':', '-' (starting alnum)")
+    return launch
+
+
+def _migrate(engine: Engine) -> None:
+    """Add the `launch` column to a tokens db made before it existed (every server opens the db: idempotent)."""
+
+    def run() -> None:
+        with engine.begin() as conn:
+            columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(core_token)")}
+            if "launch" not in columns:
+                conn.exec_driver_sql("ALTER TABLE core_token ADD COLUMN launch VARCHAR")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_core_token_launch ON core_token (launch)")
+
+    _retry_locked(run)
+
+
 class TokenStore:
     """The tokens database shared by every server (`<state_dir>/tokens.db`)."""
 
@@ -80,12 +111,18 @@ class TokenStore:
         self.path = path
         self.engine = create_sqlite_engine(path)
         init_tables(self.engine, TokenRow)
+        _migrate(self.engine)
         path.chmod(0o600)
 
     def mint(self, agent: str, scopes: list[str] | tuple[str, ...] = AGENT_SCOPES, *, admin: bool = False,
-             label: str = "") -> str:
-        """Create a token and answer its plaintext (the only time it exists outside the caller)."""
+             label: str = "", launch: str | None = None) -> str:
+        """Create a token and answer its plaintext (the only time it exists outside the caller).
+
+        `launch`: the run this token is for; `revoke_launch(launch)` revokes it with every other one of that run.
+        """
         validate_agent_name(agent)
+        if launch is not None:
+            validate_launch(launch)
         unknown = set(scopes) - set(AGENT_SCOPES)
         if unknown:
             raise ValueError(f"unknown scope(s) {sorted(unknown)}; choose from {', '.join(AGENT_SCOPES)}")
@@ -95,7 +132,7 @@ class TokenStore:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with write_session(self.engine) as session:
             session.add(TokenRow(agent=agent, token_sha256=hash_token(token), scopes=" ".join(all_scopes),
-                                 label=label, created_at=datetime.now(UTC)))
+                                 label=label, created_at=datetime.now(UTC), launch=launch))
         return token
 
     def verify(self, token: str) -> Identity | None:
@@ -115,7 +152,7 @@ class TokenStore:
                 query = query.where(TokenRow.agent == agent)
             rows = session.exec(query).all()
         return [
-            TokenInfo(int(r.id or 0), r.agent, tuple(r.scopes.split()), r.label, r.created_at, r.revoked_at)
+            TokenInfo(int(r.id or 0), r.agent, tuple(r.scopes.split()), r.label, r.created_at, r.revoked_at, r.launch)
             for r in rows if include_revoked or r.revoked_at is None
         ]
 
@@ -124,7 +161,7 @@ class TokenStore:
         if (token_id is None) == (agent is None):
             raise ValueError("revoke needs exactly one of token_id or agent")
         with write_session(self.engine) as session:
-            query = select(TokenRow).where(TokenRow.revoked_at == None)  # noqa: E711
+            query = select(TokenRow).where(TokenRow.revoked_at.is_(None))  # type: ignore[union-attr]
             query = query.where(TokenRow.id == token_id) if token_id is not None else query.where(
                 TokenRow.agent == agent)
             rows = session.exec(query).all()
@@ -132,3 +169,29 @@ class TokenStore:
                 row.revoked_at = datetime.now(UTC)
                 session.add(row)
         return len(rows)
+
+    def revoke_launch(self, launch: str) -> int:
+        """Revoke every live token minted for `launch` (its serve/launch stopped); answers how many."""
+        validate_launch(launch)
+        with write_session(self.engine) as session:
+            rows = session.exec(select(TokenRow).where(TokenRow.launch == launch,
+                                                       TokenRow.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+            now = datetime.now(UTC)
+            for row in rows:
+                row.revoked_at = now
+                session.add(row)
+        return len(rows)
+
+    def live_agents(self, candidates: Iterable[str]) -> dict[str, str]:
+        """Which of `candidates` (plaintext strings) are live tokens: {candidate: agent} (one query, hashes only)."""
+        by_hash = {hash_token(c): c for c in candidates if c.startswith(TOKEN_PREFIX) and len(c) <= 200}
+        if not by_hash:
+            return {}
+        found: dict[str, str] = {}
+        hashes = list(by_hash)
+        with read_session(self.engine) as session:
+            for start in range(0, len(hashes), 500):
+                rows = session.exec(select(TokenRow).where(TokenRow.token_sha256.in_(hashes[start:start + 500]),  # type: ignore[attr-defined]
+                                                           TokenRow.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+                found.update({by_hash[r.token_sha256]: r.agent for r in rows})
+        return found
