@@ -42,6 +42,7 @@ from mcp_servers.core._settings import CONFIG_ENV, ServerSettings  # noqa: E402
 from mcp_servers.core._tokens import (  # noqa: E402
     ADMIN_SCOPE,
     AGENT_SCOPES,
+    TOKEN_RE,
     Identity,
     TokenInfo,
     TokenStore,
@@ -55,6 +56,7 @@ __all__ = [
     "READ_ONLY",
     "WRITES",
     "RefusedError",
+    "TOKEN_RE",
     "refusals",
     "CONFIG_ENV",
     "BodyLimitMiddleware",
