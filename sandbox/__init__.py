@@ -6,6 +6,10 @@
     for line in handle.lines(): ...
     handle.wait()
 
+Agents run as an unprivileged host user (`ensure_agent_user`, `prepare_workspace`), in their own network namespace
+(bwrap: only `server_urls` and `egress` endpoints reachable, at the same address). The leak scan runs on the host
+over the sandbox's view (`scan_sandbox`); the fingerprint never enters a sandbox.
+
 Nothing of the label store, the raw corpora, the server databases or the operator's home is bound into a
 sandbox; `check_policy` refuses a spec whose binds would contain one.
 """
@@ -30,13 +34,16 @@ from sandbox._spec import (
     SandboxSpec,
     check_policy,
 )
+from sandbox._user import AGENT_USER, AgentUserError, ensure_agent_user, prepare_workspace
 
 __all__ = [
+    "AGENT_USER",
     "INSIDE_ARTIFACTS",
     "INSIDE_DATA",
     "INSIDE_HOME",
     "INSIDE_MODELS",
     "INSIDE_WORKSPACE",
+    "AgentUserError",
     "Backend",
     "NoSandboxError",
     "ResourceLimits",
@@ -46,6 +53,8 @@ __all__ = [
     "SandboxSpec",
     "backend_names",
     "check_policy",
+    "ensure_agent_user",
     "get_backend",
+    "prepare_workspace",
     "register",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -76,6 +77,9 @@ class SandboxSpec(BaseModel):
     token: str | None = Field(default=None, repr=False, description="the agent's own bearer token (W2S_TOKEN)")
     api_key: str | None = Field(default=None, repr=False, description="model API key (ANTHROPIC_API_KEY)")
     server_urls: dict[str, str] = Field(default_factory=dict, description="MCP server name -> URL")
+    egress: list[str] = Field(default_factory=list, description=(
+        "extra host endpoints (base URLs such as http://127.0.0.1:8199) the sandbox may reach besides every URL in "
+        "`server_urls`; bwrap: host loopback only, reachable inside at the same address, nothing else is"))
     extra_env: dict[str, str] = Field(default_factory=dict)
     cwd: Path | None = Field(default=None, description="inside path; default the workspace")
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
@@ -101,6 +105,18 @@ class SandboxSpec(BaseModel):
             if not _SERVER_RE.match(name) or not url.startswith(("http://", "https://")):
                 raise ValueError(f"server {name!r}: names are lowercase words and URLs http(s)://, got {url!r}")
         return value
+
+    @field_validator("egress")
+    @classmethod
+    def _egress_ok(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")) or not _host_port(url)[0]:
+                raise ValueError(f"egress entries are base URLs such as http://127.0.0.1:8199, got {url!r}")
+        return value
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """(host, port) of every endpoint the sandbox may reach: the servers, then `egress`; no duplicates."""
+        return list(dict.fromkeys(_host_port(url) for url in [*self.server_urls.values(), *self.egress]))
 
     @field_validator("extra_env")
     @classmethod
@@ -158,6 +174,15 @@ class SandboxSpec(BaseModel):
                                              (self.artifacts_dir, INSIDE_ARTIFACTS)) if src is not None]
         binds += [(code, INSIDE_SRC / code.name) for code in self.code_dirs]
         return binds
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in {url!r}") from exc
+    return (parsed.hostname or "", port or (443 if parsed.scheme == "https" else 80))
 
 
 def _code_dirs() -> list[Path]:
