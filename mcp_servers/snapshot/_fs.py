@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mcp_servers.core import replace_at
 from mcp_servers.core import workspace_of as core_workspace_of
+from mcp_servers.snapshot._secrets import secret_reason
 
 CACHE_DIRS = frozenset({"__pycache__", ".git", ".venv", "venv", "node_modules", "shared_findings", ".mypy_cache",
                         ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".cache", ".hg", ".svn", ".tox"})
@@ -105,7 +106,7 @@ def open_dir(root_fd: int, relpath: str, create: bool = False) -> int:
 
 @contextmanager
 def opened_root(root: Path) -> Iterator[int]:
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open(root, _DIR_FLAGS)
     try:
         yield fd
     finally:
@@ -140,8 +141,11 @@ def scan(root_fd: int, rules: IgnoreRules, max_file_bytes: int) -> tuple[list[En
         for child in children:
             rel = f"{prefix}{child.name}"
             info = child.stat(follow_symlinks=False)
+            secret = secret_reason(rel, stat.S_ISDIR(info.st_mode))
             if stat.S_ISLNK(info.st_mode):
                 skipped.append(Skipped(rel, "symlink (never followed)"))
+            elif secret:
+                skipped.append(Skipped(rel + "/" * stat.S_ISDIR(info.st_mode), secret))
             elif stat.S_ISDIR(info.st_mode):
                 if rules.ignored(rel, True):
                     skipped.append(Skipped(rel + "/", "cache or ignored folder"))

@@ -65,3 +65,5 @@ class DownloadResult(BaseModel):
     dirs: int
     bytes: int
     archive_b64: str | None = Field(default=None, description="inline mode: the snapshot as a base64 tar.gz")
+    withheld: list[SkippedPath] = Field(default_factory=list,
+                                        description="files not handed out because they carry a token or key")

@@ -20,7 +20,7 @@ everyone's; download_snapshot writes one into a folder of your own workspace (or
 def build_server(settings: SnapshotSettings | None = None, local_token: str | None = None) -> ServerApp:
     settings = settings or SnapshotSettings()
     app = ServerApp("snapshot", settings, instructions=INSTRUCTIONS, local_token=local_token)
-    service = SnapshotService(settings, app.engine)
+    service = SnapshotService(settings, app.engine, tokens=app.tokens)
     app.state = service  # type: ignore[attr-defined]
     SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
 

@@ -20,7 +20,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
+from mcp_servers.core import Identity, RefusedError, ServerSettings, TokenStore, read_session, write_session
 from mcp_servers.snapshot._findings_link import finding_exists
 from mcp_servers.snapshot._fs import (
     IgnoreRules,
@@ -45,6 +45,7 @@ from mcp_servers.snapshot._models import (
     UploadResult,
 )
 from mcp_servers.snapshot._records import SnapshotEntryRow, SnapshotRow, init_snapshot_db
+from mcp_servers.snapshot._secrets import SecretFinder, secret_reason
 from mcp_servers.snapshot._store import CHUNK, FileObjectStore, ObjectStore, Staging, StoreLimitError
 from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_archive, decode_b64, stage_archive
 from trainer import paths
@@ -94,10 +95,12 @@ def _summary(row: SnapshotRow) -> SnapshotSummary:
 
 
 class SnapshotService:
-    def __init__(self, settings: SnapshotSettings, engine: Engine, store: ObjectStore | None = None) -> None:
+    def __init__(self, settings: SnapshotSettings, engine: Engine, store: ObjectStore | None = None,
+                 tokens: TokenStore | None = None) -> None:
         self.settings, self.engine = settings, engine
         self.store: ObjectStore = store or FileObjectStore(settings.store_root)
         self.rules = IgnoreRules(settings.ignore)
+        self.secrets = SecretFinder(tokens or TokenStore(settings.tokens_db))
         init_snapshot_db(engine)
 
     def workspace(self, agent: str) -> Path:
@@ -129,6 +132,7 @@ class SnapshotService:
             else:
                 source = "workspace"
                 skipped = self._stage_workspace(self.workspace(who.agent), staging)
+            self._refuse_secrets(who, staging)
             new_bytes = staging.commit(self.store)
             row = SnapshotRow(agent=who.agent, message=message.strip(), idea=idea, finding_id=finding_id,
                               created_at=datetime.now(UTC), source=source, files=len(staging.files),
@@ -149,6 +153,15 @@ class SnapshotService:
             snapshot_id=sid, agent=who.agent, source=source, files=row.files, dirs=row.dirs,
             total_bytes=row.total_bytes, new_bytes=new_bytes, deduplicated_bytes=row.total_bytes - new_bytes,
             skipped=[SkippedPath(path=k.path, reason=k.reason) for k in skipped[:100]], skipped_count=len(skipped))
+
+    def _refuse_secrets(self, who: Identity, staging: Staging) -> None:
+        carried = self.secrets.carried((f.path, f.local) for f in staging.files)
+        if carried:
+            named = "; ".join(f"{c.path!r} carries {c.kind}" for c in carried[:10])
+            more = f" (and {len(carried) - 10} more files)" if len(carried) > 10 else ""
+            raise SnapshotError(f"upload refused, nothing stored: {named}{more}",
+                                "take the secret out of the file or list the file in .snapshotignore; tokens "
+                                "belong only in .mcp.json and the environment, which snapshots leave out")
 
     def _stage_workspace(self, ws: Path, staging: Staging) -> list[Skipped]:
         s = self.settings
@@ -196,7 +209,8 @@ class SnapshotService:
                 raise SnapshotError(f"no snapshot {snapshot_id}", "send an id from list_snapshots")
             entries = list(session.exec(select(SnapshotEntryRow).where(SnapshotEntryRow.snapshot_id == snapshot_id)
                                         .order_by(SnapshotEntryRow.id)).all())
-        return row, entries
+        # Snapshots stored before the secret rules existed may hold credential files: never hand them out.
+        return row, [e for e in entries if secret_reason(e.path, e.is_dir) is None]
 
     def detail(self, snapshot_id: int) -> SnapshotDetail:
         row, entries = self._load(snapshot_id)
@@ -218,7 +232,8 @@ class SnapshotService:
     def download(self, who: Identity, snapshot_id: int, into: str | None = None, overwrite: bool = False,
                  inline: bool = False) -> DownloadResult:
         _row, entries = self._load(snapshot_id)
-        files = [e for e in entries if not e.is_dir]
+        withheld = self._carrying_secrets([e for e in entries if not e.is_dir])
+        files = [e for e in entries if not e.is_dir and e.sha256 not in withheld]
         dirs = [e.path for e in entries if e.is_dir]
         size = sum(e.size for e in files)
         if inline:
@@ -228,7 +243,8 @@ class SnapshotService:
             archive = build_archive([(e.path, e.size, e.executable, lambda d=e.sha256: self.store.open(d or ""))
                                      for e in files], dirs)
             return DownloadResult(snapshot_id=snapshot_id, files=len(files), dirs=len(dirs), bytes=size,
-                                  archive_b64=base64.b64encode(archive).decode())
+                                  archive_b64=base64.b64encode(archive).decode(),
+                                  withheld=self._withheld(entries, withheld))
         try:
             target = clean_relpath(into or f"snapshots/{snapshot_id}", "into")
         except UnsafePath as exc:
@@ -258,4 +274,20 @@ class SnapshotService:
         except OSError as exc:
             raise SnapshotError(f"cannot write into your workspace ({exc.strerror})",
                                 "pass inline=true to get the snapshot as a base64 tar.gz") from None
-        return DownloadResult(snapshot_id=snapshot_id, into=target, files=len(files), dirs=len(dirs), bytes=size)
+        return DownloadResult(snapshot_id=snapshot_id, into=target, files=len(files), dirs=len(dirs), bytes=size,
+                              withheld=self._withheld(entries, withheld))
+
+    def _carrying_secrets(self, files: list[SnapshotEntryRow]) -> dict[str, str]:
+        """{sha256: kind} of the stored objects that carry a live token or key (snapshots from before the check)."""
+        out: dict[str, str] = {}
+        for digest in dict.fromkeys(e.sha256 or "" for e in files):
+            with self.store.open(digest) as source:
+                kind = self.secrets.carries(source)
+            if kind:
+                out[digest] = kind
+        return out
+
+    @staticmethod
+    def _withheld(entries: list[SnapshotEntryRow], withheld: dict[str, str]) -> list[SkippedPath]:
+        return [SkippedPath(path=e.path, reason=f"carries {withheld[e.sha256]}; withheld")
+                for e in entries if not e.is_dir and e.sha256 in withheld]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from mcp_servers.snapshot._fs import IgnoreRules, Skipped, UnsafePath, clean_relpath
+from mcp_servers.snapshot._secrets import secret_reason
 from mcp_servers.snapshot._store import Staging, StoreLimitError
 
 
@@ -100,6 +101,10 @@ def stage_archive(raw: bytes, staging: Staging, limits: ArchiveLimits, rules: Ig
                 parents = {"/".join(name.split("/")[:i]) for i in range(1, name.count("/") + 1)}
                 if name in seen_files or (member.isfile() and name in seen_dirs) or parents & seen_files:
                     raise ArchiveRefused(f"member {name!r} is duplicated or conflicts with another member")
+                secret = secret_reason(name, member.isdir())
+                if secret:
+                    skipped.append(Skipped(name, secret))
+                    continue
                 if any(rules.ignored(p, True) for p in parents) or rules.ignored(name, member.isdir()):
                     skipped.append(Skipped(name, "cache or ignored"))
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
@@ -53,4 +54,4 @@ async def test_stdio_with_litestream_replica(senv: SEnv) -> None:
     deadline = time.monotonic() + 20  # replication is asynchronous: the server flushes it while shutting down
     while not (replica.is_dir() and any(p.is_file() for p in replica.rglob("*"))):
         assert time.monotonic() < deadline, "no replica written"
-        time.sleep(0.2)
+        await asyncio.sleep(0.2)
