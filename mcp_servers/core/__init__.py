@@ -20,26 +20,27 @@ import os
 os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
 os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
 
-import fastmcp  # noqa: E402
+import fastmcp
 
 fastmcp.settings.show_server_banner = False
 fastmcp.settings.check_for_updates = "off"  # type: ignore[assignment]
 
-from mcp_servers.core._app import BodyLimitMiddleware, ServerApp  # noqa: E402
-from mcp_servers.core._auth import DbTokenVerifier  # noqa: E402
-from mcp_servers.core._db import (  # noqa: E402
+from mcp_servers.core._app import BodyLimitMiddleware, ServerApp
+from mcp_servers.core._auth import DbTokenVerifier
+from mcp_servers.core._beneath import BeneathError, open_beneath, read_beneath_bytes, read_beneath_text
+from mcp_servers.core._db import (
     BUSY_TIMEOUT_MS,
     create_sqlite_engine,
     init_tables,
     read_session,
     write_session,
 )
-from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error  # noqa: E402
-from mcp_servers.core._files import replace_at, workspace_of  # noqa: E402
-from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore  # noqa: E402
-from mcp_servers.core._serve import build_parser, serve  # noqa: E402
-from mcp_servers.core._settings import CONFIG_ENV, ServerSettings  # noqa: E402
-from mcp_servers.core._tokens import (  # noqa: E402
+from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error
+from mcp_servers.core._files import replace_at, workspace_of
+from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore
+from mcp_servers.core._serve import build_parser, serve
+from mcp_servers.core._settings import CONFIG_ENV, ServerSettings
+from mcp_servers.core._tokens import (
     ADMIN_SCOPE,
     AGENT_SCOPES,
     TOKEN_RE,
@@ -53,16 +54,16 @@ __all__ = [
     "ADMIN_SCOPE",
     "AGENT_SCOPES",
     "BUSY_TIMEOUT_MS",
-    "READ_ONLY",
-    "WRITES",
-    "RefusedError",
-    "TOKEN_RE",
-    "refusals",
     "CONFIG_ENV",
+    "READ_ONLY",
+    "TOKEN_RE",
+    "WRITES",
+    "BeneathError",
     "BodyLimitMiddleware",
     "DbTokenVerifier",
     "Identity",
     "LitestreamError",
+    "RefusedError",
     "Replicator",
     "ServerApp",
     "ServerSettings",
@@ -74,11 +75,15 @@ __all__ = [
     "hash_token",
     "init_tables",
     "litestream_binary",
+    "open_beneath",
+    "read_beneath_bytes",
+    "read_beneath_text",
     "read_session",
+    "refusals",
+    "replace_at",
     "restore",
     "serve",
     "tool_error",
-    "replace_at",
     "workspace_of",
     "write_session",
 ]
