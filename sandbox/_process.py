@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sandbox._backend import SandboxHandle
@@ -15,8 +15,9 @@ class ProcessHandle(SandboxHandle):
     """Wraps the launcher process; its exit tears the sandbox down (bwrap: --die-with-parent and the pid ns)."""
 
     def __init__(self, process: subprocess.Popen[bytes], agent_id: str, backend: str, runtime_dir: Path,
-                 stdin: bytes | None) -> None:
+                 stdin: bytes | None, on_close: Callable[[], None] | None = None) -> None:
         self.process, self.agent_id, self.backend, self.runtime_dir = process, agent_id, backend, runtime_dir
+        self._on_close = on_close
         self._stderr_path = runtime_dir / "stderr"
         if stdin is not None and process.stdin is not None:
             # A thread, so a large stdin (e.g. a fingerprint) cannot deadlock against an unread stdout.
@@ -71,6 +72,9 @@ class ProcessHandle(SandboxHandle):
         return code
 
     def _cleanup(self) -> None:
+        if self._on_close is not None:  # e.g. the egress relay: its sockets live as long as the sandbox
+            on_close, self._on_close = self._on_close, None
+            on_close()
         # Keep stderr readable for the caller: copy it into memory before removing the runtime dir.
         if self.runtime_dir.exists():
             data = self.stderr_text()

@@ -94,7 +94,7 @@ def test_raw_corpora_in_the_venv_are_masked(fake_home, tmp_path: Path) -> None:
     assert result.stdout.split() == [b"0", b"True"], result.stderr
 
 
-def test_loopback_server_answers_inside(fake_home) -> None:
+def test_allowed_loopback_server_answers_inside(fake_home) -> None:
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = json.dumps({"ok": True, "auth": self.headers.get("Authorization")}).encode()
@@ -113,7 +113,8 @@ def test_loopback_server_answers_inside(fake_home) -> None:
         code = ("import os, sys, urllib.request as u\n"
                 "r = u.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + os.environ['W2S_TOKEN']})\n"
                 "print(u.urlopen(r, timeout=10).read().decode())")
-        result = BwrapBackend().run(_spec(fake_home, _python(code, url)), timeout=60)
+        spec = _spec(fake_home, _python(code, url)).model_copy(update={"egress": [url.rsplit("/", 1)[0]]})
+        result = BwrapBackend().run(spec, timeout=60)
     finally:
         server.shutdown()
     assert json.loads(result.stdout) == {"ok": True, "auth": f"Bearer {TOKEN}"}, result.stderr
