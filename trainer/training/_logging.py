@@ -35,7 +35,9 @@ class MetricsLogger:
         if importlib.util.find_spec("mlflow") is not None and os.environ.get("MLFLOW_TRACKING_URI"):
             import mlflow
 
-            mlflow.start_run(run_name=run_name)
+            from trainer.training._tracking import run_tags
+
+            mlflow.start_run(run_name=run_name, tags=run_tags(folder))
             mlflow.log_params({k: str(v)[:250] for k, v in config.items()})
             self._sinks.append(("mlflow", mlflow))
 

@@ -1,0 +1,7 @@
+"""The research dashboard and paper report: `orchestrator dashboard` (a read-only local web page over the
+grader, findings, snapshot, jobs and orchestrator databases) and `orchestrator report` (its figures and tables
+as files). The orchestrator CLI calls `register(app)` to add both commands."""
+
+from orchestrator.dashboard._cli import register, resolve_token
+
+__all__ = ["register", "resolve_token"]

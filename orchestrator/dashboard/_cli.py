@@ -1,0 +1,86 @@
+"""`orchestrator dashboard` and `orchestrator report`, added to the orchestrator's typer app by `register`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.dashboard._auth import TOKEN_ENV, is_loopback
+
+
+def resolve_token(host: str, token_file: Path | None) -> str | None:
+    """The token the dashboard requires: from --token-file or W2S_DASHBOARD_TOKEN; when bound beyond loopback
+    without either, a fresh random one (printed once, with the address to open, on the operator's terminal)."""
+    token = None
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        if not token:
+            raise typer.BadParameter(f"--token-file {token_file} is empty; put a long random token in it")
+    token = token or os.environ.get(TOKEN_ENV, "").strip() or None
+    if token is not None and len(token) < 16:
+        raise typer.BadParameter("the dashboard token is shorter than 16 characters; use a long random one")
+    if token is None and not is_loopback(host):
+        token = secrets.token_urlsafe(32)
+    return token
+
+
+def dashboard(
+    host: Annotated[str, typer.Option(help="bind address; beyond loopback every request must show the token")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8080,
+    token_file: Annotated[Path | None, typer.Option(help="file holding the access token (else $W2S_DASHBOARD_TOKEN; "
+                                                         "beyond loopback without either, a random one is made)")]
+    = None,
+    poll: Annotated[float, typer.Option(help="seconds between the page's checks for new data")] = 2.0,
+    state_dir: Annotated[Path | None, typer.Option(help="the operator state to read (default: W2S_STATE_DIR)")]
+    = None,
+) -> None:
+    """Serve the read-only research dashboard: leaderboards, PGR over time, idea diversity, findings, agents."""
+    import uvicorn
+
+    from orchestrator.dashboard._app import build_app
+    from orchestrator.dashboard._sources import Sources
+
+    if poll <= 0:
+        raise typer.BadParameter("--poll must be positive")
+    token = resolve_token(host, token_file)
+    app = build_app(Sources.from_env(state_dir), token=token, poll_s=poll)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    address = f"http://{shown}:{port}/"
+    if token is not None and not os.environ.get(TOKEN_ENV) and token_file is None:
+        # Only the terminal that started it sees this (stderr, once); set W2S_DASHBOARD_TOKEN to keep it out.
+        print(f"dashboard: open {address}?token={token}", file=sys.stderr, flush=True)
+    else:
+        print(f"dashboard: open {address}" + (" (token required)" if token else ""), file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def report(
+    out: Annotated[Path, typer.Option(help="folder for the figures (PNG, SVG) and tables (Markdown, CSV)")]
+    = Path("report"),
+    dataset: Annotated[list[str] | None, typer.Option(help="datasets to include (default: every one)")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="the operator state to read (default: W2S_STATE_DIR)")]
+    = None,
+) -> None:
+    """Write the dashboard's figures and tables for a paper: PGR table (mean ± sem), PGR over time, method-family
+    entropy, cost per agent."""
+    from orchestrator.dashboard._report import write_report
+    from orchestrator.dashboard._sources import Sources
+
+    written = write_report(Sources.from_env(state_dir), out, dataset or None)
+    for path in written:
+        typer.echo(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `dashboard` and `report` to the orchestrator CLI."""
+    app.command()(dashboard)
+    app.command()(report)
