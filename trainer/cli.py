@@ -3,6 +3,7 @@
     w2s run --idea vanilla_w2s --dataset sentiment --seeds 0,1,2 [--set strong.epochs=1 --set low=0.2]
     w2s run --preset reference-qwen --dataset chat --seeds 0       # the reference's Qwen setup on a GPU
     w2s weak --dataset sentiment --seed 0
+    w2s features --dataset sentiment --model mpnet-base        # cache frozen features for strong.tier=head
     w2s ideas | w2s models | w2s losses | w2s presets
 """
 
@@ -98,6 +99,22 @@ def weak(
     train = default_weak_train().updated(seed=seed, **_parse_sets(set_))
     artifact = build_weak_artifact(WeakConfig(dataset, train), rebuild=rebuild)
     console.print(f"{artifact.id}  {artifact.path}")
+
+
+@app.command()
+def features(
+    dataset: Annotated[str, typer.Option(help="public dataset name")] = "sentiment",
+    model: Annotated[str, typer.Option(help="model whose frozen features to cache (the strong model by default)")]
+    = "mpnet-base",
+    max_length: Annotated[int, typer.Option(help="tokens per input, as the student's max_length")] = 256,
+    splits: Annotated[str, typer.Option(help="comma-separated public splits")] = "train_label,train_unlabel,test",
+) -> None:
+    """Cache the model's frozen features of a dataset's public splits (what `strong.tier=head` trains on)."""
+    _quiet_transformers()
+    from trainer.features import cache_dataset_features
+
+    for path in cache_dataset_features(model, dataset, [s for s in splits.split(",") if s.strip()], max_length):
+        console.print(str(path))
 
 
 @app.command()

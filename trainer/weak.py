@@ -81,6 +81,9 @@ def artifact_id(config: WeakConfig, data_dir: Path | None = None) -> str:
     train = config.train.to_dict()
     for volatile in ("progress", "log_every", "eval_batch_size", "device"):
         train.pop(volatile, None)  # do not change the labels, so must not change the id
+    for added, default in (("max_rows", None), ("tier", None), ("head_kind", "linear"), ("head_hidden", 256)):
+        if train.get(added) == default:
+            train.pop(added, None)  # fields added later: at their defaults, ids of existing artifacts stay valid
     key = {"dataset": config.dataset, "train": train, "files": _file_hashes(config.dataset, data_dir),
            "format": ARTIFACT_VERSION}
     return "weak-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -117,6 +120,12 @@ def build_weak_artifact(
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     labeled = load_split(config.dataset, "train_label", data_dir)
+    if config.train.resolved_tier == "head":  # cache the weak model's features of whole splits, named by split
+        from trainer.features import feature_store
+
+        store = feature_store(config.train.model, config.train.max_length, config.train.progress)
+        for split in SPLITS:
+            store.ensure_split(config.dataset, split, data_dir)
     with tempfile.TemporaryDirectory(dir=root, prefix=f".{aid}-") as tmp:
         staged = Path(tmp)
         result = train(config.train, labeled.rows, labeled.targets(), staged, run_name=f"weak {config.dataset}")
@@ -132,7 +141,8 @@ def build_weak_artifact(
         shutil.rmtree(staged / "checkpoint", ignore_errors=True)  # labels are the artifact; weights are not kept
         cfg = {"dataset": config.dataset, "train": config.train.to_dict(), "files": _file_hashes(config.dataset, data_dir)}
         (staged / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        info = {"id": aid, "wall_s": time.perf_counter() - started, "sizes": sizes, "train_rows": len(labeled)}
+        used = min(len(labeled), config.train.max_rows or len(labeled))
+        info = {"id": aid, "wall_s": time.perf_counter() - started, "sizes": sizes, "train_rows": used}
         (staged / "info.json").write_text(json.dumps(info, indent=2) + "\n")
         target = root / aid
         if rebuild and target.exists():

@@ -208,7 +208,12 @@ def save_classifier(clf: BinaryClassifier, folder: Path) -> Path:
 def load_checkpoint(folder: Path | str, precision: str = "fp32", merge: bool = True) -> BinaryClassifier:
     """Rebuild a trained classifier; LoRA adapters are merged for inference speed unless `merge=False`."""
     folder = Path(folder)
-    spec = ClassifierSpec(**json.loads((folder / "classifier.json").read_text()))
+    meta = json.loads((folder / "classifier.json").read_text())
+    if meta.get("tier") == "head":  # the fast tier: a head over cached frozen features, no backbone weights saved
+        from trainer.features import load_head_checkpoint
+
+        return load_head_checkpoint(folder, meta)
+    spec = ClassifierSpec(**meta)
     if spec.lora:
         from peft import PeftModel
 

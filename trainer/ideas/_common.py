@@ -19,6 +19,12 @@ def fit_and_predict(
 ) -> tuple[np.ndarray, dict[str, float]]:
     """Train the strong student on (rows, labels) and return P(class 1) on test plus run metrics."""
     config = config or ctx.strong_config()
+    if config.resolved_tier == "head":  # cache whole splits under their names (later runs of any idea reuse them)
+        from trainer.features import feature_store
+
+        store = feature_store(config.model, config.max_length, ctx.progress)
+        for split in ("train_unlabel", "test"):
+            store.ensure_split(ctx.config.dataset, split, ctx.data_dir)
     result = train(config, rows, labels, ctx.out_dir / name, run_name=f"{name} {ctx.config.dataset} s{config.seed}")
     preds = predict_proba(result.classifier, ctx.test.rows, config.eval_batch_size, progress=ctx.progress)
     last = result.history[-1] if result.history else {}

@@ -26,8 +26,15 @@ def _text_of(question: str) -> str:
     return question.split("\n\n", 1)[1] if "\n\n" in question else question
 
 
-@torch.inference_mode()
 def _embed_texts(clf: EncoderClassifier, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    """Through the text cache (`trainer.features`): each text is embedded once per model, across runs."""
+    from trainer.features import text_cache
+
+    return text_cache(clf.spec.model, clf.spec.max_length).embed(texts, lambda todo: _compute_texts(clf, todo, batch_size))
+
+
+@torch.inference_mode()
+def _compute_texts(clf: EncoderClassifier, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     unique = sorted(set(texts), key=len)
     vecs: dict[str, np.ndarray] = {}
     for i in range(0, len(unique), batch_size):

@@ -133,7 +133,8 @@ def get_idea(name: str) -> IdeaSpec:
 
 
 def make_config(name: str, **overrides: Any) -> IdeaConfig:
-    """The idea's config with overrides; `weak.x` / `strong.x` keys reach into the two TrainConfigs."""
+    """The idea's config with overrides; `weak.x` / `strong.x` keys reach into the two TrainConfigs, and so do
+    `weak` / `strong` given as dicts of fields (`{"strong": {"tier": "head"}}`, what JSON clients send)."""
     spec = get_idea(name)
     config = spec.config_cls()
     known = {f.name for f in fields(config)}
@@ -141,6 +142,8 @@ def make_config(name: str, **overrides: Any) -> IdeaConfig:
         head, _, rest = key.partition(".")
         if rest and head in ("weak", "strong"):
             setattr(config, head, getattr(config, head).updated(**{rest: value}))
+        elif key in ("weak", "strong") and isinstance(value, dict):
+            setattr(config, key, getattr(config, key).updated(**value))
         elif key in known:
             setattr(config, key, value)
         else:

@@ -14,6 +14,9 @@ class TrainConfig:
     """Seeds torch, numpy and Python, the data order and the head's init."""
     epochs: float = 2.0
     """Passes over the data; fractional values stop part-way through the last pass."""
+    max_rows: int | None = None
+    """Train on a seeded subset of at most this many rows (whole consistency groups); the weak side's data knob:
+    `weak.max_rows=200` gives a weaker supervisor and a real ceiling-minus-weak gap on any dataset."""
     max_steps: int | None = None
     """Optimizer steps; overrides `epochs` when set (handy for smoke tests)."""
     batch_size: int = 16
@@ -37,8 +40,16 @@ class TrainConfig:
     """Gradient clipping; the pre-clip norm is logged as grad_norm."""
     max_length: int = 256
     """Tokens per example; prompts are cut in the middle of the question, never in the answer options."""
+    tier: Literal["head", "lora", "full"] | None = None
+    """What trains: `head` = only a head on the model's cached frozen features (`trainer.features`: seconds on a CPU
+    once cached; `lr` is then the head's learning rate), `lora` = LoRA adapters + head, `full` = all weights.
+    None follows `lora`."""
+    head_kind: Literal["linear", "mlp"] = "linear"
+    """Head of the `head` tier: linear (the zero-shot scorer's shape) or linear plus a one-hidden-layer MLP branch."""
+    head_hidden: int = 256
+    """Hidden units of the `mlp` head."""
     lora: bool = True
-    """Train LoRA adapters (peft) instead of all weights."""
+    """Train LoRA adapters (peft) instead of all weights (`tier`, when set, decides instead)."""
     lora_r: int = 8
     """LoRA rank."""
     lora_alpha: int = 16
@@ -73,6 +84,15 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"TrainConfig has no field(s) {sorted(unknown)}")
         return replace(self, **changes)
+
+    @property
+    def resolved_tier(self) -> str:
+        """`head`, `lora` or `full`: `tier` when set, else what `lora` says."""
+        return self.tier or ("lora" if self.lora else "full")
+
+    @property
+    def uses_lora(self) -> bool:
+        return self.resolved_tier == "lora"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

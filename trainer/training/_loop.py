@@ -69,9 +69,9 @@ def _precision(config: TrainConfig, device: torch.device) -> str:
 def build_model(config: TrainConfig, task: str, device: torch.device) -> BinaryClassifier:
     """Base model + (LoRA adapters) + head, on `device`; frozen weights in bf16 when training in bf16."""
     precision = _precision(config, device)
-    load_dtype = "bf16" if precision == "bf16" and config.lora else "fp32"
+    load_dtype = "bf16" if precision == "bf16" and config.uses_lora else "fp32"
     clf = load_classifier(config.model, task, config.max_length, load_dtype)
-    if config.lora:
+    if config.uses_lora:
         from peft import LoraConfig, get_peft_model
 
         lora = LoraConfig(
@@ -114,6 +114,31 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
     return max(0.0, 1.0 - progress)
 
 
+def limit_rows(rows: Sequence[Row], labels: Sequence[float] | np.ndarray, max_rows: int | None,
+               seed: int) -> tuple[list[Row], np.ndarray]:
+    """A seeded subset of at most `max_rows` rows that keeps consistency groups whole (all rows when None)."""
+    labels = np.asarray(labels, dtype=np.float32)
+    if max_rows is None or max_rows >= len(rows):
+        return list(rows), labels
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    groups: dict[object, list[int]] = {}
+    for i, row in enumerate(rows):
+        key = getattr(row, "consistency_id", None)
+        groups.setdefault(("g", key) if key is not None else ("r", i), []).append(i)
+    order = list(groups.values())
+    random.Random(f"max_rows-{seed}").shuffle(order)
+    keep: list[int] = []
+    for members in order:
+        if len(keep) + len(members) > max_rows and keep:
+            continue
+        keep += members
+        if len(keep) >= max_rows:
+            break
+    keep.sort()
+    return [rows[i] for i in keep], labels[keep]
+
+
 def train(
     config: TrainConfig,
     rows: Sequence[Row],
@@ -124,11 +149,18 @@ def train(
 ) -> TrainResult:
     """Fine-tune `config.model` on rows with soft or hard labels (P(class 1)); returns the trained classifier.
 
+    `config.tier` picks what trains: a head on cached frozen features (`head`), LoRA adapters or all weights.
+
     `on_log(record)` sees every logged metrics record (with `total_steps`); a job runner reports progress from it
     and cancels by raising from it.
     """
     if len(rows) != len(labels) or not rows:
         raise ValueError(f"need one label per row and at least one row (rows={len(rows)}, labels={len(labels)})")
+    rows, labels = limit_rows(rows, labels, config.max_rows, config.seed)
+    if config.resolved_tier == "head":
+        from trainer.features import train_head
+
+        return train_head(config, rows, labels, out_dir, run_name, on_log)
     seed_everything(config.seed)
     device = resolve_device(config)
     clf = build_model(config, task_of(rows).value, device)
