@@ -51,7 +51,8 @@ def train_config(overrides: dict[str, Any], base: TrainConfig | None = None) -> 
 
 
 def idea_config(idea: str, dataset: str, overrides: dict[str, Any]) -> IdeaConfig:
-    if any(key.split(".")[-1] in _CLIENT_FORBIDDEN for key in overrides):
+    nested = [f"{key}.{sub}" for key, value in overrides.items() if isinstance(value, dict) for sub in value]
+    if any(key.split(".")[-1] in _CLIENT_FORBIDDEN for key in [*overrides, *nested]):
         raise JobError("config may not set the device", "the server chooses the device of each job")
     try:
         config = make_config(idea, dataset=dataset, **overrides)
