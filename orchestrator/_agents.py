@@ -1,30 +1,21 @@
-"""Per-agent identity and workspace: a token scoped to the agent servers, and an MCP config for its client."""
+"""Per-agent identity for `orchestrator serve`: a token tied to the serve run, and the agent's `.mcp.json`."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-from mcp_servers.core import AGENT_SCOPES, ServerSettings, TokenStore
+from mcp_servers.core import TokenStore
+from orchestrator import _workspace as ws
 from orchestrator._services import Service
-from trainer import paths
 
-MCP_CONFIG = ".mcp.json"
+MCP_CONFIG = ws.MCP_CONFIG
 """What Claude Code reads in its working directory (`claude --mcp-config .mcp.json` elsewhere)."""
 
 
-def prepare_agent(agent: str, services: list[Service], host: str = "127.0.0.1") -> Path:
-    """Create the agent's workspace, mint its token and write `.mcp.json` (0600) there; returns the workspace."""
-    workspace = paths().workspaces_dir / agent
-    workspace.mkdir(parents=True, exist_ok=True)
-    token = TokenStore(ServerSettings().tokens_db).mint(agent, AGENT_SCOPES, label="orchestrator serve")
-    servers = {
-        s.name: {"type": "http", "url": f"http://{host}:{s.port}/mcp", "headers": {"Authorization": f"Bearer {token}"}}
-        for s in services
-    }
-    config = workspace / MCP_CONFIG
-    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"mcpServers": servers}, handle, indent=2)
+def prepare_agent(agent: str, services: list[Service], store: TokenStore, launch_id: str,
+                  host: str = "127.0.0.1") -> Path:
+    """Create the agent's workspace, mint its token for this run and write `.mcp.json` (0600) there."""
+    workspace = ws.prepare(agent)
+    token = ws.mint_token(store, agent, launch_id)
+    ws.write_mcp_config(workspace, {s.name: f"http://{host}:{s.port}/mcp" for s in services}, token)
     return workspace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ class Service:
     name: str
     port: int
     pid: int | None = None
+    restarts: int = 0
 
     @property
     def url(self) -> str:
@@ -44,18 +46,32 @@ def plan(base_port: int) -> list[Service]:
     return [Service(name, base_port + index) for index, name in enumerate(SERVERS)]
 
 
-def start_services(services: list[Service], host: str, log_dir: Path, timeout: float = 120.0) -> None:
-    """Start every server and wait until each answers /health; stop them all if one fails."""
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when its parent (serve/launch) dies, even by kill -9."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def spawn(service: Service, host: str, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start one server process (it dies with this process); `service.pid` is updated."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{service.name}.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"mcp_servers.{service.name}", "--transport", "http", "--host", host,
+             "--port", str(service.port)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None)  # noqa: PLW1509 - no locks taken
+    service.pid = proc.pid
+    return proc
+
+
+def start_services(services: list[Service], host: str, log_dir: Path,
+                   timeout: float = 120.0) -> dict[str, subprocess.Popen[bytes]]:
+    """Start every server and wait until each answers /health; stop them all if one fails."""
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for service in services:
         if service.healthy(timeout=0.3):
+            stop_services([s for s in services if s.name in procs])
             raise RuntimeError(f"port {service.port} already serves something; pick another --base-port")
-        with (log_dir / f"{service.name}.log").open("ab") as log:
-            procs[service.name] = subprocess.Popen(
-                [sys.executable, "-m", f"mcp_servers.{service.name}", "--transport", "http", "--host", host,
-                 "--port", str(service.port)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        service.pid = procs[service.name].pid
+        procs[service.name] = spawn(service, host, log_dir)
     deadline = time.monotonic() + timeout
     pending = list(services)
     while pending:
@@ -69,6 +85,7 @@ def start_services(services: list[Service], host: str, log_dir: Path, timeout: f
             stop_services(services)
             raise TimeoutError(f"not healthy after {timeout:.0f}s: {', '.join(s.name for s in pending)}")
         time.sleep(0.2)
+    return procs
 
 
 def stop_services(services: list[Service], grace_s: float = 15.0) -> None:
@@ -95,15 +112,39 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def save_record(services: list[Service], agents: dict[str, Path]) -> Path:
+def save_record(services: list[Service], agents: dict[str, Path], launch_id: str | None = None) -> Path:
     path = record_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"pid": os.getpid(), "services": [asdict(s) for s in services],
+    data = {"pid": os.getpid(), "launch": launch_id, "services": [asdict(s) for s in services],
             "agents": {name: str(workspace) for name, workspace in agents.items()}}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
     return path
 
 
 def load_record() -> dict | None:
     path = record_path()
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def running_serve() -> list[Service] | None:
+    """The servers of a live `orchestrator serve` (every one healthy), to join instead of starting our own."""
+    record = load_record()
+    if record is None or record.get("launch") or not pid_is(record.get("pid"), "orchestrator", "serve"):
+        return None
+    services = [Service(**s) for s in record["services"]]
+    return services if services and all(s.healthy() for s in services) else None
+
+
+def pid_is(pid: object, *words: str) -> bool:
+    """Whether `pid` is alive and still the process we recorded (its command line holds every word): a pid
+    reused by an unrelated process after ours exited must never be signalled."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    joined = b" ".join(argv)
+    return all(word.encode() in joined for word in words)
