@@ -1,11 +1,12 @@
-"""The job runner shared by the train and predict servers: jobs in SQLite, worker processes, one per slot,
-round-robin across agents, per-agent quotas, and recovery of jobs a restart interrupted."""
+"""The job runner shared by the train and predict servers: jobs in SQLite, one sandbox per running job (under the
+requesting agent's policy), one per slot, round-robin across agents, per-agent quotas, and recovery of jobs a
+restart interrupted. Job bodies live in `trainer.jobs` and run inside the sandbox."""
 
-from mcp_servers.jobs._context import JobCancelled, JobContext
-from mcp_servers.jobs._kinds import job_kinds, load_job_function, register_job_kind
 from mcp_servers.jobs._models import JobRow, JobState, JobView
 from mcp_servers.jobs._queue import JobError, JobQueue, Quotas
 from mcp_servers.jobs._runner import JobRunner, visible_gpus
+from mcp_servers.jobs._sandboxed import JobSandbox
+from trainer.jobs import JobCancelled, JobContext
 
 __all__ = [
     "JobCancelled",
@@ -14,11 +15,9 @@ __all__ = [
     "JobQueue",
     "JobRow",
     "JobRunner",
+    "JobSandbox",
     "JobState",
     "JobView",
     "Quotas",
-    "job_kinds",
-    "load_job_function",
-    "register_job_kind",
     "visible_gpus",
 ]

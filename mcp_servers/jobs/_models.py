@@ -39,7 +39,7 @@ class JobRow(SQLModel, table=True):
     """JSON arguments of the job function, validated before the job was queued."""
     state: str = Field(default=JobState.QUEUED, index=True)
     run_dir: str
-    """Where the job writes its log, metrics and artifacts (inside the agent's workspace)."""
+    """Where the job writes its log, metrics and artifacts, relative to the agent's workspace (`runs/<job id>`)."""
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -69,7 +69,7 @@ class JobView(BaseModel):
     metrics: dict[str, Any]
     result: dict[str, Any] | None
     error: str | None
-    run_dir: str
+    run_dir: str = PydanticField(description="the job's folder, relative to your workspace")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -6,6 +6,7 @@ share one queue and one set of slots without starting a job twice or overfilling
 
 from __future__ import annotations
 
+import errno
 import json
 import secrets
 from collections import defaultdict
@@ -18,10 +19,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from mcp_servers.core import init_tables, read_session, write_session
+from mcp_servers.core import BeneathError, init_tables, read_beneath_bytes, read_session, workspace_of, write_session
+from mcp_servers.core._beneath import is_beneath_path
 from mcp_servers.jobs._models import JobRow, JobState, JobView, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LOG_TAIL_BYTES = 16384
+MAX_METRICS = 64
 
 
 class JobError(Exception):
@@ -43,15 +47,23 @@ class Quotas:
 
 
 class JobQueue:
-    def __init__(self, engine: Engine, quotas: Quotas | None = None) -> None:
+    def __init__(self, engine: Engine, quotas: Quotas | None = None, workspaces_dir: Path | None = None) -> None:
         self.engine = engine
         self.quotas = quotas or Quotas()
+        self.workspaces_dir = workspaces_dir
+        """Where agents' workspaces are; log tails are read beneath them (None: no log tails)."""
         init_tables(engine, JobRow)
 
-    def submit(self, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: Path,
+    def submit(self, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str | None = None,
                job_id: str | None = None) -> JobView:
-        """Queue a job whose `spec` the caller has already validated."""
+        """Queue a job whose `spec` the caller has already validated. `target` is a `trainer.jobs` function run
+        inside the agent's sandbox; `run_dir` is relative to the agent's workspace (default `runs/<job id>`)."""
         job_id = job_id or f"{kind}-{secrets.token_hex(6)}"
+        run_dir = run_dir if run_dir is not None else f"runs/{job_id}"
+        if not target.startswith("trainer.jobs.") or ":" not in target:
+            raise ValueError(f"job target {target!r} must be a trainer.jobs function ('trainer.jobs.<m>:<f>')")
+        if not is_beneath_path(run_dir):
+            raise ValueError(f"run_dir {run_dir!r} must be relative to the workspace, without '..'")
         with write_session(self.engine) as session:
             active = session.exec(
                 select(JobRow.id).where(JobRow.agent == agent,
@@ -62,7 +74,7 @@ class JobQueue:
                 raise JobError(f"you already have {len(active)} queued or running jobs (limit {limit})",
                                "wait for some to finish (wait_job) or cancel some (cancel_job)")
             row = JobRow(id=job_id, agent=agent, kind=kind, spec=json.dumps({"target": target, "args": spec}),
-                         run_dir=str(run_dir))
+                         run_dir=run_dir)
             session.add(row)
         return self.view(job_id, agent)
 
@@ -81,7 +93,23 @@ class JobQueue:
             with read_session(self.engine) as session:
                 position = len(session.exec(select(JobRow.id).where(
                     JobRow.state == JobState.QUEUED, col(JobRow.created_at) < row.created_at)).all())
-        return JobView.of(row, position, _tail(Path(row.run_dir) / "log.txt", log_lines) if log_lines else None)
+        return JobView.of(row, position, self._tail(row, log_lines) if log_lines else None)
+
+    def _tail(self, row: JobRow, lines: int) -> str | None:
+        """The last lines of the job's log, opened once beneath the workspace without following any link: the
+        agent owns that folder and may have planted a link to any host file there."""
+        if self.workspaces_dir is None:
+            return None
+        try:
+            data = read_beneath_bytes(workspace_of(self.workspaces_dir, row.agent), f"{row.run_dir}/log.txt",
+                                      max_bytes=LOG_TAIL_BYTES, from_end=True)
+        except FileNotFoundError:
+            return None
+        except BeneathError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            return f"(log not shown: {exc.strerror})"
+        return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
     def list(self, agent: str | None = None, state: JobState | None = None, kind: str | None = None,
              limit: int = 50, offset: int = 0) -> list[JobView]:
@@ -146,6 +174,20 @@ class JobQueue:
                 row.pid = pid
                 session.add(row)
 
+    def record_progress(self, job_id: str, fraction: float, message: str, metrics: dict[str, Any]) -> None:
+        """What a running job reported (already validated and bounded by the dispatcher)."""
+        with write_session(self.engine) as session:
+            row = session.get(JobRow, job_id)
+            if row is None or row.state != JobState.RUNNING:
+                return
+            row.progress = fraction
+            if message:
+                row.message = message[:500]
+            if metrics:
+                merged = json.loads(row.metrics or "{}") | metrics
+                row.metrics = json.dumps(dict(list(merged.items())[-MAX_METRICS:]))
+            session.add(row)
+
     def finish(self, job_id: str, state: JobState, result: dict[str, Any] | None = None,
                error: str | None = None, message: str | None = None) -> None:
         """Record the end of a job once; a job that already ended keeps its first outcome."""
@@ -190,14 +232,3 @@ class JobQueue:
                 session.add(row)
                 changed.append(row.id)
         return [self.view(job_id) for job_id in changed]
-
-
-def _tail(path: Path, lines: int) -> str | None:
-    if not path.is_file():
-        return None
-    with path.open("rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - 16384))
-        text = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])

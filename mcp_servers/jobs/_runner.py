@@ -1,31 +1,36 @@
-"""The dispatcher: one thread that starts queued jobs in worker processes, one per slot, and watches them.
+"""The dispatcher: one thread that claims queued jobs and starts each in a sandbox of its own, one per slot.
 
-Slots are the visible GPUs (one job per GPU), or one CPU slot. Workers come from a forkserver that has imported
-torch and transformers once, so a job starts in well under a second instead of re-importing them.
+Slots are the visible GPUs (one job per GPU, given to the sandbox as its only device), or one CPU slot. A job
+runs `python -I -m trainer.jobs` inside the requesting agent's sandbox and answers JSON lines on its stdout; a
+reader thread per job validates them and is the only writer of that job's row. The job never sees the database.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
 import subprocess
 import threading
-from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from sqlalchemy import Engine
 
-from mcp_servers.jobs._models import JobState
+from mcp_servers.jobs._events import Cancelled, Failed, Progress, Result, bounded_lines, parse_event
+from mcp_servers.jobs._models import JobRow, JobState
 from mcp_servers.jobs._queue import JobQueue
-from mcp_servers.jobs._worker import pid_alive, run_job
+from mcp_servers.jobs._sandboxed import JobSandbox
+from sandbox import Backend, SandboxHandle
+from trainer.jobs._protocol import JobPayload
 
 log = logging.getLogger(__name__)
-PRELOAD: tuple[str, ...] = ("torch", "transformers", "peft")
-JOB_ENV_PREFIXES: tuple[str, ...] = ("W2S_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
+PROGRESS_EVERY_S = 0.5
+"""The host writes a job's progress at most this often, whatever the job prints."""
 
 
 def visible_gpus() -> list[str]:
@@ -35,41 +40,63 @@ def visible_gpus() -> list[str]:
         return [d for d in env.split(",") if d.strip() and d.strip() != "-1"]
     if shutil.which("nvidia-smi"):
         try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+            out = subprocess.run(["nvidia-smi", "-L"], check=False, capture_output=True, text=True, timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
             return []
         return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
     return []
 
 
-def _kill(pid: int) -> None:
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_job_process(pid: int) -> None:
+    """Kill an orphaned job's sandbox, but only if that pid is still one (pids are reused after a restart)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    if b"trainer.jobs" not in cmdline and b"bwrap" not in cmdline:
+        return
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
 
+@dataclass
+class _Running:
+    handle: SandboxHandle
+    thread: threading.Thread | None = None
+    cancelling: bool = False
+    outcome: Result | Failed | Cancelled | None = field(default=None)
+
+
 class JobRunner:
-    def __init__(self, queue: JobQueue, db_path: Path, slots: int | None = None, poll_s: float = 0.2,
-                 preload: tuple[str, ...] = PRELOAD, deny: tuple[Path, ...] = ()) -> None:
-        self.queue, self.db_path, self.poll_s = queue, db_path, poll_s
-        self.deny = tuple(str(p) for p in deny)
-        """Folders every worker refuses to open (see `_guard`)."""
+    def __init__(self, queue: JobQueue, box: JobSandbox, slots: int | None = None, poll_s: float = 0.2) -> None:
+        self.queue, self.box, self.poll_s = queue, box, poll_s
         self.gpus = visible_gpus()
         self.slots = slots or max(1, len(self.gpus))
-        self._ctx: ForkServerContext = multiprocessing.get_context("forkserver")  # type: ignore[assignment]
-        # The worker module (and the core it imports) always loads once in the forkserver, not per job.
-        self._ctx.set_forkserver_preload(["mcp_servers.jobs._worker", *preload])
-        self._procs: dict[str, BaseProcess] = {}
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._backend: Backend | None = None
 
     @property
     def engine(self) -> Engine:
         return self.queue.engine
 
     def start(self) -> JobRunner:
-        for job in self.queue.recover(pid_alive, _kill):
+        self._backend = self.box.backend()  # refuses here, at server start, when no sandbox can run
+        for job in self.queue.recover(pid_alive, _kill_job_process):
             log.warning("job %s after restart: %s", job.id, job.message)
         self._thread = threading.Thread(target=self._loop, name="job-dispatcher", daemon=True)
         self._thread.start()
@@ -81,11 +108,15 @@ class JobRunner:
         if self._thread is not None:
             self._thread.join(timeout=5)
         if kill_running:
-            for proc in self._procs.values():
-                proc.kill()
-                proc.join(timeout=5)
+            with self._lock:
+                running = list(self._running.values())
+            for job in running:
+                job.handle.stop(grace_s=2.0)
+            for job in running:
+                if job.thread is not None:
+                    job.thread.join(timeout=5)
 
-    def __enter__(self) -> JobRunner:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -94,47 +125,90 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self._reap()
                 self._cancel()
                 self._dispatch()
             except Exception:  # keep dispatching: a transient db error must not stop every agent's jobs
                 log.exception("dispatcher step failed")
             self._stop.wait(self.poll_s)
 
-    def _job_env(self, slot: int) -> dict[str, str]:
-        """The worker's environment: this dispatcher's w2s and HF settings as they are now (the forkserver kept
-        the ones of its own start, which may be older), and the slot's GPU."""
-        env = {k: v for k, v in os.environ.items() if k.startswith(JOB_ENV_PREFIXES)}
-        env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)] if self.gpus else ""
-        return env
+    def _gpu(self, slot: int) -> str | None:
+        return self.gpus[slot % len(self.gpus)] if self.gpus else None
 
     def _dispatch(self) -> None:
-        while (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
-            job, slot = claimed
-            args = (str(self.db_path), job.id, self._job_env(slot), self.deny, os.getpid())
-            proc = self._ctx.Process(target=run_job, args=args,
-                                     name=f"job-{job.id}", daemon=False)
-            proc.start()
-            self._procs[job.id] = proc
-            self.queue.set_pid(job.id, proc.pid)
-
-    def _reap(self) -> None:
-        for job_id, proc in list(self._procs.items()):
-            if proc.is_alive():
+        while not self._stop.is_set() and (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
+            row, slot = claimed
+            try:
+                handle = self.box.start(_payload(row), self._gpu(slot))
+            except Exception as exc:  # the job fails with the reason; others keep running
+                log.exception("job %s: sandbox did not start", row.id)
+                self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}")
                 continue
-            proc.join()
-            del self._procs[job_id]
-            # The worker records its own outcome; this only catches a worker that died without one (OOM, kill -9).
-            self.queue.finish(job_id, JobState.FAILED, error=f"worker exited with code {proc.exitcode} "
-                              "before reporting (out of memory or killed?)")
+            running = _Running(handle)
+            with self._lock:
+                self._running[row.id] = running
+            self.queue.set_pid(row.id, getattr(handle, "pid", None))
+            running.thread = threading.Thread(target=self._follow, args=(row.id, running), daemon=True,
+                                              name=f"job-{row.id}")
+            running.thread.start()
+
+    def _follow(self, job_id: str, running: _Running) -> None:
+        """Read the job's events until its stdout closes, then record its one outcome."""
+        pending: Progress | None = None  # events not yet written, merged (metrics add up, the last message wins)
+        last_write = 0.0
+        for line in bounded_lines(running.handle):
+            event = parse_event(line)
+            if isinstance(event, Progress):
+                if pending is not None:
+                    event.metrics = pending.metrics | event.metrics
+                    event.message = event.message or pending.message
+                pending = event
+                if time.monotonic() - last_write >= PROGRESS_EVERY_S:
+                    self.queue.record_progress(job_id, event.fraction, event.message, event.metrics)
+                    pending, last_write = None, time.monotonic()
+            elif event is not None and running.outcome is None:
+                running.outcome = event
+        if pending is not None:
+            self.queue.record_progress(job_id, pending.fraction, pending.message, pending.metrics)
+        code = self._wait(running.handle)
+        with self._lock:
+            self._running.pop(job_id, None)
+        if self._stop.is_set() and not running.cancelling:
+            return  # the server is stopping: the job stays `running` for recover() on the next start
+        self._record(job_id, running, code)
+
+    def _wait(self, handle: SandboxHandle) -> int | None:
+        while True:
+            try:
+                return handle.wait(timeout=1.0)
+            except TimeoutError:  # stdout closed but the process lives on: stop it once the server stops
+                if self._stop.is_set():
+                    return handle.stop(grace_s=2.0)
+
+    def _record(self, job_id: str, running: _Running, code: int | None) -> None:
+        outcome = running.outcome
+        if running.cancelling or isinstance(outcome, Cancelled):
+            self.queue.finish(job_id, JobState.CANCELLED, message="cancelled while running")
+        elif isinstance(outcome, Result):
+            self.queue.finish(job_id, JobState.SUCCEEDED, result=outcome.result)
+        elif isinstance(outcome, Failed):
+            self.queue.finish(job_id, JobState.FAILED, error=outcome.error)
+        else:
+            self.queue.finish(job_id, JobState.FAILED, error=f"job exited with code {code} before reporting "
+                              "(out of memory or killed?)")
 
     def _cancel(self) -> None:
         for row in self.queue.cancel_requests(os.getpid()):
-            proc = self._procs.pop(row.id, None)
-            if proc is not None:
-                proc.terminate()
-                proc.join(timeout=5)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
-            self.queue.finish(row.id, JobState.CANCELLED, message="cancelled while running")
+            with self._lock:
+                running = self._running.get(row.id)
+            if running is None:  # already ended, or started by a dispatcher before a restart
+                self.queue.finish(row.id, JobState.CANCELLED, message="cancelled while running")
+                continue
+            if not running.cancelling:
+                running.cancelling = True
+                running.handle.stop(grace_s=5.0)
+
+
+def _payload(row: JobRow) -> JobPayload:
+    spec = json.loads(row.spec)
+    return JobPayload(job_id=row.id, agent=row.agent, kind=row.kind, target=spec["target"], args=spec["args"],
+                      run_dir=row.run_dir, attempt=row.attempts)

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field
 
 from mcp_servers.core import ServerSettings
 from mcp_servers.jobs._queue import Quotas
+from mcp_servers.jobs._sandboxed import JobSandbox
 from trainer import paths
 
 
@@ -22,7 +23,7 @@ class ComputeSettings(ServerSettings):
                            description="The public data tree (the only data these servers read).")
     workspaces_dir: Path = Field(default_factory=lambda: paths().workspaces_dir,
                                  validation_alias=AliasChoices("workspaces_dir", "W2S_WORKSPACES_DIR"),
-                                 description="Agent workspaces; jobs write into `<agent>/runs/<job id>/`.")
+                                 description="Agent workspaces; each job writes into `<agent>/runs/<job id>/` from its sandbox.")
     slots: int | None = Field(default=None, validation_alias=AliasChoices("slots", "W2S_COMPUTE_SLOTS"),
                               description="Concurrent jobs; default one per visible GPU, or one on CPU.")
     max_queued_per_agent: int | None = Field(default=20, validation_alias=AliasChoices(
@@ -31,11 +32,23 @@ class ComputeSettings(ServerSettings):
         "max_running_per_agent", "W2S_COMPUTE_MAX_RUNNING_PER_AGENT"))
     litestream: bool = Field(default=False, validation_alias=AliasChoices("litestream", "W2S_COMPUTE_LITESTREAM"),
                              description="Jobs are working state (results live in workspaces): not replicated.")
-    deny_private: bool = Field(default=True, validation_alias=AliasChoices("deny_private", "W2S_COMPUTE_DENY_PRIVATE"),
-                               description="Refuse, in-process, any open of the label store and other private dirs.")
+    models_dir: Path = Field(default_factory=lambda: paths().models_dir,
+                             validation_alias=AliasChoices("models_dir", "W2S_MODELS_DIR"),
+                             description="Prepared models, bound read-only into every job's sandbox.")
+    artifacts_dir: Path = Field(default_factory=lambda: paths().artifacts_dir,
+                                validation_alias=AliasChoices("artifacts_dir", "W2S_ARTIFACTS_DIR"),
+                                description="Shared weak artifacts, bound read-only (jobs build into the agent's "
+                                            "own `artifacts/`).")
+    sandbox: str = Field(default="auto", validation_alias=AliasChoices("sandbox", "W2S_SANDBOX"),
+                         description="Backend every job runs in, the agents' own: auto | bwrap | docker | none "
+                                     "(none is unsafe: jobs run on the host as the operator).")
 
     def db_path(self, server: str) -> Path:
         return self.state_dir / "jobs.db"
+
+    def job_sandbox(self) -> JobSandbox:
+        return JobSandbox(workspaces_dir=self.workspaces_dir, data_dir=self.data_dir, models_dir=self.models_dir,
+                          artifacts_dir=self.artifacts_dir, backend_name=self.sandbox)
 
     def quotas(self) -> Quotas:
         return Quotas(max_queued_per_agent=self.max_queued_per_agent, max_running_per_agent=self.max_running_per_agent)

@@ -11,14 +11,15 @@ from mcp_servers.core import READ_ONLY, WRITES, refusals
 from mcp_servers.jobs import JobError, JobState, JobView
 from mcp_servers.jobs._compute import Compute, build_compute
 from mcp_servers.jobs._settings import ComputeSettings
-from mcp_servers.jobs._workspace import inside_workspace
+from mcp_servers.jobs._workspace import check_workspace_file, read_workspace_file, relative_path
 from trainer.data import list_datasets
 from trainer.models import ModelKind, resolve_model
 
 INSTRUCTIONS = """Prediction server for weak-to-strong research (public data only).
 predict answers a job id at once; follow it with wait_job. Give a checkpoint (a finished sft train job's id, or
 a checkpoint folder in your workspace), or a causal LM name for zero-shot answer-token scoring. read_predictions
-returns the finished file: one P(class 1) per row in file order, which submit_predictions accepts as is."""
+returns the finished file: one P(class 1) per row in file order, which submit_predictions accepts as is.
+Each job runs in a sandbox like yours; paths in answers are relative to your workspace."""
 
 
 class Predictions(BaseModel):
@@ -29,25 +30,27 @@ class Predictions(BaseModel):
     ids: list[str] | None = Field(default=None, description="row ids, when asked for")
 
 
-def build_server(settings: ComputeSettings | None = None, local_token: str | None = None,
-                 preload: tuple[str, ...] | None = None) -> Compute:
-    compute = build_compute("predict", settings, INSTRUCTIONS, local_token,
-                            **({"preload": preload} if preload is not None else {}))
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> Compute:
+    compute = build_compute("predict", settings, INSTRUCTIONS, local_token)
     app, queue = compute.app, compute.queue
 
     def _checkpoint(source: str) -> str:
-        workspace = compute.workspace()
+        """The checkpoint as a workspace-relative folder; the job loads it inside the sandbox, as the agent."""
         if source.startswith("train-") and "/" not in source:
             view = queue.view(source, app.identity().agent)
             if view.state != JobState.SUCCEEDED or not view.result or "checkpoint" not in view.result:
                 raise JobError(f"job {source} is {view.state} and has no checkpoint",
                                "wait for an 'sft' training job to succeed, then pass its id")
-            source = view.result["checkpoint"]
-        folder = inside_workspace(workspace, source)
-        if not (folder / "classifier.json").is_file():
+            source = str(view.result["checkpoint"])
+        folder = relative_path(source).rstrip("/") or "."
+        try:
+            check_workspace_file(compute.workspace(), f"{folder}/classifier.json")
+        except JobError as exc:
+            if "does not exist" not in exc.problem:
+                raise
             raise JobError(f"{source!r} is not a checkpoint folder (no classifier.json)",
-                           "pass an sft job id or its runs/<job id>/checkpoint folder")
-        return str(folder)
+                           "pass an sft job id or its runs/<job id>/checkpoint folder") from None
+        return folder
 
     @app.mcp.tool(annotations=WRITES)
     @refusals
@@ -74,8 +77,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         spec = {"dataset": dataset, "split": split, "checkpoint": _checkpoint(checkpoint) if checkpoint else None,
                 "model": model, "batch_size": batch_size, "max_length": max_length}
         job_id = f"predict-{secrets.token_hex(6)}"
-        run_dir = compute.workspace() / "runs" / job_id
-        return queue.submit(agent, "predict", "mcp_servers.predict._jobs:run_predict_job", spec, run_dir,
+        return queue.submit(agent, "predict", "trainer.jobs.predict:run_predict_job", spec, f"runs/{job_id}",
                             job_id=job_id)
 
     @app.mcp.tool(annotations=READ_ONLY)
@@ -88,8 +90,13 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         view = queue.view(job_id, app.identity().agent)
         if view.kind != "predict" or view.state != JobState.SUCCEEDED or not view.result:
             raise JobError(f"job {job_id} is a {view.state} {view.kind} job", "wait for a predict job to succeed")
-        data = json.loads((compute.workspace() / view.result["predictions_file"]).read_text())
-        return Predictions(dataset=data["dataset"], split=data["split"], predictions=data["predictions"],
-                           hard=data["hard"], ids=data["ids"] if include_ids else None)
+        where = str(view.result.get("predictions_file", ""))
+        try:  # read once, beneath the workspace, no link followed; what was read is what is answered
+            data = json.loads(read_workspace_file(compute.workspace(), where))
+            return Predictions(dataset=data["dataset"], split=data["split"], predictions=data["predictions"],
+                               hard=data["hard"], ids=data["ids"] if include_ids else None)
+        except (ValueError, KeyError, TypeError):
+            raise JobError(f"{where!r} is not a predictions file of this job (changed since it ran?)",
+                           "run the predict job again") from None
 
     return compute

@@ -14,8 +14,10 @@ import math
 from pathlib import Path
 
 from mcp_servers.jobs import JobError, JobQueue, JobState
-from mcp_servers.jobs._workspace import inside_workspace
+from mcp_servers.jobs._workspace import read_workspace_file, relative_path
+from trainer import paths
 from trainer.data import PublicSplit, target_of
+from trainer.jobs._artifacts import OWN_ARTIFACTS
 from trainer.weak import load_weak_artifact
 
 SOURCES_HELP = "labels_source is 'weak:<artifact id>', 'job:<predict job id>', 'file:<path in your workspace>' or 'train_label'"
@@ -34,14 +36,17 @@ def _probability(value: object, where: str, task: str) -> float:
     raise JobError(f"{where}: label {value!r} is not a probability in [0, 1] or a 0/1 label", SOURCES_HELP)
 
 
-def _read_file(path: Path, relative: str, task: str) -> dict[str, float]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".json":
+def _parse(data: bytes, relative: str, task: str, as_json: bool) -> dict[str, float]:
+    """Labels from the bytes that were read (once): what is checked is what the job trains on."""
+    text = data.decode("utf-8", errors="replace")
+    if as_json:
         try:
             data = json.loads(text)
             ids, values = data["ids"], data["predictions"]
         except (json.JSONDecodeError, KeyError, TypeError):
             raise JobError(f"{relative}: expected a JSON object with 'ids' and 'predictions'", SOURCES_HELP) from None
+        if not isinstance(ids, list) or not isinstance(values, list):
+            raise JobError(f"{relative}: 'ids' and 'predictions' must be lists", SOURCES_HELP)
         if len(ids) != len(values):
             raise JobError(f"{relative}: {len(ids)} ids but {len(values)} predictions", SOURCES_HELP)
         return {str(i): _probability(v, f"{relative} row {n + 1}", task) for n, (i, v) in enumerate(zip(ids, values))}
@@ -69,30 +74,17 @@ def resolve_labels(source: str, split: PublicSplit, workspace: Path, queue: JobQ
                            "set train_split to 'train_label', or pick another labels_source")
         return [float(t) for t in split.targets()]
     if kind == "weak" and ref:
-        try:
-            artifact = load_weak_artifact(ref)
-        except (ValueError, FileNotFoundError) as exc:
-            raise JobError(str(exc), "build one with start_training(recipe='weak') and pass its artifact id") from None
-        if artifact.config.get("dataset") != split.dataset:
-            raise JobError(f"artifact {ref} is for dataset {artifact.config.get('dataset')!r}, not {split.dataset!r}",
-                           "use a weak artifact built on the same dataset")
-        if split.split not in ("train_unlabel", "test"):
-            raise JobError(f"weak artifacts label train_unlabel and test, not {split.split}", "change train_split")
-        ids, probs = artifact.probs(split.split)
-        labels = dict(zip(ids, probs.tolist(), strict=True))
+        labels = _weak_labels(ref, split, workspace)
         where = f"artifact {ref}"
     elif kind == "job" and ref:
         view = queue.view(ref, agent)
         if view.kind != "predict" or view.state != JobState.SUCCEEDED or not view.result:
             raise JobError(f"job {ref} is a {view.state} {view.kind} job", "pass a predict job that succeeded")
-        path = workspace / view.result["predictions_file"]
-        labels = _read_file(path, f"job {ref}", task)
+        labels = _parse(read_workspace_file(workspace, str(view.result.get("predictions_file", ""))), f"job {ref}",
+                        task, as_json=True)
         where = f"job {ref}"
     elif kind == "file" and ref:
-        path = inside_workspace(workspace, ref)
-        if not path.is_file():
-            raise JobError(f"{ref!r} is not a file", SOURCES_HELP)
-        labels = _read_file(path, ref, task)
+        labels = _parse(read_workspace_file(workspace, relative_path(ref)), ref, task, as_json=ref.endswith(".json"))
         where = ref
     else:
         raise JobError(f"unknown labels_source {source!r}", SOURCES_HELP)
@@ -102,3 +94,39 @@ def resolve_labels(source: str, split: PublicSplit, workspace: Path, queue: JobQ
                        f"({len(missing)} of its ids missing, e.g. {missing[0] if missing else 'none'})",
                        f"give exactly one label per row of {split.split}.jsonl, matched by id")
     return [labels[i] for i in split.ids]
+
+
+def _weak_labels(ref: str, split: PublicSplit, workspace: Path) -> dict[str, float]:
+    """A weak artifact's labels: from the shared cache (operator-side, read-only to every sandbox) when it holds
+    the id, else from the agent's own `artifacts/<id>/`, which its jobs built, read with open_beneath."""
+    fix = "build one with start_training(recipe='weak') and pass its artifact id"
+    if not ref.startswith("weak-") or "/" in ref or ".." in ref or "\0" in ref:
+        raise JobError(f"not a weak artifact id: {ref!r} (expected weak-<12 hex>)", fix)
+    if split.split not in ("train_unlabel", "test"):
+        raise JobError(f"weak artifacts label train_unlabel and test, not {split.split}", "change train_split")
+    try:
+        artifact = load_weak_artifact(ref, paths().artifacts_dir)
+    except ValueError as exc:
+        raise JobError(str(exc), fix) from None
+    except FileNotFoundError:
+        own = f"{OWN_ARTIFACTS}/{ref}"
+        try:
+            config = json.loads(read_workspace_file(workspace, f"{own}/config.json", max_bytes=1 << 20))
+        except JobError as exc:
+            if "does not exist" in exc.problem:
+                raise JobError(f"weak artifact {ref} does not exist (neither shared nor in your {OWN_ARTIFACTS}/)",
+                               fix) from None
+            raise
+        except json.JSONDecodeError:
+            raise JobError(f"{own}/config.json is not JSON", fix) from None
+        dataset = config.get("dataset") if isinstance(config, dict) else None
+        rows = _parse(read_workspace_file(workspace, f"{own}/{split.split}.jsonl"), f"{own}/{split.split}.jsonl",
+                      split.task.value, as_json=False)
+    else:
+        dataset = artifact.config.get("dataset")
+        ids, probs = artifact.probs(split.split)
+        rows = dict(zip(ids, probs.tolist(), strict=True))
+    if dataset != split.dataset:
+        raise JobError(f"artifact {ref} is for dataset {dataset!r}, not {split.dataset!r}",
+                       "use a weak artifact built on the same dataset")
+    return rows

@@ -2,8 +2,6 @@
 
 # no `from __future__ import annotations`: fastmcp reads these signatures.
 import secrets
-import shutil
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -21,13 +19,12 @@ start_training answers a job id at once; follow it with wait_job (<= 300 s a cal
 Recipes: 'weak' builds the weak supervisor's soft labels (answers an artifact id);
 'sft' fine-tunes a model on a split with labels_source 'weak:<artifact>', 'job:<predict job>', 'file:<path>'
 or 'train_label' (answers a checkpoint for the predict server); 'idea' runs a registered idea end to end
-(answers a predictions file ready for the grader). Results are written to runs/<job id>/ in your workspace."""
+(answers a predictions file ready for the grader). Each job runs in a sandbox like yours (your workspace, public
+data, no network) and writes to runs/<job id>/ in your workspace; paths in answers are relative to it."""
 
 
-def build_server(settings: ComputeSettings | None = None, local_token: str | None = None,
-                 preload: tuple[str, ...] | None = None) -> Compute:
-    compute = build_compute("train", settings, INSTRUCTIONS, local_token,
-                            **({"preload": preload} if preload is not None else {}))
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> Compute:
+    compute = build_compute("train", settings, INSTRUCTIONS, local_token)
     app, queue = compute.app, compute.queue
 
     @app.mcp.tool(annotations=WRITES)
@@ -54,23 +51,14 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         assert train_split in SPLITS
         config = {**preset_config(preset, recipe), **config}
         job_id = f"train-{secrets.token_hex(6)}"
-        run_dir = compute.workspace() / "runs" / job_id
-        request = TrainRequest(agent=agent, workspace=compute.workspace(), run_dir=run_dir, dataset=dataset,
+        request = TrainRequest(agent=agent, workspace=compute.workspace(), dataset=dataset,
                                idea=idea, config=dict(config), labels_source=labels_source, train_split=train_split,
                                hard_labels=hard_labels, queue=queue)
         recipe_impl = RECIPES.get(recipe)
         if recipe_impl is None:
             raise JobError(f"unknown recipe {recipe!r}", f"use one of: {', '.join(sorted(RECIPES))}")
-        try:
-            spec = recipe_impl.prepare(request)
-        except JobError:
-            _discard(run_dir)
-            raise
-        return queue.submit(agent, "train", recipe_impl.target, spec | {"recipe": recipe}, run_dir, job_id=job_id)
+        spec = recipe_impl.prepare(request)  # a refused request leaves nothing behind: nothing was written
+        return queue.submit(agent, "train", recipe_impl.target, spec | {"recipe": recipe}, f"runs/{job_id}",
+                            job_id=job_id)
 
     return compute
-
-
-def _discard(run_dir: Path) -> None:
-    """A refused request leaves nothing behind."""
-    shutil.rmtree(run_dir, ignore_errors=True)

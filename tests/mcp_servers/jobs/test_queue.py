@@ -7,11 +7,11 @@ import pytest
 
 from mcp_servers.jobs import JobError, JobQueue, JobState
 
-SLEEP = "mcp_servers.jobs.builtin:sleep_job"
+SLEEP = "trainer.jobs.builtin:sleep_job"
 
 
 def _submit(queue: JobQueue, agent: str, tmp_path: Path, n: int = 1) -> list[str]:
-    return [queue.submit(agent, "sleep", SLEEP, {"seconds": 0}, tmp_path / agent / str(i)).id for i in range(n)]
+    return [queue.submit(agent, "sleep", SLEEP, {"seconds": 0}).id for _ in range(n)]
 
 
 def test_claims_interleave_agents_round_robin(queue: JobQueue, tmp_path: Path) -> None:
@@ -84,3 +84,14 @@ def test_finish_keeps_the_first_outcome(queue: JobQueue, tmp_path: Path) -> None
     queue.finish(job, JobState.FAILED, error="late")
     view = queue.view(job)
     assert view.state == JobState.SUCCEEDED and view.result == {"x": 1} and view.error is None
+
+
+def test_run_dirs_are_workspace_relative_and_targets_are_trainer_jobs(queue: JobQueue) -> None:
+    view = queue.submit("a", "sleep", SLEEP, {"seconds": 0})
+    assert view.run_dir == f"runs/{view.id}"
+    for run_dir in ("/abs/runs/x", "runs/../../bob/runs/x", ""):
+        with pytest.raises(ValueError, match="relative"):
+            queue.submit("a", "sleep", SLEEP, {}, run_dir)
+    with pytest.raises(ValueError, match="trainer.jobs"):
+        queue.submit("a", "peek", "mcp_servers.jobs.builtin:sleep_job", {})
+    assert len(queue.list(agent="a")) == 1

@@ -1,15 +1,15 @@
-"""The predict job: P(class 1) for every row of a public split, written as a file the grader accepts."""
+"""The predict job body (inside the sandbox): P(class 1) for every row of a public split, written as a file the
+grader accepts."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mcp_servers.jobs import JobContext
 from trainer.data import load_split
+from trainer.jobs._context import JobContext
 
 
 def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -18,8 +18,8 @@ def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 
     split = load_split(spec["dataset"], spec["split"])
     ctx.progress(0.05, f"predicting {len(split)} rows of {spec['dataset']}/{spec['split']}")
-    if spec.get("checkpoint"):
-        probs = predict(Path(spec["checkpoint"]), split.rows, batch_size=spec["batch_size"])
+    if spec.get("checkpoint"):  # workspace-relative, checked by the server; opened here as the agent
+        probs = predict(ctx.workspace / spec["checkpoint"], split.rows, batch_size=spec["batch_size"])
     else:  # zero-shot answer-token scoring of a causal LM
         clf = load_classifier(spec["model"], split.task, max_length=spec["max_length"])
         probs = predict_proba(clf, split.rows, spec["batch_size"])
@@ -29,5 +29,5 @@ def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     payload = {"dataset": spec["dataset"], "split": spec["split"], "ids": split.ids,
                "predictions": [round(float(p), 6) for p in probs], "hard": hard.tolist()}
     out.write_text(json.dumps(payload) + "\n")
-    return {"predictions_file": str(out.relative_to(ctx.run_dir.parent.parent)), "rows": len(split),
+    return {"predictions_file": ctx.relative(out), "rows": len(split),
             "mean_p": round(float(probs.mean()), 4), "positive_rate": round(float(hard.mean()), 4)}

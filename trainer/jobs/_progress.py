@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from mcp_servers.jobs._context import JobContext
+from trainer.jobs._context import JobContext
 
 
 class MetricsWatcher:
@@ -23,7 +23,7 @@ class MetricsWatcher:
         self._thread = threading.Thread(target=self._loop, daemon=True, name="metrics-watcher")
         self._seen: dict[Path, int] = {}
 
-    def __enter__(self) -> MetricsWatcher:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -62,5 +62,7 @@ class MetricsWatcher:
                 continue
             self._seen[path] = record.get("step")
             where = path.parent.relative_to(self.ctx.run_dir) if path.parent != self.ctx.run_dir else Path(".")
-            self.ctx.progress(self.ctx.last_fraction, f"{where}: step {record['step']}, loss {record.get('loss', float('nan')):.4f}",
+            loss = record.get("loss")
+            loss_text = f"{loss:.4f}" if isinstance(loss, int | float) else "n/a"
+            self.ctx.progress(self.ctx.last_fraction, f"{where}: step {record['step']}, loss {loss_text}",
                               {k: v for k, v in record.items() if isinstance(v, int | float)})

@@ -1,0 +1,84 @@
+"""Reading a job's event stream on the host: every line is untrusted data (a job runs as its agent, and an agent
+that gets code into its own job can print anything), so lines are size-capped, validated and bounded before any
+of it reaches the database."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+
+from sandbox import SandboxHandle
+from trainer.jobs._protocol import MAX_LINE_BYTES
+
+MAX_METRICS = 64
+MAX_RESULT_BYTES = 256 * 1024
+
+
+class Progress(BaseModel):
+    event: Literal["progress"]
+    fraction: float = Field(ge=0.0, le=1.0)
+    message: str = ""
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class Result(BaseModel):
+    event: Literal["result"]
+    result: dict[str, Any]
+
+
+class Failed(BaseModel):
+    event: Literal["failed"]
+    error: str
+
+
+class Cancelled(BaseModel):
+    event: Literal["cancelled"]
+
+
+Event = Annotated[Progress | Result | Failed | Cancelled, Field(discriminator="event")]
+_EVENT: TypeAdapter[Progress | Result | Failed | Cancelled] = TypeAdapter(Event)
+
+
+def parse_event(line: bytes) -> Progress | Result | Failed | Cancelled | None:
+    """One validated event, or None for anything else (junk, a partial line, an oversized result)."""
+    if len(line) > MAX_LINE_BYTES:
+        return None
+    try:
+        raw = json.loads(line)
+        event = _EVENT.validate_python(raw)
+    except (ValueError, ValidationError, RecursionError):
+        return None
+    if isinstance(event, Progress):
+        event.message = event.message[:500]
+        event.metrics = {str(k)[:64]: v for k, v in list(event.metrics.items())[:MAX_METRICS]
+                         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+    elif isinstance(event, Result) and len(json.dumps(event.result)) > MAX_RESULT_BYTES:
+        return Failed(event="failed", error=f"the job's result was over {MAX_RESULT_BYTES} bytes (write data to "
+                                            "files in the run folder and answer their paths)")
+    elif isinstance(event, Failed):
+        event.error = event.error[:2000]
+    return event
+
+
+def bounded_lines(handle: SandboxHandle) -> Iterator[bytes]:
+    """stdout lines of `handle`, none longer than MAX_LINE_BYTES kept in memory (an endless line is skipped)."""
+    process = getattr(handle, "process", None)
+    stream = getattr(process, "stdout", None)
+    if stream is None:  # a backend without a local pipe (docker): its own line iterator
+        for line in handle.lines():
+            if len(line) <= MAX_LINE_BYTES:
+                yield line
+        return
+    skipping = False
+    while True:
+        chunk = stream.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
+        complete = chunk.endswith(b"\n")
+        if not skipping and complete:
+            yield chunk
+        skipping = not complete  # too long: drop the rest of this line too

@@ -1,0 +1,12 @@
+"""Job bodies that run INSIDE a sandbox (`python -I -m trainer.jobs`, code from a read-only bind).
+
+The compute servers (mcp_servers/train, mcp_servers/predict) queue a job and start one sandbox per job under the
+requesting agent's policy: its workspace read-write, public data, models and artifacts read-only, nothing
+private, no network. The job gets its spec on stdin and answers with JSON lines on stdout (see `_protocol`); it
+never touches the jobs database, and it writes only into its own `runs/<job id>/` of the workspace.
+"""
+
+from trainer.jobs._context import JobCancelled, JobContext
+from trainer.jobs._protocol import EVENTS, JobPayload
+
+__all__ = ["EVENTS", "JobCancelled", "JobContext", "JobPayload"]
