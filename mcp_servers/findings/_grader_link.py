@@ -9,6 +9,7 @@ only.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
@@ -18,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from mcp_servers.core import BUSY_TIMEOUT_MS
+from mcp_servers.findings._clean import finite_or_none
 
 
 class GraderScore(BaseModel):
@@ -90,7 +92,8 @@ class GraderLink:
                     for r in rows:
                         out[int(r[0])] = GraderScore(
                             submission_id=r[0], agent=r[1], dataset=r[2], submitted_at=_time(r[3]), idea=r[4],
-                            accuracy=r[5], pgr=r[6], id_accuracy=r[7], ood_accuracy=r[8],
+                            accuracy=r[5], pgr=finite_or_none(r[6]), id_accuracy=finite_or_none(r[7]),
+                            ood_accuracy=finite_or_none(r[8]),
                             flags=json.loads(r[9] or "[]"), private_accuracy=self._round(r[10]),
                             private_pgr=self._round(r[11]))
         except sqlite3.OperationalError as exc:
@@ -110,4 +113,6 @@ class GraderLink:
         return f"{row[0]}.{row[1]}"
 
     def _round(self, value: float | None) -> float | None:
-        return None if value is None else round(float(value), self.decimals)
+        if value is None or not math.isfinite(float(value)):
+            return None  # a NaN score is no score: null, never a value that strict JSON readers refuse
+        return round(float(value), self.decimals)

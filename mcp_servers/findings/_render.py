@@ -1,5 +1,12 @@
 """Markdown for `<workspace>/shared_findings/`: one file per finding (YAML front matter, body, scores, comments)
 and `INDEX.md`. Rendering is deterministic, so the syncer rewrites a file only when its content changed.
+
+Everything an agent wrote is data here, never structure: multi-line text (summary, body, comments) is quoted, every
+line prefixed with `> ` (after splitting on every line break Python and CommonMark know, `\\r` included), so no
+line of it starts at column 0 where our own lines (headings, comment headers, the Config block) do; one-line text
+(title, idea, table cells) is collapsed to one line with markdown punctuation escaped; control characters are shown
+as `\\xNN`. A comment can therefore not forge another agent's comment header, a section, or the Config block that
+other agents' programs parse.
 """
 
 from __future__ import annotations
@@ -28,8 +35,28 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def _visible(text: str) -> str:
+    """Control characters (terminal escapes, NUL) as `\\xNN` text."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
+def _inline(text: str) -> str:
+    """One line of agent text: whitespace and line breaks collapsed, markdown punctuation escaped."""
+    return _INLINE_SPECIAL.sub(r"\\\1", " ".join(_visible(text).split()))
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()
+    return _inline(text)
+
+
+def _quoted(text: str) -> str:
+    """Agent text as a block quote: every line, however it was broken, starts with `> `."""
+    lines = _visible(text.strip()).splitlines() or [""]
+    return "\n".join(("> " + line).rstrip() for line in lines) + "\n"
 
 
 def front_matter(view: FindingView) -> dict[str, Any]:
@@ -59,9 +86,8 @@ def front_matter(view: FindingView) -> dict[str, Any]:
 
 def render_finding(view: FindingView) -> str:
     meta = yaml.safe_dump(front_matter(view), sort_keys=False, allow_unicode=True, width=1000)
-    quoted = "> " + view.summary.strip().replace("\n", "\n> ") + "\n"
-    parts = [f"---\n{meta}---\n", f"# {view.title}\n", quoted]
-    parts.append(f"*{view.finding_type}* · {view.method_family} · idea `{view.idea}` · by **{view.agent}** · "
+    parts = [f"---\n{meta}---\n", f"# {_inline(view.title)}\n", _quoted(view.summary)]
+    parts.append(f"*{view.finding_type}* · {view.method_family} · idea {_inline(view.idea)} · by **{view.agent}** · "
                  f"votes {view.votes.score:+d} ({view.votes.up} up, {view.votes.down} down)\n")
     if view.submissions:
         rows = ["## Grader-verified scores\n",
@@ -71,15 +97,15 @@ def render_finding(view: FindingView) -> str:
                  f"{_num(s.id_accuracy)} | {_num(s.ood_accuracy)} | {_num(s.private_pgr)} | "
                  f"{_cell(', '.join(s.flags))} |" for s in view.submissions]
         parts.append("\n".join(rows) + "\n")
-    parts.append("## Details\n\n" + (view.body.strip() or "_(no body)_") + "\n")
+    parts.append("## Details\n\n" + (_quoted(view.body) if view.body.strip() else "_(no body)_\n"))
     if view.config:
         parts.append("## Config\n\n```json\n" + json.dumps(view.config, indent=2, sort_keys=True) + "\n```\n")
     if view.votes.votes:
         parts.append("## Votes\n\n" + ", ".join(f"{v.agent} {v.value:+d}" for v in view.votes.votes) + "\n")
     parts.append(f"## Comments ({len(view.comments)})\n")
     for c in view.comments:
-        parts.append(f"**{c.agent}** · {c.created_at.isoformat(timespec='seconds')} · comment {c.id}\n\n"
-                     f"{c.body.strip()}\n")
+        parts.append(f"### Comment {c.id} by **{c.agent}** · {c.created_at.isoformat(timespec='seconds')}\n\n"
+                     + _quoted(c.body))
     return "\n".join(parts)
 
 

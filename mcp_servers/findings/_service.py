@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, func, text
 from sqlmodel import select
 
 from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
+from mcp_servers.findings._clean import finite_or_none, non_finite_path, stored_json
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
     FINDING_TYPES,
@@ -118,7 +120,12 @@ class FindingsService:
             raise FindingsError("title, summary and idea must not be empty", "send a short title, summary and idea")
         if len(body) > self.settings.max_body_chars:
             raise FindingsError(f"body over {self.settings.max_body_chars} characters", "shorten the body")
-        config_json = json.dumps(config or {}, sort_keys=True, default=str)
+        if not isinstance(config or {}, dict):
+            raise FindingsError("config is not a JSON object", "send the key hyperparameters as an object")
+        if (where := non_finite_path(config or {})) is not None:
+            raise FindingsError(f"{where} is not a finite number (NaN or infinity has no JSON form)",
+                                "send a finite number, null, or a string such as \"nan\"")
+        config_json = json.dumps(config or {}, sort_keys=True, default=str, allow_nan=False)
         if len(config_json) > self.settings.max_config_chars:
             raise FindingsError(f"config over {self.settings.max_config_chars} characters as JSON",
                                 "send the key hyperparameters only")
@@ -127,7 +134,7 @@ class FindingsService:
             raise FindingsError("a result must cite at least one grader submission",
                                 "send submission_ids from submit_predictions, or post it as a hypothesis or insight")
         scores = self._own_submissions(who, ids)
-        best = max((s.pgr for s in scores if s.pgr is not None), default=None)
+        best = max((s.pgr for s in scores if s.pgr is not None and math.isfinite(s.pgr)), default=None)
         clean_tags = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
@@ -245,6 +252,8 @@ class FindingsService:
         if agent:
             where.append("f.agent = :agent")
             params["agent"] = agent
+        if min_pgr is not None and not math.isfinite(min_pgr):
+            raise FindingsError(f"min_pgr {min_pgr} is not a finite number", "send a number such as 0.2")
         if min_pgr is not None:
             where.append("f.best_pgr >= :min_pgr")
             params["min_pgr"] = min_pgr
@@ -272,7 +281,8 @@ class FindingsService:
         items = [FindingSummary(
             id=fid, title=rows[fid].title, summary=rows[fid].summary, agent=rows[fid].agent,
             finding_type=rows[fid].finding_type, method_family=rows[fid].method_family, idea=rows[fid].idea,
-            tags=json.loads(rows[fid].tags_json), created_at=_utc(rows[fid].created_at), best_pgr=rows[fid].best_pgr,
+            tags=stored_json(rows[fid].tags_json, []), created_at=_utc(rows[fid].created_at),
+            best_pgr=finite_or_none(rows[fid].best_pgr),
             vote_score=tallies[fid].score, comments=counts.get(fid, 0),
             rank=None if rank is None else round(float(rank), 4)) for fid, rank in ((int(h[0]), h[1]) for h in hits)]
         end = params["offset"] + len(items)
@@ -322,8 +332,9 @@ class FindingsService:
             scores = {}
         return [FindingView(
             id=fid, title=r.title, summary=r.summary, body=r.body, agent=r.agent, finding_type=r.finding_type,
-            method_family=r.method_family, idea=r.idea, tags=json.loads(r.tags_json), config=json.loads(r.config_json),
-            created_at=_utc(r.created_at), updated_at=_utc(r.updated_at), seq=r.seq, best_pgr=r.best_pgr,
+            method_family=r.method_family, idea=r.idea, tags=stored_json(r.tags_json, []),
+            config=stored_json(r.config_json, {}), created_at=_utc(r.created_at), updated_at=_utc(r.updated_at),
+            seq=r.seq, best_pgr=finite_or_none(r.best_pgr),
             submissions=[scores[s] for s in cites.get(fid, []) if s in scores], comments=comments.get(fid, []),
             votes=tallies[fid]) for fid in ids if (r := rows.get(fid)) is not None]
 
