@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from mcp_servers.core._litestream import restore
+from mcp_servers.core._litestream import LitestreamError, restore
+from mcp_servers.core._replica import ID_GAP_AFTER_RESTORE, bump_sequences
 from mcp_servers.core._settings import ServerSettings
 from mcp_servers.core._tokens import AGENT_SCOPES, TokenStore
 
@@ -69,16 +71,39 @@ def revoke(
 def restore_cmd(
     server: Annotated[str, typer.Argument(help="server whose database to restore, e.g. grader")],
     out: Annotated[Path | None, typer.Option(help="output file (default: the server's db path, must not exist)")] = None,
+    timestamp: Annotated[str | None, typer.Option(help="point in time, RFC 3339 (e.g. 2026-11-29T10:00:00Z)")] = None,
+    txid: Annotated[str | None, typer.Option(help="restore up to this hex transaction id (inclusive)")] = None,
+    id_gap: Annotated[int, typer.Option(min=0, help="how far every id sequence jumps (ids are never reused)")]
+    = ID_GAP_AFTER_RESTORE,
 ) -> None:
-    """Rebuild a server's database from its litestream replica."""
-    settings = ServerSettings()
+    """Rebuild a server's database from its litestream replica (latest state, or a point in time).
+
+    The replica may lack the last second of acknowledged writes (litestream is asynchronous), so every id
+    sequence moves `--id-gap` past its high-water mark: no id an agent already cited is handed out again."""
+    settings = _settings_for(server)
     target = out or settings.db_path(server)
-    restore(settings.replica_for(server), target)
+    try:
+        restore(settings.replica_for(server), target, timestamp=timestamp, txid=txid)
+    except LitestreamError as exc:
+        _console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    floors = bump_sequences(target, id_gap)
     _console.print(f"restored {server} into {target}")
+    stale = sorted(name for name, floor in floors.items() if floor < 0)
+    if stale:
+        _console.print(f"[yellow]warning:[/] tables made by an older version may reuse ids: {', '.join(stale)}")
+
+
+def _settings_for(server: str) -> ServerSettings:
+    if server in ("train", "predict", "jobs"):
+        from mcp_servers.jobs._settings import ComputeSettings
+
+        return ComputeSettings()
+    return ServerSettings()
 
 
 @replica_app.command("where")
 def where(server: Annotated[str, typer.Argument(help="server name")]) -> None:
     """Print a server's database path and replica URL."""
-    settings = ServerSettings()
+    settings = _settings_for(server)
     typer.echo(f"{settings.db_path(server)}\t{settings.replica_for(server)}")

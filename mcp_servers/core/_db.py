@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Integer, Table, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, create_engine
@@ -73,13 +73,26 @@ def _retry_locked(action: Callable[[], Any], timeout_s: float = BUSY_TIMEOUT_MS 
 def init_tables(engine: Engine, *models: type[SQLModel], ddl: tuple[str, ...] = ()) -> None:
     """Create the tables of `models` (only these: the metadata is shared by every server) and run extra DDL."""
 
+    tables = [m.__table__ for m in models]  # type: ignore[attr-defined]
+    for table in tables:
+        _never_reuse_ids(table)
+
     def create() -> None:
-        SQLModel.metadata.create_all(engine, tables=[m.__table__ for m in models])  # type: ignore[attr-defined]
+        SQLModel.metadata.create_all(engine, tables=tables)
         with engine.begin() as conn:
             for statement in ddl:
                 conn.exec_driver_sql(statement)
 
     _retry_locked(create)
+
+
+def _never_reuse_ids(table: Table) -> None:
+    """An integer primary key gets AUTOINCREMENT: SQLite then never hands out an id again, even after the row with
+    the highest id is deleted, and a restore can move the sequence past ids a lost replica tail had acknowledged
+    (`_replica.bump_sequences`)."""
+    keys = list(table.primary_key.columns)
+    if len(keys) == 1 and isinstance(keys[0].type, Integer):
+        table.dialect_options["sqlite"]["autoincrement"] = True
 
 
 @contextmanager

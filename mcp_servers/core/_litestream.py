@@ -14,9 +14,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class Replicator:
         if self.replica_url.startswith("file://"):
             Path(self.replica_url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self.process = subprocess.Popen(
                 [litestream_binary(), "replicate", str(self.db), self.replica_url],
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509 - no locks taken
@@ -89,7 +91,7 @@ class Replicator:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> Replicator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -103,15 +105,32 @@ def _max_txid(ltx_dir: Path) -> str | None:
     return max(ends) if ends else None
 
 
-def restore(replica_url: str, out: Path, timeout: float = 120.0) -> Path:
-    """Rebuild a database at `out` (which must not exist) from the replica."""
+def restore(replica_url: str, out: Path, timeout: float = 120.0, *, timestamp: str | None = None,
+            txid: str | None = None) -> Path:
+    """Rebuild a database at `out` (which must not exist) from the replica: its latest state, or the state at
+    `timestamp` (RFC 3339, e.g. 2026-11-29T10:00:00Z) or up to the hex transaction id `txid`."""
     if out.exists():
         raise LitestreamError(f"{out} exists; restore writes a new file (move the old one away first)")
+    if timestamp and txid:
+        raise LitestreamError("give a timestamp or a txid, not both")
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(  # noqa: S603
-        [litestream_binary(), "restore", "-o", str(out), replica_url],
+    point = ["-timestamp", timestamp] if timestamp else ["-txid", txid] if txid else []
+    result = subprocess.run(
+        [litestream_binary(), "restore", *point, "-o", str(out), replica_url],
         capture_output=True, text=True, timeout=timeout, check=False,
     )
     if result.returncode != 0 or not out.exists():
         raise LitestreamError(f"litestream restore failed ({result.returncode}): {result.stderr.strip()[-500:]}")
     return out
+
+
+def replica_exists(replica_url: str, timeout: float = 60.0) -> bool:
+    """Whether the replica holds any backup (a restore would find something)."""
+    if replica_url.startswith("file://"):
+        return _max_txid(Path(replica_url.removeprefix("file://")) / "ltx") is not None
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            [litestream_binary(), "restore", "-dry-run", "-o", str(Path(scratch) / "probe.db"), replica_url],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )
+    return result.returncode == 0
