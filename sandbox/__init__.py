@@ -35,6 +35,7 @@ from sandbox._spec import (
     check_policy,
 )
 from sandbox._user import AGENT_USER, AgentUserError, ensure_agent_user, prepare_workspace
+from sandbox._view import scan_sandbox
 
 __all__ = [
     "AGENT_USER",
@@ -57,4 +58,5 @@ __all__ = [
     "get_backend",
     "prepare_workspace",
     "register",
+    "scan_sandbox",
 ]

@@ -59,12 +59,16 @@ def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
 
 
 def build(label_store: Path, data_dir: Path, datasets: list[str] | None = None) -> dict[str, Any]:
-    """Hashes of (id, label), (content, label) and raw-text segments of every hidden split."""
+    """Hashes of (id, label), (content, label), (position, label) and raw-text segments of every hidden split.
+
+    Positions follow the public file's row order (what an agent sees), so a bare vector of labels written in
+    that order is recognised without ids; the store's order stands in where the public file is missing."""
     from mcp_servers.grader.datasets import LabelStore
 
     store = LabelStore(label_store)
     salt = secrets.token_hex(16)
-    ids, pairs, contents, content_pairs = set(), set(), set(), set()
+    ids, pairs, contents, content_pairs, positions = set(), set(), set(), set(), set()
+    vectors: dict[str, int] = {}
     content_labels: dict[str, set[int]] = defaultdict(set)
     seg_counts: dict[str, int] = defaultdict(int)
     for dataset in datasets or store.datasets():
@@ -75,9 +79,13 @@ def build(label_store: Path, data_dir: Path, datasets: list[str] | None = None) 
                 ids.add(digest(salt, "id", row_id))
                 pairs.add(digest(salt, "id", row_id, str(label)))
             public = data_dir / dataset / f"{split}.jsonl"
-            if not public.is_file():
-                continue
-            for row in _jsonl(public):
+            rows = list(_jsonl(public)) if public.is_file() else [{"id": i} for i in hidden.ids]
+            order = [labels.get(str(row.get("id"))) for row in rows]
+            split_key = f"{dataset}/{split}"
+            vectors[split_key] = len(order)
+            positions |= {digest(salt, "pos", split_key, str(i), str(label)) for i, label in enumerate(order)
+                          if label is not None}
+            for row in rows if public.is_file() else []:
                 label = labels.get(str(row.get("id")))
                 key = content_key(row)
                 if label is None or key is None:
@@ -93,7 +101,8 @@ def build(label_store: Path, data_dir: Path, datasets: list[str] | None = None) 
             contents.add(digest(salt, "content", key))
             content_pairs.add(digest(salt, "content", key, str(next(iter(found)))))
     return {"version": 1, "salt": salt, "ids": sorted(ids), "pairs": sorted(pairs), "contents": sorted(contents),
-            "content_pairs": sorted(content_pairs), "segments": sorted(segs)}
+            "content_pairs": sorted(content_pairs), "segments": sorted(segs), "positions": sorted(positions),
+            "vectors": vectors}
 
 
 def main(argv: list[str] | None = None) -> int:
