@@ -7,15 +7,20 @@ hidden data (labels, other agents' records).
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
+import logging
+import sqlite3
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from fastmcp.exceptions import ToolError
+from sqlalchemy.exc import SQLAlchemyError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 READ_ONLY: dict[str, bool] = {"readOnlyHint": True}
 """Tool annotations of a tool that changes nothing."""
@@ -39,8 +44,30 @@ class RefusedError(ValueError):
         self.problem, self.fix = problem, fix
 
 
+_CALLER_PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EACCES, errno.EPERM,
+                                 errno.EXDEV, errno.ENAMETOOLONG})
+_OPERATOR_FAULTS: tuple[type[BaseException], ...] = (SQLAlchemyError, sqlite3.Error, OverflowError, OSError)
+
+
+def _operator_fault(tool: str, exc: BaseException) -> ToolError:
+    """A failure that is not the caller's: logged in full for the operator, answered without SQL, paths or
+    tracebacks (they describe the host, and a caller cannot fix them)."""
+    if isinstance(exc, OverflowError):
+        return tool_error("a number in the request is out of range", "send integers between -2**63 and 2**63-1")
+    if isinstance(exc, OSError) and exc.errno in _CALLER_PATH_ERRNOS:
+        return tool_error("a path in the request does not name a readable regular file in your workspace",
+                          "send a workspace-relative path to a regular file (symbolic links are not followed)")
+    log.error("tool %s failed on the server side", tool, exc_info=exc)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return tool_error("the server's disk is full, so nothing was stored",
+                          "try again after the operator has freed space")
+    return tool_error("the server could not complete the request (its database or disk failed) and stored nothing",
+                      "try again later; the operator's log has the details")
+
+
 def refusals(fn: Callable[P, R]) -> Callable[P, R]:
-    """Wrap a tool (sync or async) so a `RefusedError` reaches the client as a tool error that says what to send."""
+    """Wrap a tool (sync or async) so a `RefusedError` reaches the client as a tool error that says what to send, and
+    a server-side fault (database, disk) as a plain tool error that leaks no SQL or host path."""
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
@@ -49,6 +76,8 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
                 return await fn(*args, **kwargs)  # type: ignore[misc]
             except RefusedError as exc:
                 raise tool_error(exc.problem, exc.fix) from None
+            except _OPERATOR_FAULTS as exc:
+                raise _operator_fault(fn.__name__, exc) from None
 
         return async_wrapper  # type: ignore[return-value]
 
@@ -58,6 +87,8 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except RefusedError as exc:
             raise tool_error(exc.problem, exc.fix) from None
+        except _OPERATOR_FAULTS as exc:
+            raise _operator_fault(fn.__name__, exc) from None
 
     return wrapper
 
