@@ -6,6 +6,8 @@ learn who is calling, and uses `app.engine` with `write_session` / `read_session
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cached_property
 from typing import Any
@@ -71,6 +73,37 @@ class _TooLarge(Exception):
     pass
 
 
+class ScopeMiddleware:
+    """A live token without this server's scope gets 403 `insufficient_scope` (RFC 6750) naming the scope.
+
+    Without it fastmcp answers 401 as for a garbage token, and clients such as the MCP Inspector then start an
+    OAuth login that cannot succeed. Unknown and revoked tokens still get fastmcp's 401.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: TokenStore, server: str) -> None:
+        self.app, self.tokens, self.server = app, tokens, server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            if auth[:7].lower() == "bearer ":
+                identity = await asyncio.to_thread(self.tokens.verify, auth[7:].strip())
+                if identity is not None and not identity.allows(self.server):
+                    await self._forbid(send, identity.agent)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _forbid(self, send: Send, agent: str) -> None:
+        text = (f"this token (agent {agent}) lacks the {self.server} scope; mint one with "
+                f"`w2s-admin tokens mint {agent} --server {self.server}`")
+        body = json.dumps({"error": "insufficient_scope", "error_description": text}).encode()
+        challenge = f'Bearer error="insufficient_scope", scope="{self.server}", error_description="{text}"'
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"www-authenticate", challenge.encode("latin-1", "replace"))]})
+        await send({"type": "http.response.body", "body": body})
+
+
 class ServerApp:
     """One MCP server: `name` is also its token scope and its database file name."""
 
@@ -125,4 +158,5 @@ class ServerApp:
     def http_app(self, path: str = "/mcp") -> Any:
         """The Starlette app (MCP at `path`, `/health`, 413 above max_request_bytes) for uvicorn."""
         limit = Middleware(BodyLimitMiddleware, max_bytes=self.settings.max_request_bytes)
-        return self.mcp.http_app(path=path, middleware=[limit])
+        scoped = Middleware(ScopeMiddleware, tokens=self.tokens, server=self.name)
+        return self.mcp.http_app(path=path, middleware=[limit, scoped])

@@ -63,8 +63,15 @@ async def test_http_health_401_and_identity(state: Path) -> None:
     try:
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/health")).status_code == 200
-            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {other}"}):
+            revoked = tokens.mint("carol", ["grader"])
+            tokens.revoke(agent="carol")
+            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {revoked}"}):
                 assert (await http.post(f"{url}/mcp", json={}, headers=headers)).status_code == 401
+            # A live token of another server: 403 that names the scope, not a 401 that sends clients to OAuth.
+            wrong_scope = await http.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {other}"})
+            assert wrong_scope.status_code == 403
+            assert "lacks the grader scope" in wrong_scope.json()["error_description"]
+            assert 'error="insufficient_scope"' in wrong_scope.headers["www-authenticate"]
         transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
         async with Client(transport) as client:
             assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
