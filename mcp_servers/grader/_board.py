@@ -1,4 +1,8 @@
-"""Read side and operator side: one submission, the leaderboard, private scoring and publication."""
+"""Read side and operator side: one submission, the leaderboard, private scoring and publication.
+
+Every score shown here goes through `visible_scores` (the score an agent may see): public numbers as the agent
+was answered, private numbers only for final selections a publication made visible.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,30 @@ from pathlib import Path
 from sqlmodel import select
 
 from mcp_servers.core import Identity, read_session, write_session
-from mcp_servers.grader._models import Leaderboard, LeaderboardEntry, SubmissionView, SubmitResult
-from mcp_servers.grader._records import PrivateScoreRow, PublicationRow, SubmissionRow, decode_predictions
+from mcp_servers.grader._climb import is_climb_flag
+from mcp_servers.grader._finals import all_finals
+from mcp_servers.grader._models import AgentSummary, Leaderboard, LeaderboardEntry, SubmissionView, SubmitResult
+from mcp_servers.grader._records import (
+    PrivateScoreRow,
+    PublicationRow,
+    PublishedScoreRow,
+    SubmissionRow,
+    closed_at,
+    decode_predictions,
+)
 from mcp_servers.grader._scoring import score
-from mcp_servers.grader._service import Grader, GraderError
+from mcp_servers.grader._service import MAX_INT, Grader, GraderError
+from mcp_servers.grader._visible import VisibleScore, visible_scores
 
 _BOARD_COLUMNS = (SubmissionRow.id, SubmissionRow.agent, SubmissionRow.idea, SubmissionRow.seed,
                   SubmissionRow.reported_accuracy, SubmissionRow.reported_pgr, SubmissionRow.reported_id_accuracy,
-                  SubmissionRow.reported_ood_accuracy, SubmissionRow.flags)
+                  SubmissionRow.reported_ood_accuracy, SubmissionRow.flags, SubmissionRow.improved)
 
 
 def get_submission(grader: Grader, who: Identity, submission_id: int) -> SubmissionView:
+    if not 1 <= submission_id <= MAX_INT:
+        raise GraderError(f"submission id {submission_id} is out of range",
+                          f"send an id between 1 and {MAX_INT}, as submit_predictions answered it")
     with read_session(grader.engine) as session:
         row = session.get(SubmissionRow, submission_id)
     if row is None or (row.agent != who.agent and not who.is_admin):
@@ -33,89 +50,130 @@ def get_submission(grader: Grader, who: Identity, submission_id: int) -> Submiss
                           flags=json.loads(row.flags))
 
 
-def _best_rows(grader: Grader, dataset: str) -> tuple[dict[tuple[str, str | None], list[tuple]], list[tuple]]:
-    with read_session(grader.engine) as session:
-        rows = session.exec(select(*_BOARD_COLUMNS).where(SubmissionRow.dataset == dataset)
-                            .order_by(SubmissionRow.id)).all()  # type: ignore[arg-type]
-    groups: dict[tuple[str, str | None], list[tuple]] = defaultdict(list)
-    for row in rows:
-        groups[(row[1], row[2])].append(tuple(row))
-    best = [max(members, key=lambda r: (r[4], -r[0])) for members in groups.values()]
-    return groups, best
+def _visible(grader: Grader, ids: list[int]) -> dict[int, VisibleScore]:
+    raw = grader.engine.raw_connection()
+    try:
+        return visible_scores(raw, ids, grader.settings.decimals)
+    finally:
+        raw.close()
+
+
+def _summary(grader: Grader, agent: str, rows: list[tuple], finals: tuple[list[int], bool],
+             seen: dict[int, VisibleScore]) -> AgentSummary:
+    best = max((r for r in rows if r[9]), key=lambda r: (r[4], r[0]), default=rows[0])
+    published = [seen[i] for i in finals[0] if i in seen and seen[i].private_accuracy is not None]
+    top = max(published, key=lambda v: (v.private_accuracy, -v.submission_id), default=None)
+
+    def gap(public: float | None, private: float | None) -> float | None:
+        return None if public is None or private is None else grader._round(public - private)
+
+    return AgentSummary(
+        agent=agent, submissions=len(rows), improvements=sum(1 for r in rows if r[9]),
+        flagged=sum(1 for r in rows if r[8] != "[]"),
+        climb_flagged=sum(1 for r in rows if any(is_climb_flag(f) for f in json.loads(r[8]))),
+        best_submission_id=best[0], accuracy=best[4], pgr=best[5], final_submission_ids=finals[0],
+        final_default=finals[1], private_accuracy=None if top is None else top.private_accuracy,
+        private_pgr=None if top is None else top.private_pgr,
+        gap_accuracy=gap(best[4], None if top is None else top.private_accuracy),
+        gap_pgr=gap(best[5], None if top is None else top.private_pgr))
 
 
 def leaderboard(grader: Grader, dataset: str) -> Leaderboard:
     """Best per agent and idea, from the grader's own stored scores (reported values, never self-reports)."""
     grader.check_dataset(dataset)
-    groups, best = _best_rows(grader, dataset)
     with read_session(grader.engine) as session:
-        publication = session.exec(select(PublicationRow).where(PublicationRow.dataset == dataset)
-                                   .order_by(PublicationRow.id.desc())).first()  # type: ignore[union-attr]
-        private: dict[int, PrivateScoreRow] = {}
-        if publication is not None:
-            for p in session.exec(select(PrivateScoreRow).where(
-                    PrivateScoreRow.scored_at <= publication.published_at).order_by(PrivateScoreRow.id)).all():
-                private[p.submission_id] = p
+        rows = [tuple(r) for r in session.exec(select(*_BOARD_COLUMNS).where(SubmissionRow.dataset == dataset)
+                                               .order_by(SubmissionRow.id)).all()]  # type: ignore[arg-type]
+        finals = all_finals(session, dataset)
+        closed = closed_at(session, dataset)
+        published_at = session.exec(select(PublicationRow.published_at).where(PublicationRow.dataset == dataset)
+                                    .order_by(PublicationRow.id.desc())).first()  # type: ignore[union-attr]
+    groups: dict[tuple[str, str | None], list[tuple]] = defaultdict(list)
+    per_agent: dict[str, list[tuple]] = defaultdict(list)
+    for row in rows:
+        groups[(row[1], row[2])].append(row)
+        per_agent[row[1]].append(row)
+    best = {key: max(members, key=lambda r: (r[4], -r[0])) for key, members in groups.items()}
+    final_ids = {i for ids, _ in finals.values() for i in ids}
+    seen = _visible(grader, [r[0] for r in best.values()] + sorted(final_ids))
     entries = []
-    for row in best:
-        members = groups[(row[1], row[2])]
-        p = private.get(row[0])
+    for (agent, _), row in best.items():
+        members, history = groups[(agent, row[2])], [r for r in per_agent[agent] if r[0] <= row[0]]
+        v = seen.get(row[0])
         entries.append(LeaderboardEntry(
-            agent=row[1], idea=row[2], best_submission_id=row[0], accuracy=row[4], pgr=row[5], id_accuracy=row[6],
+            agent=agent, idea=row[2], best_submission_id=row[0], accuracy=row[4], pgr=row[5], id_accuracy=row[6],
             ood_accuracy=row[7], submissions=len(members), seeds=len({m[3] for m in members if m[3] is not None}),
             flagged=sum(1 for m in members if m[8] != "[]"), flags=json.loads(row[8]),
-            private_accuracy=None if p is None else grader._round(p.accuracy),
-            private_pgr=None if p is None or p.pgr is None else grader._round(p.pgr),
+            climb_flagged=sum(1 for m in members if any(is_climb_flag(f) for f in json.loads(m[8]))),
+            agent_submissions=len(history), agent_improvements=sum(1 for r in history if r[9]),
+            final=row[0] in final_ids, private_accuracy=None if v is None else v.private_accuracy,
+            private_pgr=None if v is None else v.private_pgr,
         ))
     entries.sort(key=lambda e: (-(e.private_accuracy if e.private_accuracy is not None else -1), -e.accuracy,
                                 e.best_submission_id))
+    agents = [_summary(grader, agent, per_agent[agent], finals.get(agent, ([], True)), seen)
+              for agent in sorted(per_agent)]
     cal = grader.calibration(dataset)
     return Leaderboard(
         dataset=dataset, weak_acc=None if cal is None else grader._round(cal.weak_acc),
-        strong_acc=None if cal is None else grader._round(cal.strong_acc), entries=entries,
-        published_at=None if publication is None else publication.published_at.replace(tzinfo=UTC),
+        strong_acc=None if cal is None else grader._round(cal.strong_acc), entries=entries, agents=agents,
+        closed=closed is not None,
+        published_at=None if published_at is None else published_at.replace(tzinfo=UTC),
         note="Best stored submission per agent and idea, scored by the grader on the public test part (Ladder-"
-             "reported); private_* columns appear once the operator publishes the private part.",
+             "reported), with how many submissions and Ladder improvements of the agent led to it. Private "
+             "scores appear for final submissions only, once the operator publishes (which closes the run); "
+             "agents[] gives each agent's public-minus-private gap.",
     )
 
 
-def score_private(grader: Grader, dataset: str, all_submissions: bool = False) -> list[PrivateScoreRow]:
-    """Operator: score the private part of each agent/idea's best submission (or of all) and store it."""
+def _score_finals(grader: Grader, session: object, dataset: str) -> list[PrivateScoreRow]:
     labels, mask = grader.test_labels(dataset)
-    cal = grader.calibration(dataset)
-    if all_submissions:
-        with read_session(grader.engine) as session:
-            ids = list(session.exec(select(SubmissionRow.id).where(SubmissionRow.dataset == dataset)).all())
-    else:
-        ids = [r[0] for r in _best_rows(grader, dataset)[1]]
     private = ~mask
     if not private.any():
         raise GraderError("the private part is empty", "set public_fraction below 1")
+    cal = grader.calibration(dataset)
     out = []
-    with write_session(grader.engine) as session:
+    for ids, _ in all_finals(session, dataset).values():
         for sub_id in ids:
-            row = session.get(SubmissionRow, sub_id)
+            row = session.get(SubmissionRow, sub_id)  # type: ignore[attr-defined]
             assert row is not None
             exact = score(decode_predictions(row.predictions), labels, cal, private)
             rec = PrivateScoreRow(
-                submission_id=int(sub_id or 0), scored_at=datetime.now(UTC), accuracy=exact.overall.accuracy,
+                submission_id=sub_id, scored_at=datetime.now(UTC), accuracy=exact.overall.accuracy,
                 pgr=exact.overall.pgr, id_accuracy=exact.id.accuracy if exact.id else None,
                 ood_accuracy=exact.ood.accuracy if exact.ood else None, exact_json=exact.model_dump_json())
-            session.add(rec)
+            session.add(rec)  # type: ignore[attr-defined]
             out.append(rec)
     return out
 
 
+def score_private(grader: Grader, dataset: str) -> list[PrivateScoreRow]:
+    """Operator preview: score the private part of every agent's final submissions (shown to nobody else)."""
+    grader.check_dataset(dataset)
+    with write_session(grader.engine) as session:
+        return _score_finals(grader, session, dataset)
+
+
 def publish(grader: Grader, dataset: str, out_dir: Path | None = None) -> Path:
-    """Operator: record a publication (the leaderboard tool then shows private scores) and write it as JSON."""
+    """Operator: score the final submissions' private part, make those scores visible and close the run.
+
+    After this the leaderboard shows private scores of final submissions (no other submission ever has one),
+    submissions and final selections on the dataset are refused until `reopen`, and a JSON copy is written.
+    """
     grader.check_dataset(dataset)
     now = datetime.now(UTC)
     folder = out_dir or grader.settings.state_dir / "grader_published"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{dataset}-{now.strftime('%Y%m%dT%H%M%S')}.json"
     with write_session(grader.engine) as session:
-        session.add(PublicationRow(dataset=dataset, published_at=now, path=str(path)))
+        scored = _score_finals(grader, session, dataset)
+        publication = PublicationRow(dataset=dataset, published_at=now, path=str(path))
+        session.add(publication)
+        session.flush()
+        for rec in scored:
+            session.add(PublishedScoreRow(publication_id=int(publication.id or 0), submission_id=rec.submission_id,
+                                          accuracy=rec.accuracy, pgr=rec.pgr, id_accuracy=rec.id_accuracy,
+                                          ood_accuracy=rec.ood_accuracy))
     board = leaderboard(grader, dataset)
     path.write_text(board.model_dump_json(indent=2) + "\n")
     return path
-

@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlmodel import select
 
 from mcp_servers.core import create_sqlite_engine, read_session
-from mcp_servers.grader._board import publish, score_private
+from mcp_servers.grader._board import leaderboard, publish, score_private
 from mcp_servers.grader._calibration import Calibration, SliceCalibration, read_calibration, write_calibration
+from mcp_servers.grader._finals import reopen
 from mcp_servers.grader._records import SubmissionRow
 from mcp_servers.grader._service import Grader, GraderError, GraderSettings
 
@@ -27,13 +29,10 @@ def _grader() -> Grader:
 
 
 @grader_app.command("score-private")
-def score_private_cmd(
-    dataset: Annotated[str, typer.Argument(help="dataset name")],
-    all_: Annotated[bool, typer.Option("--all", help="every submission, not only each agent/idea's best")] = False,
-) -> None:
-    """Score the private test part of the selected submissions and store the scores (not yet shown to agents)."""
+def score_private_cmd(dataset: Annotated[str, typer.Argument(help="dataset name")]) -> None:
+    """Preview: score the private part of every agent's final submissions (shown to nobody until publish)."""
     try:
-        rows = score_private(_grader(), dataset, all_submissions=all_)
+        rows = score_private(_grader(), dataset)
     except GraderError as exc:
         raise typer.BadParameter(str(exc)) from None
     table = Table("submission", "private accuracy", "private pgr")
@@ -44,9 +43,38 @@ def score_private_cmd(
 
 @grader_app.command("publish")
 def publish_cmd(dataset: Annotated[str, typer.Argument(help="dataset name")]) -> None:
-    """Publish the private scores: the leaderboard tool shows them from now on; a JSON copy is written."""
-    path = publish(_grader(), dataset)
+    """Score the final submissions' private part, show it on the leaderboard and close the dataset's run."""
+    try:
+        path = publish(_grader(), dataset)
+    except GraderError as exc:
+        raise typer.BadParameter(str(exc)) from None
     typer.echo(str(path))
+
+
+@grader_app.command("reopen")
+def reopen_cmd(dataset: Annotated[str, typer.Argument(help="dataset name")]) -> None:
+    """Open a published (closed) dataset for a new run: submissions and final selections are accepted again."""
+    try:
+        done = reopen(_grader(), dataset)
+    except GraderError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"{dataset}: " + ("re-opened" if done else "was not closed"))
+
+
+@grader_app.command("agents")
+def agents_cmd(dataset: Annotated[str, typer.Argument(help="dataset name")]) -> None:
+    """Per agent: submissions, Ladder improvements, flags (climb), finals, best public and private, the gap."""
+    try:
+        board = leaderboard(_grader(), dataset)
+    except GraderError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    table = Table("agent", "subs", "improved", "flagged", "climb", "best public", "finals", "private", "gap")
+    for a in board.agents:
+        table.add_row(Text(a.agent), str(a.submissions), str(a.improvements), str(a.flagged), str(a.climb_flagged),
+                      f"{a.accuracy:.3f}", ",".join(map(str, a.final_submission_ids)) + (" (default)" * a.final_default),
+                      "" if a.private_accuracy is None else f"{a.private_accuracy:.3f}",
+                      "" if a.gap_accuracy is None else f"{a.gap_accuracy:+.3f}")
+    _out.print(table)
 
 
 @grader_app.command("submissions")
@@ -67,8 +95,9 @@ def submissions_cmd(
     table = Table("id", "agent", "time", "idea", "exact acc", "reported", "flags")
     for r in rows:
         exact = json.loads(r[4])["overall"]["accuracy"]
-        table.add_row(str(r[0]), r[1], r[2].isoformat(timespec="seconds"), r[3] or "", f"{exact:.4f}",
-                      f"{r[5]:.3f}", ", ".join(json.loads(r[6])))
+        # agent-written strings are data: Text() is never parsed as rich markup ("[/]" must not crash the view)
+        table.add_row(str(r[0]), Text(r[1]), r[2].isoformat(timespec="seconds"), Text(r[3] or ""), f"{exact:.4f}",
+                      f"{r[5]:.3f}", Text(", ".join(json.loads(r[6]))))
     _out.print(table)
 
 

@@ -1,4 +1,4 @@
-"""The grader MCP server: four tools over `Grader`, identity from the bearer token."""
+"""The grader MCP server: six tools over `Grader`, identity from the bearer token."""
 
 # no `from __future__ import annotations`: fastmcp reads these signatures, with closure-local types.
 from typing import Annotated
@@ -7,15 +7,19 @@ from pydantic import Field
 
 from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
 from mcp_servers.grader._board import get_submission, leaderboard
-from mcp_servers.grader._models import DatasetInfo, Leaderboard, SubmissionView, SubmitResult
-from mcp_servers.grader._service import Grader, GraderError, GraderSettings
+from mcp_servers.grader._finals import final_selection, select_final
+from mcp_servers.grader._models import DatasetInfo, FinalSelection, Leaderboard, SubmissionView, SubmitResult
+from mcp_servers.grader._service import MAX_INT, Grader, GraderError, GraderSettings
 
 INSTRUCTIONS = """Submit-and-score server for weak-to-strong research.
 Submit one prediction per row of data/<dataset>/test.jsonl, in file order: 0/1 or the probability of class 1
 (preference: the second answer is better; binary: the choice is correct). You get accuracy and PGR on the public
-part of test, overall and for the ID and OOD subsets, rounded and under the Ladder rule. train_unlabel is never
-scored. Every submission is stored with your identity; the leaderboard is built from these records only."""
-
+part of test, rounded and under one Ladder on the overall score (the ID and OOD parts are those of your best,
+no finer than the overall step). train_unlabel is never scored. Submissions are budgeted per agent and dataset
+and rate-limited: validate on train_label, submit what you mean. Mark up to a few final submissions per dataset
+(select_final_submissions; default: your best public one): only those are scored on the private part, when the
+operator publishes, which closes the run. Every submission is stored with your identity; the leaderboard is
+built from these records only."""
 
 
 def build_server(settings: GraderSettings | None = None, local_token: str | None = None) -> ServerApp:
@@ -42,7 +46,8 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
         idea: Annotated[str | None, Field(description="short tag of the method, e.g. 'vanilla' or "
                                                       "'confident-only'", max_length=80)] = None,
         note: Annotated[str | None, Field(description="free note kept with the submission", max_length=2000)] = None,
-        seed: Annotated[int | None, Field(description="training seed behind these predictions")] = None,
+        seed: Annotated[int | None, Field(description="training seed behind these predictions", ge=0,
+                                          le=MAX_INT)] = None,
     ) -> SubmitResult:
         """Score test-set predictions (public part), store them, and answer accuracy and PGR (never per row)."""
         who = app.identity()
@@ -54,7 +59,7 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
     @app.mcp.tool(name="get_submission", annotations=READ_ONLY)
     @refusals
     def get_submission_tool(
-        submission_id: Annotated[int, Field(description="id answered by submit_predictions", ge=1)],
+        submission_id: Annotated[int, Field(description="id answered by submit_predictions", ge=1, le=MAX_INT)],
     ) -> SubmissionView:
         """One of your submissions as stored: what you were answered, flags, idea, note, hash."""
         return get_submission(grader, app.identity(), submission_id)
@@ -65,5 +70,22 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
         """Best grader-scored submission per agent and idea, with counts, seeds and integrity flags."""
         app.identity()
         return leaderboard(grader, dataset)
+
+    @app.mcp.tool(annotations=WRITES)
+    @refusals
+    def select_final_submissions(
+        dataset: Dataset,
+        submission_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_INT)]], Field(
+            description="your submissions on this dataset to be scored on the private part (replaces any earlier "
+                        "selection)", min_length=1, max_length=settings.final_selections)],
+    ) -> FinalSelection:
+        """Mark your final submissions on a dataset; only these are ever scored on the private part."""
+        return select_final(grader, app.identity(), dataset, submission_ids)
+
+    @app.mcp.tool(annotations=READ_ONLY)
+    @refusals
+    def final_submissions(dataset: Dataset) -> FinalSelection:
+        """Your final submissions on a dataset (your best public one until you mark some)."""
+        return final_selection(grader, app.identity(), dataset)
 
     return app

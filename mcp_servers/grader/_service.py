@@ -21,23 +21,18 @@ from sqlmodel import select
 
 from mcp_servers.core import Identity, RefusedError, ServerSettings, write_session
 from mcp_servers.grader._calibration import Calibration, read_calibration
-from mcp_servers.grader._integrity import ladder, near_duplicate, pack_hard, public_mask, split_salt
-from mcp_servers.grader._models import DatasetInfo, PartReport, SubmitResult
-from mcp_servers.grader._records import SubmissionRow, encode_predictions, init_grader_db
-from mcp_servers.grader._scoring import (
-    SLICES,
-    PredictionError,
-    Scores,
-    hard_labels,
-    pgr,
-    score,
-    slice_array,
-    validate_predictions,
-)
+from mcp_servers.grader._climb import ClimbSettings, inspect
+from mcp_servers.grader._feedback import Best, Feedback
+from mcp_servers.grader._integrity import pack_hard, public_mask, split_salt
+from mcp_servers.grader._models import DatasetInfo, SubmitResult
+from mcp_servers.grader._records import SubmissionRow, closed_at, encode_predictions, init_grader_db
+from mcp_servers.grader._scoring import PredictionError, hard_labels, score, slice_array, validate_predictions
 from mcp_servers.grader.datasets import HiddenLabels, LabelStore
 from trainer import paths
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MAX_INT = 2**63 - 1
+"""Largest integer SQLite stores: every id and seed is bounded by it at the tool boundary."""
 
 
 class GraderError(RefusedError):
@@ -55,11 +50,18 @@ class GraderSettings(ServerSettings):
     public_fraction: float = Field(0.5, gt=0, le=1, description="share of test groups agents are scored on")
     ladder_step: float = Field(0.01, ge=0, lt=1, description="Ladder margin; 0 turns the Ladder off")
     decimals: int = Field(3, ge=1, le=6, description="digits of every reported number")
+    ladder_noise: float = Field(0.0, ge=0, lt=1, description="Laplace noise scale on the Ladder's threshold "
+                                                               "(Thresholdout-style); 0 = none")
     near_duplicate_fraction: float = Field(0.01, ge=0, le=1)
     near_duplicate_min_rows: int = Field(5, ge=0)
-    near_duplicate_window: int = Field(200, ge=0, description="earlier submissions compared with each new one")
-    max_submissions: int | None = Field(None, ge=1, description="per agent and dataset; None = unlimited")
-    rate_limit_per_minute: int | None = Field(None, ge=1, description="per agent; None = unlimited")
+    climb_window: int = Field(20, ge=0, description="recent submissions the climb detector's star ratio covers")
+    climb_ratio: float = Field(0.85, gt=0, le=1, description="star ratio at or above which a climb is flagged")
+    climb_min_submissions: int = Field(10, ge=3, description="submissions in the window before a climb can be "
+                                                             "flagged")
+    max_submissions: int | None = Field(100, ge=0, description="per agent and dataset; 0 or None = unlimited")
+    rate_limit_per_minute: int | None = Field(10, ge=0, description="per agent; 0 or None = unlimited")
+    rate_limit_per_hour: int | None = Field(30, ge=0, description="per agent; 0 or None = unlimited")
+    final_selections: int = Field(2, ge=1, le=20, description="final submissions an agent may mark per dataset")
     max_predictions: int = Field(1_000_000, ge=1, description="longest predictions list accepted")
 
 
@@ -89,6 +91,10 @@ class Grader:
         self.store = LabelStore(settings.label_store)
         self._cache: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        self._rng = np.random.default_rng()  # OS entropy: the Ladder's noise must not be predictable
+        self.feedback = Feedback(settings.ladder_step, settings.decimals, settings.ladder_noise)
+        self.climb = ClimbSettings(settings.near_duplicate_fraction, settings.near_duplicate_min_rows,
+                                   settings.climb_window, settings.climb_ratio, settings.climb_min_submissions)
         init_grader_db(engine)
 
     # -- datasets ---------------------------------------------------------------------------------------------
@@ -130,6 +136,8 @@ class Grader:
     # -- submit -----------------------------------------------------------------------------------------------
     def submit(self, who: Identity, dataset: str, predictions: list[float] | np.ndarray, idea: str | None = None,
                note: str | None = None, seed: int | None = None) -> SubmitResult:
+        if seed is not None and not 0 <= seed <= MAX_INT:
+            raise GraderError(f"seed {seed} is out of range", f"send a seed between 0 and {MAX_INT} (2**63 - 1)")
         if len(predictions) > self.settings.max_predictions:
             raise GraderError(f"payload too large: {len(predictions)} predictions",
                               f"send at most {self.settings.max_predictions}, one per test row")
@@ -141,22 +149,19 @@ class Grader:
             raise GraderError(str(exc)) from None
         cal = self.calibration(dataset)
         exact = score(values, labels, cal, mask, slices)
-        hard = hard_labels(values)
-        bits = pack_hard(hard)
+        bits = pack_hard(hard_labels(values))
         blob, digest = encode_predictions(values)
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
-            used, best = self._history(session, who.agent, dataset)
-            self._check_budget(session, who.agent, used, dataset, now)
-            earlier = session.exec(
-                select(SubmissionRow.id, SubmissionRow.hard_bits)
-                .where(SubmissionRow.agent == who.agent, SubmissionRow.dataset == dataset)
-                .order_by(SubmissionRow.id.desc()).limit(self.settings.near_duplicate_window)  # type: ignore[union-attr]
-            ).all()
-            reports = self._ladder(exact, best, cal)
-            dup = near_duplicate(bits, [(int(i), b) for i, b in earlier], len(labels),
-                                 self.settings.near_duplicate_fraction, self.settings.near_duplicate_min_rows)
-            flags = [dup.flag()] if dup else []
+            closed = closed_at(session, dataset)
+            if closed is not None:
+                raise GraderError(f"the run on {dataset} is closed: private scores were published at "
+                                  f"{closed.replace(tzinfo=UTC).isoformat(timespec='seconds')}",
+                                  "no further submissions are scored; read the leaderboard for the results")
+            history, best = self._history(session, who.agent, dataset)
+            self._check_budget(session, who.agent, len(history), dataset, now)
+            reports, improved = self.feedback.answer(exact, best, lambda part: _reference(cal, part), self._noise)
+            flags = inspect(bits, history, len(labels), self.climb, None if best is None else best.submission_id)
             row = SubmissionRow(
                 agent=who.agent, dataset=dataset, created_at=now, idea=idea, note=note, seed=seed, kind=exact.kind,
                 n=len(labels), predictions=blob, predictions_sha256=digest, hard_bits=bits,
@@ -164,14 +169,14 @@ class Grader:
                 reported_pgr=reports["overall"].pgr,
                 reported_id_accuracy=reports["id"].accuracy if "id" in reports else None,
                 reported_ood_accuracy=reports["ood"].accuracy if "ood" in reports else None,
-                reported_json="", improved=reports["overall"].improved, flags=json.dumps(flags),
+                reported_json="", improved=improved, flags=json.dumps(flags),
             )
+            limit = self.settings.max_submissions or None
             result = SubmitResult(
                 submission_id=0, agent=who.agent, dataset=dataset, kind=exact.kind, overall=reports["overall"],
                 id=reports.get("id"), ood=reports.get("ood"), note=self._note(int(mask.sum()), len(labels)),
-                flags=flags, submissions_used=used + 1,
-                submissions_left=None if self.settings.max_submissions is None
-                else self.settings.max_submissions - used - 1,
+                flags=flags, submissions_used=len(history) + 1,
+                submissions_left=None if limit is None else limit - len(history) - 1,
             )
             row.reported_json = result.model_dump_json(exclude={"submission_id"})
             session.add(row)
@@ -179,49 +184,50 @@ class Grader:
             result.submission_id = int(row.id or 0)
         return result
 
-    def _history(self, session: Any, agent: str, dataset: str) -> tuple[int, dict[str, float | None]]:
-        """(submissions so far, best reported accuracy per part) of an agent on a dataset, in one query."""
-        row = session.exec(select(
-            func.count(), func.max(SubmissionRow.reported_accuracy), func.max(SubmissionRow.reported_id_accuracy),
-            func.max(SubmissionRow.reported_ood_accuracy),
-        ).where(SubmissionRow.agent == agent, SubmissionRow.dataset == dataset)).one()
-        return int(row[0]), {"overall": row[1], "id": row[2], "ood": row[3]}
+    def _history(self, session: Any, agent: str, dataset: str) -> tuple[list[tuple[int, bytes]], Best | None]:
+        """The agent's submissions on the dataset as (id, packed hard bits), oldest first, and its current best."""
+        history = [(int(i), b) for i, b in session.exec(
+            select(SubmissionRow.id, SubmissionRow.hard_bits)
+            .where(SubmissionRow.agent == agent, SubmissionRow.dataset == dataset)
+            .order_by(SubmissionRow.id)).all()]  # type: ignore[arg-type]
+        row = session.exec(
+            select(SubmissionRow.id, SubmissionRow.reported_accuracy, SubmissionRow.reported_id_accuracy,
+                   SubmissionRow.reported_ood_accuracy)
+            .where(SubmissionRow.agent == agent, SubmissionRow.dataset == dataset, SubmissionRow.improved)
+            .order_by(SubmissionRow.reported_accuracy.desc(), SubmissionRow.id.desc()).limit(1)  # type: ignore[attr-defined]
+        ).first()
+        if row is None:
+            return history, None
+        parts = {name: float(v) for name, v in (("id", row[2]), ("ood", row[3])) if v is not None}
+        return history, Best(int(row[0]), float(row[1]), parts)
 
     def _check_budget(self, session: Any, agent: str, used: int, dataset: str, now: datetime) -> None:
         limit = self.settings.max_submissions
-        if limit is not None and used >= limit:
+        if limit and used >= limit:
             raise GraderError(f"submission budget spent: {used} of {limit} on {dataset}",
-                              "no further submissions are scored; ask the operator to raise the budget")
-        rate = self.settings.rate_limit_per_minute
-        if rate is not None:
-            recent = int(session.exec(select(func.count()).select_from(SubmissionRow).where(
-                SubmissionRow.agent == agent, SubmissionRow.created_at > now - timedelta(minutes=1))).one())
-            if recent >= rate:
-                raise GraderError(f"rate limit: {rate} submissions per minute", "wait a minute and submit again")
-
-    def _ladder(self, exact: Scores, best: dict[str, float | None], cal: Calibration | None) -> dict[str, PartReport]:
-        step, out = self.settings.ladder_step, {}
-        for part in ("overall", *SLICES):
-            got = getattr(exact, part)
-            if got is None:
+                              "no further submissions are scored; mark your final submissions with "
+                              "select_final_submissions, or ask the operator to raise the budget")
+        for rate, window, unit in ((self.settings.rate_limit_per_minute, timedelta(minutes=1), "minute"),
+                                   (self.settings.rate_limit_per_hour, timedelta(hours=1), "hour")):
+            if not rate:
                 continue
-            if step > 0:
-                accuracy, improved = ladder(got.accuracy, best[part], step)
-            else:
-                accuracy = self._round(got.accuracy)
-                improved = best[part] is None or accuracy > best[part]  # type: ignore[operator]
-            ref = _reference(cal, part)
-            value = None if ref is None else pgr(accuracy, *ref)
-            out[part] = PartReport(accuracy=self._round(accuracy), pgr=None if value is None else self._round(value),
-                                   pgr_note=got.pgr_note, improved=improved)
-        return out
+            recent = int(session.exec(select(func.count()).select_from(SubmissionRow).where(
+                SubmissionRow.agent == agent, SubmissionRow.created_at > now - window)).one())
+            if recent >= rate:
+                raise GraderError(f"rate limit: {rate} submissions per {unit} (all datasets)",
+                                  "wait and submit again later; validate on train_label between submissions")
+
+    def _noise(self) -> float:
+        return float(self._rng.laplace())
 
     def _note(self, public: int, total: int) -> str:
         step = self.settings.ladder_step
-        ladder_text = (f"A part's accuracy changes only when it beats your best on this dataset by >= {step} "
-                       "(Ladder rule); otherwise your best is repeated and improved=false. " if step > 0 else "")
-        return (f"Scored on the public part of test ({public} of {total} rows; the private part is scored by the "
-                f"operator at the end). {ladder_text}Numbers are rounded to {self.settings.decimals} digits.")
+        ladder_text = (f"The overall accuracy changes only when it beats your best on this dataset by >= {step} "
+                       "(Ladder rule); otherwise your best is repeated and improved=false. The ID/OOD parts are "
+                       "those of your best submission, no finer in rows than the overall step. " if step > 0 else "")
+        return (f"Scored on the public part of test ({public} of {total} rows); only your final submissions "
+                "(select_final_submissions; default: your best) are scored on the private part, when the "
+                f"operator publishes. {ladder_text}Numbers are rounded to {self.settings.decimals} digits.")
 
     def _round(self, value: float) -> float:
         return round(float(value), self.settings.decimals)

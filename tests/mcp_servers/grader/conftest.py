@@ -90,8 +90,14 @@ def env(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
 
 
 def grader_process(home: Path, port: int, litestream: bool = False) -> ServerProcess:
-    """`python -m mcp_servers.grader --transport http` as a child process."""
-    return ServerProcess("mcp_servers.grader", home, port, W2S_LITESTREAM="true" if litestream else "false")
+    """`python -m mcp_servers.grader --transport http` as a child process.
+
+    Budget and rate limits are lifted: these processes serve load and durability tests, which submit faster
+    than the default rate (the limits themselves are tested in process).
+    """
+    return ServerProcess("mcp_servers.grader", home, port, W2S_LITESTREAM="true" if litestream else "false",
+                         W2S_GRADER_MAX_SUBMISSIONS="0", W2S_GRADER_RATE_LIMIT_PER_MINUTE="0",
+                         W2S_GRADER_RATE_LIMIT_PER_HOUR="0")
 
 
 @pytest.fixture

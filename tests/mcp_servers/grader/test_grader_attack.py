@@ -60,7 +60,8 @@ def flip_one_attack(grader: Any, who: Any, truth: list[int]) -> tuple[int, int, 
 @pytest.mark.timeout(120)
 def test_flip_one_attack_leaks_almost_nothing(env: Any, capsys: pytest.CaptureFixture[str]) -> None:
     engine = create_sqlite_engine(env.settings.db_path("grader"))
-    defended = Grader(GraderSettings(), engine)
+    # the default budget and rate would refuse most of these probes; lifted here to measure the leak per 1,000
+    defended = Grader(GraderSettings(max_submissions=0, rate_limit_per_minute=0, rate_limit_per_hour=0), engine)
     undefended = ExactScores(defended)
     from mcp_servers.core import TokenStore
 
