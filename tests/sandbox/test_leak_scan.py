@@ -83,3 +83,60 @@ def test_foreign_tokens_and_secrets(scan, tmp_path: Path, monkeypatch: pytest.Mo
     scanner = Scanner(None, tokens)
     scanner.scan_env({"W2S_TOKEN": own, "AWS_SECRET_ACCESS_KEY": "abc", "W2S_GRADER_URL": "http://x"})
     assert [f["path"] for f in scanner.findings] == ["env:AWS_SECRET_ACCESS_KEY"]
+
+
+PLANTED = """
+import pathlib, sys
+# An agent's stand-in for the scanner: steal the fingerprint, say "clean".
+pathlib.Path(__file__).resolve().parents[1].joinpath("PWNED").write_text(sys.stdin.read() or "ran")
+print('{"clean": true, "findings": []}')
+"""
+
+
+def test_planted_scanner_module_never_runs_nor_sees_the_fingerprint(fake_home) -> None:
+    import os
+    import subprocess
+    import sys
+
+    p = fake_home.paths
+    workspace = p.workspaces_dir / "a1"
+    (workspace / "sandbox").mkdir(parents=True)
+    (workspace / "sandbox" / "__init__.py").write_text("")
+    (workspace / "sandbox" / "leak_scan.py").write_text(PLANTED)
+    fingerprint = json.dumps(build(p.label_store_dir, p.data_dir))
+    # The documented command, run from inside the workspace (the worst place an operator could stand).
+    done = subprocess.run([sys.executable, "-I", "-m", "sandbox.leak_scan", "--agent", "a1", "--fingerprint", "-"],
+                          input=fingerprint, capture_output=True, text=True, cwd=workspace, timeout=300, check=False,
+                          env={**os.environ, "W2S_HOME": str(p.home)})
+    assert not (workspace / "PWNED").exists()
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report["findings"]
+    assert "hidden_labels" in report["checks"] and report["roots"][0] == "/w2s/workspace"
+    assert report["stats"]["files"] > 1000
+
+
+def test_token_in_any_text_file_and_links_into_private_dirs(fake_home, tmp_path: Path) -> None:
+    import hashlib
+
+    from sandbox import SandboxSpec, scan_sandbox
+
+    p = fake_home.paths
+    own, other = "w2s_Own1TokenAbcdefghijklmnopq", "w2s_Oth3rTokenAbcdefghijklmnopq"
+    workspace, neighbour = p.workspaces_dir / "a1", p.workspaces_dir / "b2"
+    (workspace / "nb").mkdir(parents=True)
+    neighbour.mkdir()
+    (workspace / "nb" / "scratch.ipynb").write_text(json.dumps({"cells": [{"source": [f"tok = '{other}'"]}]}))
+    (workspace / "README").write_text(f"mine: {own}\n")  # its own token is not a finding
+    (workspace / "runs").mkdir()
+    (workspace / "runs" / "log.txt").symlink_to(p.label_store_dir / "toy" / "test.jsonl")
+    (workspace / "state").symlink_to(p.state_dir)
+    (workspace / "peer").symlink_to("../b2/.mcp.json")
+    (workspace / "env").symlink_to("/proc/1/environ")
+    (workspace / "ok-data").symlink_to("/w2s/data/toy/test.jsonl")  # a link to the public tree is fine
+    spec = SandboxSpec(agent_id="a1", workspace=workspace, data_dir=p.data_dir, command=["true"], token=own)
+    report = scan_sandbox(spec, system=False)
+    found = {(f["path"], f["kind"]) for f in report["findings"]}
+    assert found == {("/w2s/workspace/nb/scratch.ipynb", "foreign_token"),
+                     ("/w2s/workspace/runs/log.txt", "private_link"), ("/w2s/workspace/state", "private_link"),
+                     ("/w2s/workspace/peer", "private_link"), ("/w2s/workspace/env", "private_link")}
+    assert other not in json.dumps(report) and hashlib.sha256(own.encode()).hexdigest() not in json.dumps(report)
