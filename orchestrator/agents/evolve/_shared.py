@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.evolve._space import Genome, InvalidGenome
+from orchestrator.agents.evolve._space import Genome, InvalidGenome, available
 
 _CONFIG_BLOCK = re.compile(r"## Config\s*\n+```json\n(.*?)\n```", re.DOTALL)
 _IDEA_LINE = re.compile(r"^idea:\s*['\"]?([A-Za-z0-9_.-]+)['\"]?\s*$", re.MULTILINE)
@@ -51,7 +51,8 @@ def genome_from_finding(text: str) -> tuple[Genome, float | None] | None:
 
 
 def read_shared(folder: Path, seen_files: set[str]) -> list[tuple[Genome, float | None]]:
-    """Genomes in findings not read before, best grader PGR first. Links and odd files are skipped."""
+    """Genomes of searchable ideas in findings not read before, best grader PGR first (still to be validated).
+    Links and odd files are skipped."""
     found: list[tuple[Genome, float | None]] = []
     if folder.is_symlink() or not folder.is_dir():
         return found
@@ -65,7 +66,7 @@ def read_shared(folder: Path, seen_files: set[str]) -> list[tuple[Genome, float 
             parsed = genome_from_finding(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-        if parsed:
+        if parsed and parsed[0].idea in available()[0]:
             found.append(parsed)
     return sorted(found, key=lambda item: -(item[1] if item[1] is not None else -1e9))
 
