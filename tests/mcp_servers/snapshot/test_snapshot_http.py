@@ -28,7 +28,8 @@ async def test_http_with_bearer_tokens(senv: SEnv) -> None:
         async with httpx.AsyncClient() as http:
             for token in (None, "w2s_unknown", senv.tokens["findings-only"]):
                 headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
-                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == 401
+                expected = 403 if token == senv.tokens["findings-only"] else 401  # 403: live token, no snapshot scope
+                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == expected
         transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {senv.tokens['bob']}"})
         async with Client(transport) as bob:
             inline = (await bob.call_tool("upload_snapshot", {

@@ -21,7 +21,8 @@ def test_tokens_agents_and_a_kill_9_mid_job(compute_env) -> None:
     try:
         for token in (None, "w2s_wrong", compute_env.tokens["grader-only"]):
             headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
-            assert httpx.post(f"{server.url}/mcp", json=INIT, headers=headers).status_code == 401
+            expected = 403 if token == compute_env.tokens["grader-only"] else 401  # 403: live token, no train scope
+            assert httpx.post(f"{server.url}/mcp", json=INIT, headers=headers).status_code == expected
 
         async def start_jobs() -> tuple[str, str]:
             async with http_client(server.url, compute_env.tokens["alice"]) as alice, \
