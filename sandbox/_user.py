@@ -17,6 +17,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+from sandbox._spec import check_policy
+
 AGENT_USER = "w2s-agent"
 _LOCK = threading.Lock()
 
@@ -65,6 +67,7 @@ def ensure_agent_user(name: str = AGENT_USER) -> tuple[int, int]:
 def prepare_workspace(path: Path | str, owner: tuple[int, int] | None = None) -> Path:
     """Create the workspace (and its `.home`) owned by the sandbox user, mode 0700; return its resolved path.
 
+    Refuses (SandboxPolicyError) a path that holds or lies in a private location, before touching anything.
     An existing workspace is re-owned without following links (an agent may have planted some), so files left by
     earlier root-run sandboxes become writable for the agent again; nothing outside the workspace is touched.
     """
@@ -74,6 +77,8 @@ def prepare_workspace(path: Path | str, owner: tuple[int, int] | None = None) ->
         raise ValueError(f"workspace {workspace} is a symlink; give the real folder")
     workspace.mkdir(parents=True, exist_ok=True)
     workspace = workspace.resolve()
+    # Before any chown: a "workspace" that holds W2S_HOME/private (or is a home) would hand it to the agent user.
+    check_policy([workspace])
     fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         try:

@@ -5,13 +5,24 @@ against the policy without an engine): non-root user, read-only root with tmpfs 
 no-new-privileges, memory/cpu/pids limits, public data, models and artifacts read-only, workspace read-write, GPU
 device requests, and the internal network `w2s-agents` on which the agent reaches only what is attached to it:
 the MCP servers and an egress proxy that forwards to the model API alone (see compose.yaml and docs/sandbox.md).
+`SandboxSpec.egress` (host loopback URLs) cannot be honoured here: a container does not share the host's loopback;
+a service the agents must reach joins the `w2s-agents` network instead.
+
+Secrets: `start` puts the token and the API key in a 0400 file bound read-only at /run/w2s/secrets.json, loaded by
+`python -I -m sandbox._envfile` into the agent's process only; the container's config (what `docker inspect`
+shows and the engine stores) holds no secret.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sandbox._backend import Backend, SandboxHandle, register
@@ -23,18 +34,26 @@ from sandbox._spec import (
     SandboxSpec,
     check_policy,
 )
+from sandbox._user import prepare_workspace
+
+log = logging.getLogger(__name__)
+SECRETS_INSIDE = "/run/w2s/secrets.json"
 
 AGENT_IMAGE = os.environ.get("W2S_AGENT_IMAGE", "w2s-lab-agent:latest")
 AGENT_NETWORK = os.environ.get("W2S_AGENT_NETWORK", "w2s-agents")
 EGRESS_PROXY = os.environ.get("W2S_EGRESS_PROXY", "http://egress:3128")
-AGENT_USER = "1000:1000"
+AGENT_UID = 1000
+AGENT_USER = f"{AGENT_UID}:{AGENT_UID}"
 """The `agent` user of the image; never root."""
 IMAGE_VENV = "/opt/venv"
 
 
 def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK,
-                     proxy: str | None = EGRESS_PROXY) -> dict[str, Any]:
-    """kwargs for `docker.from_env().containers.run(**kwargs)`; no engine needed to build them."""
+                     proxy: str | None = EGRESS_PROXY, secrets_file: Path | None = None) -> dict[str, Any]:
+    """kwargs for `docker.from_env().containers.run(**kwargs)`; no engine needed to build them.
+
+    With `secrets_file` (what `start` passes) the token and API key are left out of the environment and read
+    from that file inside instead."""
     from docker.types import DeviceRequest, Mount
 
     mounts = [Mount(target=str(dst), source=str(src.resolve()), type="bind", read_only=True)
@@ -44,6 +63,12 @@ def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: st
     env = spec.environment(inside_venv=None)
     env["PATH"] = f"{IMAGE_VENV}/bin:/usr/local/bin:/usr/bin:/bin"
     env["PYTHONPATH"] = ""  # the image has the project installed; nothing is bound under /w2s/src
+    command = list(spec.command)
+    if secrets_file is not None:
+        for name in ("W2S_TOKEN", "ANTHROPIC_API_KEY"):
+            env.pop(name, None)
+        mounts.append(Mount(target=SECRETS_INSIDE, source=str(secrets_file), type="bind", read_only=True))
+        command = ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *command]
     if proxy:
         # The internal network has no route out; the proxy is the one door, and it only opens to the model API.
         servers = sorted({u.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0] for u in spec.server_urls.values()})
@@ -56,7 +81,7 @@ def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: st
     limits = spec.limits
     return {
         "image": image,
-        "command": list(spec.command),
+        "command": command,
         "name": f"w2s-agent-{spec.agent_id}",
         "hostname": f"w2s-{spec.agent_id}"[:63],
         "user": AGENT_USER,
@@ -82,11 +107,33 @@ def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: st
     }
 
 
+def write_secrets(spec: SandboxSpec) -> Path | None:
+    """The agent's token and API key in a fresh 0400 file owned by the container's user; None when it has none."""
+    values = {k: v for k, v in (("W2S_TOKEN", spec.token), ("ANTHROPIC_API_KEY", spec.api_key)) if v}
+    if not values:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix=f"w2s-docker-{spec.agent_id}-"))
+    path = folder / "secrets.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    if os.geteuid() == 0:
+        os.chown(path, AGENT_UID, AGENT_UID)
+        folder.chmod(0o711)
+    return path
+
+
 class ContainerHandle(SandboxHandle):
-    def __init__(self, container: Any, agent_id: str) -> None:
+    def __init__(self, container: Any, agent_id: str, secrets_file: Path | None = None) -> None:
         self.container, self.agent_id, self.backend = container, agent_id, "docker"
         self._lock = threading.Lock()
         self._code: int | None = None
+        self._secrets_file = secrets_file
+
+    def _forget_secrets(self) -> None:
+        if self._secrets_file is not None:
+            shutil.rmtree(self._secrets_file.parent, ignore_errors=True)
+            self._secrets_file = None
 
     def lines(self) -> Iterator[bytes]:
         buffer = b""
@@ -118,6 +165,7 @@ class ContainerHandle(SandboxHandle):
         except requests.exceptions.ReadTimeout as exc:  # the SDK's way of saying "still running"
             raise TimeoutError(f"container of {self.agent_id} still running after {timeout}s") from exc
         self._code = int(result.get("StatusCode", -1))
+        self._forget_secrets()
         return self._code
 
     def stop(self, grace_s: float = 10.0) -> int:
@@ -149,17 +197,23 @@ class DockerBackend(Backend):
 
         if stdin is not None:
             raise ValueError("the docker backend does not feed stdin; bind a file into the workspace instead")
-        spec.workspace.mkdir(parents=True, exist_ok=True)
-        (spec.workspace / ".home").mkdir(exist_ok=True)
+        if spec.egress:
+            log.warning("docker backend: egress %s not reachable from a container (host loopback); attach the "
+                        "service to the %s network instead", spec.egress, self.network)
+        # The container runs as uid 1000 of the image, which must own its workspace to write it.
+        prepare_workspace(spec.workspace, owner=(AGENT_UID, AGENT_UID))
         check_policy([spec.workspace, *(src for src, _ in spec.read_only_binds())])
-        if os.geteuid() == 0:  # the container runs as uid 1000, which must own its workspace to write it
-            for path in (spec.workspace, spec.workspace / ".home"):
-                os.chown(path, 1000, 1000)
         client = docker.from_env()
         self.ensure_network(client)
-        kwargs = container_config(spec, image=self.image, network=self.network)
+        secrets_file = write_secrets(spec)
         try:
-            client.containers.get(kwargs["name"]).remove(force=True)  # a leftover from a crashed run
-        except docker.errors.NotFound:
-            pass
-        return ContainerHandle(client.containers.run(**kwargs), spec.agent_id)
+            kwargs = container_config(spec, image=self.image, network=self.network, secrets_file=secrets_file)
+            try:
+                client.containers.get(kwargs["name"]).remove(force=True)  # a leftover from a crashed run
+            except docker.errors.NotFound:
+                pass
+            return ContainerHandle(client.containers.run(**kwargs), spec.agent_id, secrets_file)
+        except BaseException:
+            if secrets_file is not None:
+                shutil.rmtree(secrets_file.parent, ignore_errors=True)
+            raise

@@ -70,3 +70,49 @@ def test_start_refuses_a_workspace_holding_private_dirs(fake_home) -> None:
     spec = SandboxSpec(agent_id="a7", workspace=fake_home.paths.home, command=["true"])
     with pytest.raises(SandboxPolicyError):
         DockerBackend().start(spec)
+
+
+def test_secrets_come_from_a_read_only_file_not_the_container_env(fake_home) -> None:
+    import json
+    import stat
+
+    from sandbox.backends.docker import SECRETS_INSIDE, write_secrets
+
+    p = fake_home.paths
+    spec = SandboxSpec(agent_id="a8", workspace=p.workspaces_dir / "a8", token="w2s_Tok3nXyzXyzXyzXyzXyzXyz",
+                       api_key="sk-ant-x", command=["python", "-m", "orchestrator.agents.evolve"])
+    spec.workspace.mkdir(parents=True)
+    secrets = write_secrets(spec)
+    assert secrets is not None
+    try:
+        config = container_config(spec, secrets_file=secrets)
+        assert "W2S_TOKEN" not in config["environment"] and "ANTHROPIC_API_KEY" not in config["environment"]
+        assert "w2s_Tok3n" not in json.dumps(config, default=str) and "sk-ant-x" not in json.dumps(config, default=str)
+        mount = next(m for m in config["mounts"] if m["Target"] == SECRETS_INSIDE)
+        assert mount["ReadOnly"] and mount["Source"] == str(secrets)
+        assert config["command"][:4] == ["python", "-I", "-m", "sandbox._envfile"]
+        assert config["command"][-3:] == spec.command
+        assert stat.S_IMODE(secrets.stat().st_mode) == 0o400
+        assert json.loads(secrets.read_text()) == {"W2S_TOKEN": spec.token, "ANTHROPIC_API_KEY": "sk-ant-x"}
+    finally:
+        import shutil
+
+        shutil.rmtree(secrets.parent)
+
+
+def test_envfile_sets_only_the_agent_secrets_and_execs(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    good = tmp_path / "ok.json"
+    good.write_text(json.dumps({"W2S_TOKEN": "w2s_abc"}))
+    done = subprocess.run([sys.executable, "-I", "-m", "sandbox._envfile", str(good), "--", sys.executable, "-c",
+                           "import os; print(os.environ['W2S_TOKEN'])"], capture_output=True, text=True, check=False,
+                          cwd=tmp_path)
+    assert done.stdout.strip() == "w2s_abc", done.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"LD_PRELOAD": "/tmp/x.so"}))
+    done = subprocess.run([sys.executable, "-I", "-m", "sandbox._envfile", str(bad), "--", "true"],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode != 0 and "may not set" in done.stderr
