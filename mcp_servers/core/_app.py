@@ -63,7 +63,8 @@ class BodyLimitMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = f"request body over {self.max_bytes} bytes; send a smaller payload".encode()
+        body = (f"request body over this server's limit of {self.max_bytes} bytes (W2S_MAX_REQUEST_BYTES); send a "
+                "smaller payload: for a snapshot, upload from your workspace instead of inline").encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
@@ -157,6 +158,29 @@ class ServerApp:
 
     def http_app(self, path: str = "/mcp") -> Any:
         """The Starlette app (MCP at `path`, `/health`, 413 above max_request_bytes) for uvicorn."""
+        _one_body_limit(self.settings.max_request_bytes)
         limit = Middleware(BodyLimitMiddleware, max_bytes=self.settings.max_request_bytes)
         scoped = Middleware(ScopeMiddleware, tokens=self.tokens, server=self.name)
         return self.mcp.http_app(path=path, middleware=[limit, scoped])
+
+
+def _one_body_limit(max_bytes: int) -> None:
+    """Make the MCP SDK's own body limit (4 MiB, which fastmcp does not expose) follow ours, so one documented
+    limit applies and a body under it is never refused with a bare 413 from inside the SDK."""
+    import fastmcp.server.http as fastmcp_http
+    from mcp.server.transport_security import RequestBodyLimitMiddleware
+
+    manager = fastmcp_http.FastMCPStreamableHTTPSessionManager
+    if getattr(manager, "w2s_max_request_bytes", 0) >= max_bytes:
+        return
+
+    class _Manager(manager):  # type: ignore[misc, valid-type]
+        w2s_max_request_bytes = max_bytes
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # The SDK wraps its handler at construction; wrap it again with our limit (a test guards this).
+            self.max_request_body_size = self.w2s_max_request_bytes
+            self.asgi_app = RequestBodyLimitMiddleware(self._handle_request, self.w2s_max_request_bytes)
+
+    fastmcp_http.FastMCPStreamableHTTPSessionManager = _Manager  # type: ignore[misc]

@@ -78,3 +78,35 @@ async def test_http_health_401_and_identity(state: Path) -> None:
     finally:
         server.should_exit = True
         await task
+
+
+async def test_one_body_limit_over_http(state: Path) -> None:
+    """Bodies under W2S_MAX_REQUEST_BYTES reach the tool (the MCP SDK's own 4 MiB limit no longer applies first);
+    bodies over it get 413 with a message that names the limit."""
+    token = TokenStore(state / "tokens.db").mint("alice", ["grader"])
+    app = demo_app()
+
+    @app.mcp.tool
+    def size(blob: str) -> int:
+        return len(blob)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app.http_app(), host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {token}"})
+        async with Client(transport) as client:
+            assert (await client.call_tool("size", {"blob": "x" * 6_000_000})).structured_content == {
+                "result": 6_000_000}
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(f"{url}/mcp", content=b"x" * (app.settings.max_request_bytes + 1),
+                                      headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 413 and "W2S_MAX_REQUEST_BYTES" in refused.text
+    finally:
+        server.should_exit = True
+        await task
