@@ -10,6 +10,7 @@
       "source": "w2s calibrate --weak minilm --strong mpnet (commit abc123)",
       "split": "test",          # the split the accuracies were measured on (full split, both parts)
       "slices": {"id": {"weak_acc": 0.75, "strong_acc": 0.87}, "ood": {"weak_acc": 0.70, "strong_acc": 0.80}},
+      "gap_warning": null,      # a sentence when ceiling - weak is too small against the seeds' noise
       "created_at": "2026-01-01T00:00:00+00:00"
     }
 
@@ -53,6 +54,8 @@ class Calibration(BaseModel):
     source: str
     split: str = "test"
     slices: dict[SliceName, SliceCalibration] = Field(default_factory=dict)
+    gap_warning: str | None = None
+    """Set by calibration when ceiling minus weak is too small against the seeds' noise for PGR to mean anything."""
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from mcp_servers.grader._calibration import read_calibration
-from mcp_servers.grader._results import calibrate, format_table, results_table
+from mcp_servers.grader._results import calibrate, format_table, results_table, say_to
 from mcp_servers.grader._results_cli import quiet_libraries
 from trainer import paths
 
@@ -39,9 +39,11 @@ def demo(
     if recalibrate or read_calibration(store, dataset) is None:
         console.print(f"[bold]calibrating[/] {dataset}: weak model on train_label, strong ceiling on true labels "
                       f"(seeds {seeds})")
-        cal = calibrate(dataset, seed_list, out_dir=runs / "calibration")
+        cal = calibrate(dataset, seed_list, out_dir=runs / "calibration", report=say_to(console))
         elapsed = time.perf_counter() - started
         console.print(f"  weak {cal.weak_acc:.4f}, ceiling {cal.strong_acc:.4f} ({elapsed:.0f} s)")
+        if cal.gap_warning:
+            console.print(f"  [bold yellow]warning:[/] {cal.gap_warning}", highlight=False)
     for seed in seed_list:
         t = time.perf_counter()
         console.print(f"[bold]{idea}[/] on {dataset}, seed {seed} (public data only, as an agent sees it)")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ def _accuracies(preds: np.ndarray, labels: Any) -> dict[str, float]:
     for name in ("id", "ood"):
         if (slices == name).any():
             out[name] = float(correct[slices == name].mean())
+    subsets = np.array([s or "" for s in labels.subsets], dtype=object)
+    for name in sorted({s for s in subsets if s and s not in ("id", "ood")}):
+        out[f"subset:{name}"] = float(correct[subsets == name].mean())
     return out
 
 
@@ -60,37 +64,88 @@ def save_ceiling(folder: Path, overrides_key: str, ids: list[str], preds: np.nda
     (folder / CEILING_CACHE).write_text(json.dumps(payload) + "\n")
 
 
+Report = Callable[[str], None]
+
+
+def gap_verdict(cal: Calibration) -> str | None:
+    """A plain warning when the ceiling-minus-weak gap is too small for PGR to mean anything, else None.
+
+    PGR divides by the gap, so its noise is the seeds' noise over the gap: below 3 points, or below three standard
+    errors of the gap (weak and ceiling sems combined), one seed's luck moves PGR by more than any idea does.
+    """
+    gap = cal.strong_acc - cal.weak_acc
+    noise = math.hypot(cal.weak_sem or 0.0, cal.strong_sem or 0.0)
+    if gap <= 0:
+        return (f"the ceiling ({cal.strong_acc:.4f}) is not above the weak model ({cal.weak_acc:.4f}): PGR is undefined "
+                "here; weaken the weak side (e.g. --set weak.max_rows=200) or strengthen the student")
+    if gap < 0.03 or (cal.seeds > 1 and gap < 3 * noise):
+        return (f"ceiling minus weak is {100 * gap:.1f} points against a seed noise of {100 * noise:.1f} points: PGR on "
+                f"this dataset is mostly noise; widen the gap (e.g. --set weak.max_rows=200, a weaker weak model) or "
+                f"add seeds")
+    return None
+
+
+def say_to(console: Any) -> Report:
+    """A report callback printing timestamped lines on a rich console (agent-free text: no markup parsed)."""
+    started = time.perf_counter()
+
+    def say(line: str) -> None:
+        console.print(f"[{time.perf_counter() - started:6.0f} s] {line}", markup=False, highlight=False)
+
+    return say
+
+
+def _eta(done_s: list[float], remaining: int) -> str:
+    if not done_s or remaining <= 0:
+        return ""
+    return f", about {sum(done_s) / len(done_s) * remaining:.0f} s left"
+
+
 def calibrate(
     dataset: str, seeds: Sequence[int], label_store: Path | None = None, out_dir: Path = Path("runs/calibration"),
-    write: bool = True, fresh: bool = False, **overrides: Any,
+    write: bool = True, fresh: bool = False, report: Report | None = None, progress: bool = False,
+    **overrides: Any,
 ) -> Calibration:
     """Weak model on train_label and strong model on train_unlabel's true labels (the ceiling), N seeds each.
 
     A seed whose ceiling predictions are already in `out_dir` for the same overrides is not retrained (weak
     artifacts are cached by the trainer anyway), so going from 3 to 5 seeds trains 2 ceilings; `fresh` retrains.
+    `report(line)` hears each seed's and each model's start and result with an estimate of the time left;
+    `progress` shows the trainer's own bars. A copy of the calibration goes to `out_dir/<dataset>/calibration.json`
+    (so tables of other regimes can be scored against it: `w2s-admin results table --calibration`).
     """
     from trainer import paths
     from trainer.ideas import make_config
     from trainer.ideas._common import fit_and_predict
     from trainer.ideas._registry import IdeaContext
 
+    say = report or (lambda line: None)
     store = LabelStore(label_store or paths().label_store_dir)
     test, unlabel = store.load(dataset, "test"), store.load(dataset, "train_unlabel")
     weak_acc: list[dict[str, float]] = []
     strong_acc: list[dict[str, float]] = []
-    for seed in seeds:
+    seconds: list[float] = []
+    for n, seed in enumerate(seeds, start=1):
+        started = time.perf_counter()
         config = make_config("vanilla_w2s", dataset=dataset, seed=seed, **overrides)
-        ctx = IdeaContext(config, out_dir / dataset / f"seed{seed}", progress=False)
+        ctx = IdeaContext(config, out_dir / dataset / f"seed{seed}", progress=progress)
         if ctx.train_unlabel.ids != unlabel.ids or ctx.test.ids != test.ids:
             raise ValueError(f"public tree and label store of {dataset!r} disagree; rebuild the dataset")
+        head = f"seed {seed} ({n}/{len(seeds)})"
+        say(f"{head}: weak {config.weak.model} ({config.weak.resolved_tier}) on train_label")
         weak_acc.append(_accuracies(ctx.weak_artifact().aligned(ctx.test), test))
+        say(f"{head}: weak test accuracy {_parts(weak_acc[-1])}")
         key = json.dumps(overrides, sort_keys=True)
         preds = None if fresh else _cached_ceiling(ctx.out_dir, key, test.ids)
         if preds is None:
+            say(f"{head}: ceiling {config.strong.model} ({config.strong.resolved_tier}) on true train_unlabel labels")
             truth = np.asarray(unlabel.labels, dtype=np.float32)
             preds, _ = fit_and_predict(ctx, ctx.train_unlabel.rows, truth, ctx.strong_config(), "ceiling")
             save_ceiling(ctx.out_dir, key, test.ids, preds)
+            seconds.append(time.perf_counter() - started)
         strong_acc.append(_accuracies(preds, test))
+        say(f"{head}: ceiling test accuracy {_parts(strong_acc[-1])} "
+            f"({time.perf_counter() - started:.0f} s{_eta(seconds, len(seeds) - n)})")
     weak_mean, weak_sem = mean_sem([a["all"] for a in weak_acc])
     strong_mean, strong_sem = mean_sem([a["all"] for a in strong_acc])
     slices = {name: SliceCalibration(weak_acc=mean_sem([a[name] for a in weak_acc])[0],
@@ -99,15 +154,35 @@ def calibrate(
     cal = Calibration(weak_acc=weak_mean, strong_acc=strong_mean, weak_sem=weak_sem, strong_sem=strong_sem,
                       seeds=len(seeds), source=f"trainer calibrate {json.dumps(overrides, sort_keys=True)}",
                       slices=slices)  # type: ignore[arg-type]
+    cal.gap_warning = gap_verdict(cal)
+    copy = out_dir / dataset / CALIBRATION_COPY
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(cal.model_dump_json(indent=2) + "\n")
     if write:
         write_calibration(store.root, dataset, cal)
     return cal
 
 
-def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_store: Path | None = None) -> list[dict]:
+CALIBRATION_COPY = "calibration.json"
+
+
+def _parts(acc: dict[str, float]) -> str:
+    """`0.7712` plus every subset's accuracy, whatever its name (`forum_posts 0.70`)."""
+    extra = ", ".join(f"{k} {v:.4f}" for k, v in acc.items() if k != "all")
+    return f"{acc['all']:.4f}" + (f" ({extra})" if extra else "")
+
+
+def load_calibration_copy(folder: Path, dataset: str) -> Calibration | None:
+    path = folder / dataset / CALIBRATION_COPY
+    return Calibration.model_validate_json(path.read_text()) if path.is_file() else None
+
+
+def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_store: Path | None = None,
+                  calibration_dir: Path | None = None) -> list[dict]:
     """One row per (idea, dataset): transfer accuracy and PGR, mean ± sem over the seeds found under runs_dir.
 
-    Expects the `w2s run` layout `<runs_dir>/<idea>/<dataset>/seed<k>/predictions.json`.
+    Expects the `w2s run` layout `<runs_dir>/<idea>/<dataset>/seed<k>/predictions.json`. PGR is against the
+    grader's calibration, or against the copy a `calibrate(out_dir=calibration_dir)` run wrote (another regime's).
     """
     from trainer import paths
 
@@ -119,7 +194,12 @@ def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_s
             found[(idea, dataset)].append(path)
     rows = []
     for (idea, dataset), files in sorted(found.items()):
-        labels, cal = store.load(dataset, "test"), read_calibration(store.root, dataset)
+        labels = store.load(dataset, "test")
+        cal = (load_calibration_copy(calibration_dir, dataset) if calibration_dir is not None
+               else read_calibration(store.root, dataset))
+        if calibration_dir is not None and cal is None:
+            raise FileNotFoundError(f"no calibration for {dataset!r} under {calibration_dir}; run "
+                                    f"`w2s-admin results calibrate --dataset {dataset} --out {calibration_dir}`")
         accs, pgrs = [], []
         part_pgrs: dict[str, list[float]] = defaultdict(list)
         for path in files:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mcp_servers.grader._results import calibrate, format_table, format_wide, results_table
+from mcp_servers.grader._results import calibrate, format_table, format_wide, results_table, say_to
 
 results_app = typer.Typer(help="Calibration (weak and ceiling over seeds) and the results table.", no_args_is_help=True)
 console = Console()
@@ -34,15 +34,24 @@ def calibrate_command(
     out: Annotated[Path, typer.Option(help="where the calibration runs write")] = Path("runs/calibration"),
     fresh: Annotated[bool, typer.Option(help="retrain ceilings already in --out")] = False,
     preset: Annotated[str | None, typer.Option(help="trainer preset (see `w2s presets`), e.g. reference-qwen")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="weak.x / strong.x override key=value; wins over --preset")]
+    = [],  # noqa: B006
+    write: Annotated[bool, typer.Option(help="write where the grader reads it (--no-write: only the copy in --out)")]
+    = True,
+    bars: Annotated[bool, typer.Option(help="the trainer's per-step bars besides the per-seed lines")] = False,
 ) -> None:
     """Train the weak model and the strong ceiling per seed; write mean ± sem where the grader reads them."""
-    from trainer.cli import preset_overrides
+    from trainer.cli import _parse_sets, preset_overrides
 
     quiet_libraries()
-    overrides = {k: v for k, v in preset_overrides(preset).items() if k.startswith(("weak.", "strong."))}
+    merged = {**preset_overrides(preset), **_parse_sets(set_)}
+    overrides = {k: v for k, v in merged.items() if k.startswith(("weak.", "strong."))}
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-    cal = calibrate(dataset, seed_list, out_dir=out, fresh=fresh, **overrides)
+    cal = calibrate(dataset, seed_list, out_dir=out, fresh=fresh, write=write, report=say_to(console), progress=bars,
+                    **overrides)
     console.print_json(cal.model_dump_json())
+    if cal.gap_warning:
+        console.print(f"[bold yellow]warning:[/] {cal.gap_warning}", markup=True, highlight=False)
 
 
 @results_app.command("table")
@@ -52,9 +61,11 @@ def table_command(
     dataset: Annotated[list[str] | None, typer.Option(help="only these datasets")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="raw rows as JSON")] = False,
     wide: Annotated[bool, typer.Option(help="the reference's layout: a line per dataset, a column per idea")] = False,
+    calibration: Annotated[Path | None, typer.Option(help="score against the calibration a `calibrate --out DIR` run "
+                                                          "wrote (another regime's) instead of the grader's")] = None,
 ) -> None:
     """Weak, ceiling, transfer and PGR per idea and dataset, mean ± sem over seeds."""
-    rows = results_table(runs, dataset or None)
+    rows = results_table(runs, dataset or None, calibration_dir=calibration)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     else:

@@ -61,5 +61,6 @@ def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPat
 def read_manifest(name: str, where: W2SPaths | None = None) -> dict[str, Any]:
     path = (where or paths()).label_store_dir / name / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no manifest for {name!r} at {path}; build it with `w2s-admin data build {name}`")
+        raise FileNotFoundError(f"no manifest for {name!r} at {path}; build it with `w2s-admin data build {name}` "
+                                f"(a testbed) or import it with `w2s-admin data prepare FOLDER`")
     return json.loads(path.read_text())

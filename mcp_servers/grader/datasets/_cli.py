@@ -73,7 +73,9 @@ def manifest(name: str, as_json: Annotated[bool, typer.Option("--json", help="Pr
     if as_json:
         console.print_json(json.dumps(data))
         return
-    table = Table(title=f"{name} ({data['task']}, {data.get('size', '?')}, seed {data.get('seed', '?')})")
+    origin = (f"prepared from {data['prepared_from']}" if "prepared_from" in data and "size" not in data
+              else f"{data.get('size', '?')}, seed {data.get('seed', '?')}")
+    table = Table(title=f"{name} ({data['task']}, {origin})")
     for column in ("split", "subset", "rows", "positive rate", "sha256 (public)"):
         table.add_column(column)
     for split, info in data["splits"].items():

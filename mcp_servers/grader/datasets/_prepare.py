@@ -11,6 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from mcp_servers.grader.datasets._manifest import build_manifest, write_manifests
 from mcp_servers.grader.datasets._store import LabelStore
 from trainer.data import (
     HIDDEN_FIELDS,
@@ -86,6 +87,8 @@ def prepare_dataset(folder: Path, data_dir: Path, store: LabelStore, name: str |
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    # Prepared datasets get the same manifests as built testbeds (`w2s-admin data manifest NAME` reads them).
+    write_manifests(build_manifest(name, folder, target, {"prepared_from": folder.name}), store.root / name, target)
     for split, fields in dropped.items():
         if fields:
             log.warning("%s/%s: dropped unknown fields from the public copy: %s", name, split, ", ".join(fields))
