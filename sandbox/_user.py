@@ -102,7 +102,9 @@ def _chown_tree(top_fd: int, uid: int, gid: int, depth: int = 0, max_depth: int 
     for entry in list(os.scandir(top_fd)):
         try:
             info = entry.stat(follow_symlinks=False)
-            if (info.st_uid, info.st_gid) != (uid, gid):
+            # A second hard link to a file that is not the agent's is someone else's file: never hand it over.
+            foreign_link = not stat.S_ISDIR(info.st_mode) and info.st_nlink > 1
+            if (info.st_uid, info.st_gid) != (uid, gid) and not foreign_link:
                 os.chown(entry.name, uid, gid, dir_fd=top_fd, follow_symlinks=False)
             if stat.S_ISDIR(info.st_mode) and depth < max_depth:
                 child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=top_fd)

@@ -72,6 +72,7 @@ def test_prepare_workspace_reowns_without_following_links(tmp_path: Path) -> Non
     (workspace / "runs" / "old" / "log.txt").write_text("from a root-run sandbox")
     (workspace / "link").symlink_to(outside)
     (workspace / "runs" / "dirlink").symlink_to(tmp_path)
+    os.link(outside, workspace / "hardlink")  # a root file hard-linked in must not be handed to the agent
     assert prepare_workspace(workspace) == workspace.resolve()
     uid, _ = ensure_agent_user()
     for path in (workspace, workspace / ".home", workspace / "runs" / "old" / "log.txt", workspace / "link"):
