@@ -19,7 +19,7 @@ class AgentWindow(BaseModel):
     ended_at: float | None
 
     def active_at(self, t: float) -> bool:
-        return self.started_at <= t and (self.ended_at is None or t <= self.ended_at)
+        return self.started_at <= t and (self.ended_at is None or t < self.ended_at)
 
 
 class Job(BaseModel):

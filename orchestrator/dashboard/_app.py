@@ -93,7 +93,8 @@ class Dashboard:
 
     async def api_figures(self, request: Request) -> Response:
         s = self.sources
-        figs = {f"pgr-{d}": _figures.pgr_figure(d, _board.pgr_over_time(s, d)) for d in _board.datasets(s)}
+        now = time.time()
+        figs = {f"pgr-{d}": _figures.pgr_figure(d, _board.pgr_over_time(s, d), now) for d in _board.datasets(s)}
         figs["entropy"] = _figures.entropy_figure(family_entropy(s))
         figs["cost"] = _figures.cost_figure(_agents.agents(s), _agents.cost_over_time(s))
         return _raw_json(figs)

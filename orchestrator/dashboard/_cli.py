@@ -42,6 +42,8 @@ def dashboard(
     poll: Annotated[float, typer.Option(help="seconds between the page's checks for new data")] = 2.0,
     state_dir: Annotated[Path | None, typer.Option(help="the operator state to read (default: W2S_STATE_DIR)")]
     = None,
+    screenshot: Annotated[Path | None, typer.Option(help="write the page as a PNG (headless Chromium) and exit")]
+    = None,
 ) -> None:
     """Serve the read-only research dashboard: leaderboards, PGR over time, idea diversity, findings, agents."""
     import uvicorn
@@ -51,6 +53,14 @@ def dashboard(
 
     if poll <= 0:
         raise typer.BadParameter("--poll must be positive")
+    if screenshot is not None:
+        from orchestrator.dashboard._shot import screenshot as take
+
+        try:
+            typer.echo(str(take(build_app(Sources.from_env(state_dir), poll_s=poll), screenshot)))
+        except RuntimeError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--screenshot") from None
+        return
     token = resolve_token(host, token_file)
     app = build_app(Sources.from_env(state_dir), token=token, poll_s=poll)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

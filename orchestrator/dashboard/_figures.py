@@ -21,7 +21,7 @@ _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 320, "templ
 
 
 def _t(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def _e(text: object) -> str:
@@ -34,11 +34,16 @@ def _figure(title: str, traces: list[go.Scatter | go.Bar], **layout: object) -> 
     return fig.to_json()
 
 
-def pgr_figure(dataset: str, series: dict[str, list[Point]]) -> str:
-    traces = [go.Scatter(x=[_t(p.at) for p in points], y=[p.pgr for p in points], name=_e(agent), mode="lines+markers",
-                         line={"shape": "hv"}, text=[_e(f"#{p.submission_id} {p.idea or ''}") for p in points],
-                         hovertemplate="%{y:.3f} %{text}<extra>%{fullData.name}</extra>")
-              for agent, points in sorted(series.items())]
+def pgr_figure(dataset: str, series: dict[str, list[Point]], until: float | None = None) -> str:
+    """Each agent's best-so-far staircase, held flat up to `until` (now, while a launch runs)."""
+    end = max([p.at for points in series.values() for p in points] + [until or 0.0])
+    traces = []
+    for agent, points in sorted(series.items()):
+        held = [*points, points[-1].model_copy(update={"at": end})] if points and end > points[-1].at else points
+        traces.append(go.Scatter(
+            x=[_t(p.at) for p in held], y=[p.pgr for p in held], name=_e(agent), mode="lines+markers",
+            line={"shape": "hv"}, text=[_e(f"#{p.submission_id} {p.idea or ''}") for p in held],
+            hovertemplate="%{y:.3f} %{text}<extra>%{fullData.name}</extra>"))
     return _figure(f"best public PGR over time: {dataset}", traces, yaxis={"title": {"text": "PGR"}})
 
 

@@ -13,7 +13,7 @@ from tests.orchestrator.dashboard.dash_helpers import DEnv, build_denv, populate
 @pytest.fixture
 def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in list(os.environ):
-        if var.startswith("W2S_") or var.startswith("MLFLOW_"):
+        if var.startswith(("W2S_", "MLFLOW_")):
             monkeypatch.delenv(var)
     home = tmp_path / "w2s"
     monkeypatch.setenv("W2S_HOME", str(home))

@@ -130,7 +130,6 @@ def populate(env: DEnv) -> DEnv:
                                  ids["b_ensemble"])
     env.findings.comment(env.who("bob"), ids["f_logconf"], "Reproduced on seed 1? <b>bold</b>")
     env.findings.vote(env.who("bob"), ids["f_logconf"], 1)
-    ids["queued"] = env.train_job("bob", "ensemble", state="queued")
     _orchestrator_state(env)
     return env
 
