@@ -186,7 +186,7 @@ def _host_port(url: str) -> tuple[str, int]:
 
 
 def _code_dirs() -> list[Path]:
-    """The trainer, and this package so the leak scanner runs inside; never the repo root (it may hold data)."""
+    """The trainer and this package (agent programs import its constants); never the repo root (it may hold data)."""
     import trainer
 
     return [Path(trainer.__file__).resolve().parent, Path(__file__).resolve().parent]
