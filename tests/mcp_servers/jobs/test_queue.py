@@ -60,7 +60,8 @@ def test_cancel_of_a_queued_job_is_immediate(queue: JobQueue, tmp_path: Path) ->
 
 def test_recover_requeues_then_fails_with_a_reason(queue: JobQueue, tmp_path: Path) -> None:
     (job,) = _submit(queue, "a", tmp_path)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     dead_pid = int(dead.stdout)
     for attempt in (1, 2):
         claimed = queue.claim_next(1, owner_pid=dead_pid)
