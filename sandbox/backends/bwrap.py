@@ -166,6 +166,23 @@ class BwrapBackend(Backend):
         return args + ["--ro-bind-try", "/sys", "/sys"]
 
     def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> ProcessHandle:
+        runtime_dir, relay, process = self._launch(spec, stdin=stdin, terminal=False)
+        return ProcessHandle(process, spec.agent_id, self.name, runtime_dir, stdin,
+                             on_close=relay.close if relay else None)
+
+    def run_interactive(self, spec: SandboxSpec) -> int:
+        """The sandbox on the operator's terminal (stdin, stdout, stderr inherited), e.g. `orchestrator shell`;
+        same user, binds and network as `start`. Returns the exit status once it ends."""
+        runtime_dir, relay, process = self._launch(spec, stdin=None, terminal=True)
+        try:
+            return process.wait()
+        finally:
+            if relay is not None:
+                relay.close()
+            shutil.rmtree(runtime_dir, ignore_errors=True)
+
+    def _launch(self, spec: SandboxSpec, *, stdin: bytes | None, terminal: bool
+                ) -> tuple[Path, HostRelay | None, subprocess.Popen[bytes]]:
         endpoints = loopback_endpoints(spec.endpoints())
         user = _host_user()
         prepare_workspace(spec.workspace, owner=user)
@@ -182,17 +199,16 @@ class BwrapBackend(Backend):
             stager = _Stager(runtime_dir / "stage" if user is not None else None)
             relay = HostRelay(runtime_dir / "net", endpoints, user) if endpoints else None
             argv = self.argv(spec, runtime_dir, stager, relay)
-            process = self._spawn(argv, runtime_dir, stager, user, stdin)
+            process = self._spawn(argv, runtime_dir, stager, user, stdin, terminal)
         except BaseException:
             if relay is not None:
                 relay.close()
             shutil.rmtree(runtime_dir, ignore_errors=True)
             raise
-        return ProcessHandle(process, spec.agent_id, self.name, runtime_dir, stdin,
-                             on_close=relay.close if relay else None)
+        return runtime_dir, relay, process
 
     def _spawn(self, argv: list[str], runtime_dir: Path, stager: _Stager, user: tuple[int, int] | None,
-               stdin: bytes | None) -> subprocess.Popen[bytes]:
+               stdin: bytes | None, terminal: bool = False) -> subprocess.Popen[bytes]:
         # The arguments (token and API key among them) go through a file descriptor, not the command line, so
         # they never show in `ps` on the host.
         split = argv.index("--")  # bwrap reads options from --args; the command must stay on the real argv
@@ -203,8 +219,10 @@ class BwrapBackend(Backend):
                     "argv": launch}
             fds.append(_memfd("w2s-launch", json.dumps(plan).encode()))
             launch = [sys.executable, "-I", str(LAUNCHER), str(fds[1])]
-        stdin_arg = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
         try:
+            if terminal:
+                return subprocess.Popen([*_rlimit_prefix(), *launch], pass_fds=tuple(fds), env={"PATH": "/usr/bin:/bin"})
+            stdin_arg = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
             err = os.open(runtime_dir / "stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 return subprocess.Popen([*_rlimit_prefix(), *launch], pass_fds=tuple(fds), stdin=stdin_arg,

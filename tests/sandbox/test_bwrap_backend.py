@@ -123,3 +123,17 @@ def test_refuses_a_workspace_that_holds_w2s_home(fake_home) -> None:
     spec = SandboxSpec(agent_id="bad", workspace=fake_home.paths.home.parent, command=["true"])
     with pytest.raises(SandboxPolicyError, match="private location"):
         BwrapBackend().start(spec)
+
+
+def test_run_interactive_uses_the_same_sandbox(fake_home) -> None:
+    import os
+
+    code = "import os, pathlib; pathlib.Path('shell.txt').write_text(str(os.getuid())); raise SystemExit(5)"
+    spec = _spec(fake_home, _python(code))
+    assert BwrapBackend().run_interactive(spec) == 5
+    written = fake_home.paths.workspaces_dir / "a1" / "shell.txt"
+    assert written.read_text() == "1000"
+    if os.geteuid() == 0:
+        from sandbox import ensure_agent_user
+
+        assert written.stat().st_uid == ensure_agent_user()[0]
