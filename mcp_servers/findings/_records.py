@@ -65,6 +65,22 @@ class VoteRow(SQLModel, table=True):
     updated_at: datetime
 
 
+class IdempotencyRow(SQLModel, table=True):
+    """The first answer to a post with a client key: a retry with the key answers it again, stores nothing."""
+
+    __tablename__ = "findings_idempotency"
+    __table_args__ = (UniqueConstraint("agent", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent: str
+    key: str
+    request_sha256: str
+    """Hash of the request's arguments: the same key with other arguments is refused, not answered."""
+    finding_id: int = Field(foreign_key="findings_finding.id")
+    result_json: str
+    created_at: datetime
+
+
 class MetaRow(SQLModel, table=True):
     __tablename__ = "findings_meta"
 
@@ -85,7 +101,7 @@ _DDL = (
 
 
 def init_findings_db(engine: Engine) -> None:
-    init_tables(engine, FindingRow, CitationRow, CommentRow, VoteRow, MetaRow, ddl=_DDL)
+    init_tables(engine, FindingRow, CitationRow, CommentRow, VoteRow, MetaRow, IdempotencyRow, ddl=_DDL)
 
 
 def next_seq(session: Session) -> int:

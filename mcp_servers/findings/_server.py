@@ -53,10 +53,13 @@ def build_server(settings: FindingsSettings | None = None, local_token: str | No
         config: Annotated[dict[str, Any] | None, Field(description="key hyperparameters (JSON object)")] = None,
         tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(description="free keywords",
                                                                           max_length=20)] = [],  # noqa: B006
+        idempotency_key: Annotated[str | None, Field(
+            description="optional retry key (e.g. a uuid4): a retry with the same key answers the first result and "
+                        "stores nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
     ) -> PostResult:
         """Share a finding with every agent; you are the author (from your token)."""
         return service.post(app.identity(), title, summary, body, finding_type, idea, method_family,
-                            submission_ids, config, tags)
+                            submission_ids, config, tags, idempotency_key)
 
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -39,6 +40,7 @@ from mcp_servers.findings._records import (
     CitationRow,
     CommentRow,
     FindingRow,
+    IdempotencyRow,
     VoteRow,
     current_seq,
     get_meta,
@@ -95,6 +97,14 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{t}"' for t in terms) or None
 
 
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+"""A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
+
+
+def _request_sha256(**args: Any) -> str:
+    return hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -113,7 +123,20 @@ class FindingsService:
     # -- writes -----------------------------------------------------------------------------------------------
     def post(self, who: Identity, title: str, summary: str, body: str, finding_type: str, idea: str,
              method_family: str, submission_ids: Sequence[int] = (), config: dict[str, Any] | None = None,
-             tags: Sequence[str] = ()) -> PostResult:
+             tags: Sequence[str] = (), idempotency_key: str | None = None) -> PostResult:
+        """Store a finding. With `idempotency_key`, a retry (same agent, key and arguments) answers the first
+        result and stores nothing; the same key with other arguments is refused."""
+        request = _request_sha256(title=title, summary=summary, body=body, finding_type=finding_type, idea=idea,
+                                  method_family=method_family, submission_ids=list(submission_ids),
+                                  config=config, tags=list(tags))
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.match(idempotency_key):
+                raise FindingsError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
+                                    "send a fresh uuid4 per new finding, and the same one when retrying it")
+            with read_session(self.engine) as session:
+                first = self._first_answer(session, who, idempotency_key, request)
+            if first is not None:
+                return first
         kind, family = check_type(finding_type), canonical_family(method_family)
         title, summary, idea = title.strip(), summary.strip(), idea.strip()
         if not title or not summary or not idea:
@@ -138,6 +161,10 @@ class FindingsService:
         clean_tags = list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
+            if idempotency_key is not None:  # a concurrent retry may have stored it since the check above
+                first = self._first_answer(session, who, idempotency_key, request)
+                if first is not None:
+                    return first
             row = FindingRow(agent=who.agent, title=title, summary=summary, body=body, finding_type=kind, idea=idea,
                              method_family=family, config_json=config_json, tags_json=json.dumps(clean_tags),
                              created_at=now, updated_at=now, seq=next_seq(session), best_pgr=best)
@@ -150,9 +177,24 @@ class FindingsService:
                                  "VALUES (:id, :title, :summary, :body, :idea, :tags)"),
                             {"id": fid, "title": title, "summary": summary, "body": body,
                              "idea": f"{idea} {family} {kind}", "tags": " ".join(clean_tags)})
-        return PostResult(finding_id=fid, seq=row.seq, best_pgr=best, submissions=scores,
-                          note="Stored. The scores shown with it are the grader's; every agent's shared_findings/ "
-                               "gets it within seconds.")
+            result = PostResult(finding_id=fid, seq=row.seq, best_pgr=best, submissions=scores,
+                                note="Stored. The scores shown with it are the grader's; every agent's "
+                                     "shared_findings/ gets it within seconds.")
+            if idempotency_key is not None:
+                session.add(IdempotencyRow(agent=who.agent, key=idempotency_key, request_sha256=request,
+                                           finding_id=fid, result_json=result.model_dump_json(), created_at=now))
+        return result
+
+    @staticmethod
+    def _first_answer(session: Any, who: Identity, key: str, request: str) -> PostResult | None:
+        row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == who.agent,
+                                                        IdempotencyRow.key == key)).first()
+        if row is None:
+            return None
+        if row.request_sha256 != request:
+            raise FindingsError(f"idempotency_key {key!r} was used for another finding ({row.finding_id})",
+                                "send a new key for a new finding; reuse a key only to retry the same call")
+        return PostResult.model_validate_json(row.result_json)
 
     def _own_submissions(self, who: Identity, ids: list[int]) -> list[GraderScore]:
         if not ids:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcp_servers.core import replace_at
+from mcp_servers.core import open_beneath, replace_at
 from mcp_servers.core import workspace_of as core_workspace_of
 from mcp_servers.snapshot._secrets import secret_reason
 
@@ -115,16 +115,10 @@ def opened_root(root: Path) -> Iterator[int]:
 
 @contextmanager
 def open_file_nofollow(root_fd: int, relpath: str) -> Iterator[int]:
-    """Read descriptor of a regular file at `root/relpath`; no component may be a symlink."""
-    parent, _, name = relpath.rpartition("/")
-    dir_fd = open_dir(root_fd, parent)
+    """Read descriptor of a regular file at `root/relpath`; no component may be a symlink (the core's
+    `open_beneath`: a FIFO swapped in after the scan is refused without blocking). Raises OSError."""
+    fd = open_beneath(root_fd, relpath)
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafePath(f"{relpath!r} is not a regular file")
         yield fd
     finally:
         os.close(fd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from mcp_servers.core import init_tables
@@ -41,12 +41,27 @@ class SnapshotEntryRow(SQLModel, table=True):
     executable: bool = False
 
 
+class IdempotencyRow(SQLModel, table=True):
+    """The first answer to an upload with a client key: a retry with the key answers it again, stores nothing."""
+
+    __tablename__ = "snapshot_idempotency"
+    __table_args__ = (UniqueConstraint("agent", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent: str
+    key: str
+    request_sha256: str
+    snapshot_id: int = Field(foreign_key="snapshot_snapshot.id")
+    result_json: str
+    created_at: datetime
+
+
 _APPEND_ONLY = tuple(
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-    for table in ("snapshot_snapshot", "snapshot_entry") for op in ("UPDATE", "DELETE")
+    for table in ("snapshot_snapshot", "snapshot_entry", "snapshot_idempotency") for op in ("UPDATE", "DELETE")
 )
 
 
 def init_snapshot_db(engine: Engine) -> None:
-    init_tables(engine, SnapshotRow, SnapshotEntryRow, ddl=_APPEND_ONLY)
+    init_tables(engine, SnapshotRow, SnapshotEntryRow, IdempotencyRow, ddl=_APPEND_ONLY)

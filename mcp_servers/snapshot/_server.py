@@ -33,9 +33,12 @@ def build_server(settings: SnapshotSettings | None = None, local_token: str | No
         archive_b64: Annotated[str | None, Field(
             description=f"inline mode: base64 of a tar.gz of your code (at most {settings.inline_max_bytes} bytes); "
                         "leave out to snapshot your workspace")] = None,
+        idempotency_key: Annotated[str | None, Field(
+            description="optional retry key (e.g. a uuid4): a retry with the same key answers the first result and "
+                        "stores nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
     ) -> UploadResult:
         """Snapshot your workspace (or the archive you send) into the shared, deduplicated store."""
-        return service.upload(app.identity(), message, idea, finding_id, archive_b64)
+        return service.upload(app.identity(), message, idea, finding_id, archive_b64, idempotency_key)
 
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals

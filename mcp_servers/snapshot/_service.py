@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -44,13 +47,22 @@ from mcp_servers.snapshot._models import (
     SnapshotSummary,
     UploadResult,
 )
-from mcp_servers.snapshot._records import SnapshotEntryRow, SnapshotRow, init_snapshot_db
+from mcp_servers.snapshot._records import IdempotencyRow, SnapshotEntryRow, SnapshotRow, init_snapshot_db
 from mcp_servers.snapshot._secrets import SecretFinder, secret_reason
-from mcp_servers.snapshot._store import CHUNK, FileObjectStore, ObjectStore, Staging, StoreLimitError
+from mcp_servers.snapshot._store import (
+    CHUNK,
+    FileObjectStore,
+    ObjectStore,
+    ServerDiskError,
+    Staging,
+    StoreLimitError,
+)
 from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_archive, decode_b64, stage_archive
 from trainer import paths
 
 MiB = 1024 * 1024
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+log = logging.getLogger(__name__)
 
 
 class SnapshotError(RefusedError):
@@ -112,7 +124,41 @@ class SnapshotService:
 
     # -- upload -----------------------------------------------------------------------------------------------
     def upload(self, who: Identity, message: str, idea: str | None = None, finding_id: int | None = None,
-               archive_b64: str | None = None) -> UploadResult:
+               archive_b64: str | None = None, idempotency_key: str | None = None) -> UploadResult:
+        """Store a snapshot. With `idempotency_key`, a retry (same agent, key and arguments) answers the first
+        result and stores nothing; the same key with other arguments is refused."""
+        archive_sha = None if archive_b64 is None else hashlib.sha256(archive_b64.encode()).hexdigest()
+        request = hashlib.sha256(json.dumps([message, idea, finding_id, archive_sha]).encode()).hexdigest()
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.match(idempotency_key):
+                raise SnapshotError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
+                                    "send a fresh uuid4 per new upload, and the same one when retrying it")
+            with read_session(self.engine) as session:
+                first = self._first_answer(session, who, idempotency_key, request)
+            if first is not None:
+                return first
+        try:
+            return self._upload(who, message, idea, finding_id, archive_b64, idempotency_key, request)
+        except ServerDiskError as exc:
+            log.error("snapshot upload of %s failed on the server's disk: %s", who.agent, exc)
+            what = "is full" if exc.disk_full else f"failed ({exc.error.strerror or 'I/O error'})"
+            raise SnapshotError(f"the snapshot server's disk {what} while storing your upload: the fault is on the "
+                                "server, not in your archive or workspace, and nothing was stored",
+                                "retry later; the operator has to free space on the snapshot store") from None
+
+    @staticmethod
+    def _first_answer(session: Any, who: Identity, key: str, request: str) -> UploadResult | None:
+        row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == who.agent,
+                                                        IdempotencyRow.key == key)).first()
+        if row is None:
+            return None
+        if row.request_sha256 != request:
+            raise SnapshotError(f"idempotency_key {key!r} was used for another upload (snapshot {row.snapshot_id})",
+                                "send a new key for a new upload; reuse a key only to retry the same call")
+        return UploadResult.model_validate_json(row.result_json)
+
+    def _upload(self, who: Identity, message: str, idea: str | None, finding_id: int | None,
+                archive_b64: str | None, key: str | None, request: str) -> UploadResult:
         if not message.strip():
             raise SnapshotError("empty message", "say in one line what this code is")
         if finding_id is not None and not finding_exists(self.settings.findings_db_path, finding_id):
@@ -134,11 +180,14 @@ class SnapshotService:
                 skipped = self._stage_workspace(self.workspace(who.agent), staging)
             self._refuse_secrets(who, staging)
             new_bytes = staging.commit(self.store)
+            now = datetime.now(UTC)
             row = SnapshotRow(agent=who.agent, message=message.strip(), idea=idea, finding_id=finding_id,
-                              created_at=datetime.now(UTC), source=source, files=len(staging.files),
+                              created_at=now, source=source, files=len(staging.files),
                               dirs=len(staging.dirs), total_bytes=staging.total_bytes, new_bytes=new_bytes,
                               skipped_json=json.dumps([[k.path, k.reason] for k in skipped[:1000]]))
             with write_session(self.engine) as session:
+                if key is not None and (first := self._first_answer(session, who, key, request)) is not None:
+                    return first  # a concurrent retry stored it meanwhile (its objects are shared, nothing doubles)
                 session.add(row)
                 session.flush()
                 sid = int(row.id or 0)
@@ -147,12 +196,17 @@ class SnapshotService:
                 for f in staging.files:
                     session.add(SnapshotEntryRow(snapshot_id=sid, path=f.path, sha256=f.digest, size=f.size,
                                                  executable=f.executable))
+                result = UploadResult(
+                    snapshot_id=sid, agent=who.agent, source=source, files=row.files, dirs=row.dirs,
+                    total_bytes=row.total_bytes, new_bytes=new_bytes, deduplicated_bytes=row.total_bytes - new_bytes,
+                    skipped=[SkippedPath(path=k.path, reason=k.reason) for k in skipped[:100]],
+                    skipped_count=len(skipped))
+                if key is not None:
+                    session.add(IdempotencyRow(agent=who.agent, key=key, request_sha256=request, snapshot_id=sid,
+                                               result_json=result.model_dump_json(), created_at=now))
         finally:
             staging.cleanup()
-        return UploadResult(
-            snapshot_id=sid, agent=who.agent, source=source, files=row.files, dirs=row.dirs,
-            total_bytes=row.total_bytes, new_bytes=new_bytes, deduplicated_bytes=row.total_bytes - new_bytes,
-            skipped=[SkippedPath(path=k.path, reason=k.reason) for k in skipped[:100]], skipped_count=len(skipped))
+        return result
 
     def _refuse_secrets(self, who: Identity, staging: Staging) -> None:
         carried = self.secrets.carried((f.path, f.local) for f in staging.files)

@@ -11,21 +11,58 @@ unless it exists, then delete `source`, `open` -> `get_object(...)["Body"]` (a r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+T = TypeVar("T")
 
 
 class StoreLimitError(ValueError):
     """A staged file grew past what its header or the caps allowed."""
+
+
+class ServerDiskError(Exception):
+    """Writing to the server's own disk (staging or store) failed: the operator's fault, never the agent's.
+
+    Deliberately not an OSError: the code that reads an agent's files and archives treats OSError as a problem of
+    the input, and a full disk must not be blamed on the archive.
+    """
+
+    def __init__(self, error: OSError, where: Path) -> None:
+        super().__init__(f"{where}: {error.strerror or error}")
+        self.error, self.where = error, where
+
+    @property
+    def disk_full(self) -> bool:
+        return self.error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _on_disk(where: Path) -> Callable[[Callable[[], T]], T]:
+    """Run a write to the server's disk, turning its OSError into ServerDiskError."""
+
+    def run(action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except OSError as exc:
+            raise ServerDiskError(exc, where) from exc
+
+    return run
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 @runtime_checkable
@@ -68,9 +105,10 @@ class FileObjectStore:
         if target.is_file():
             source.unlink(missing_ok=True)
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(source, 0o444)
-        os.replace(source, target)
+        disk = _on_disk(target.parent)
+        disk(lambda: target.parent.mkdir(parents=True, exist_ok=True))
+        disk(lambda: os.chmod(source, 0o444))
+        disk(lambda: os.replace(source, target))
         return True
 
     def open(self, digest: str) -> BinaryIO:
@@ -99,24 +137,32 @@ class Staging:
     folder: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        self.folder = Path(tempfile.mkdtemp(prefix="stage-", dir=self.parent))
+        disk = _on_disk(self.parent)
+        disk(lambda: self.parent.mkdir(parents=True, exist_ok=True))
+        self.folder = Path(disk(lambda: tempfile.mkdtemp(prefix="stage-", dir=self.parent)))
 
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
     def add_file(self, path: str, source: BinaryIO, executable: bool, limit: int) -> StagedFile:
-        """Copy `source` while hashing it; refuse more than `limit` bytes."""
+        """Copy `source` while hashing it; refuse more than `limit` bytes.
+
+        Reading `source` may fail as the input's fault (OSError); writing the copy fails as ServerDiskError.
+        """
         digest, size = hashlib.sha256(), 0
         local = self.folder / f"{len(self.files):08d}"
-        with local.open("wb") as out:
+        disk = _on_disk(self.folder)
+        fd = disk(lambda: os.open(local, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        try:
             while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise StoreLimitError(f"{path} is larger than {limit} bytes")
                 digest.update(chunk)
-                out.write(chunk)
+                disk(lambda data=chunk: _write_all(fd, data))  # type: ignore[misc]
+        finally:
+            os.close(fd)
         staged = StagedFile(path, digest.hexdigest(), size, executable, local)
         self.files.append(staged)
         return staged

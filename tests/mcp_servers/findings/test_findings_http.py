@@ -29,9 +29,9 @@ async def test_http_with_bearer_tokens(fenv: FEnv) -> None:
     async with running(app.http_app()) as url:
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/health")).json() == {"status": "ok", "server": "findings"}
-            for token in (None, "w2s_unknown", fenv.tokens["grader-only"]):  # none, unknown, not scoped
-                headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
-                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == 401
+            for token, status in ((None, 401), ("w2s_unknown", 401), (fenv.tokens["grader-only"], 403)):
+                headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})  # live, not scoped: 403
+                assert (await http.post(f"{url}/mcp", json=INIT, headers=headers)).status_code == status
         async with client(url, fenv.tokens["alice"]) as alice:
             posted = (await alice.call_tool("post_finding", {
                 "title": "Over HTTP", "summary": "s", "body": "b", "finding_type": "result", "idea": "i",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,3 +189,29 @@ async def test_tool_annotations(fenv: FEnv) -> None:
         assert tools[name].annotations.read_only_hint is True  # type: ignore[union-attr]
     assert tools["post_finding"].annotations.read_only_hint is False  # type: ignore[union-attr]
     assert "agent" not in tools["post_finding"].input_schema["properties"]
+
+
+async def test_retry_with_idempotency_key_is_stored_once(fenv: FEnv) -> None:
+    """A post whose answer was lost is retried with its key: the first answer comes back, one finding is stored."""
+    sid = fenv.submit("alice", 0.8)
+    alice, bob = build_server(local_token=fenv.tokens["alice"]), build_server(local_token=fenv.tokens["bob"])
+    args = post_args(finding_type="result", submission_ids=[sid], idempotency_key="0b7e1d2c-retry")
+    first = await call(alice, "post_finding", **args)
+    assert await call(alice, "post_finding", **args) == first
+    assert count(alice) == 1 and count(alice, CitationRow) == 1
+    with pytest.raises(ToolError, match=r"idempotency_key '0b7e1d2c-retry' was used for another finding \(1\)"):
+        await call(alice, "post_finding", **(args | {"title": "changed"}))
+    theirs = await call(bob, "post_finding", **post_args(idempotency_key="0b7e1d2c-retry"))  # keys are per agent
+    assert theirs["finding_id"] == 2 and count(alice) == 2
+
+
+async def test_database_faults_answer_without_sql(fenv: FEnv) -> None:
+    alice = build_server(local_token=fenv.tokens["alice"])
+    with sqlite3.connect(fenv.settings.db_path("findings")) as conn:  # a damaged database
+        conn.execute("DROP TABLE findings_fts")
+    with pytest.raises(ToolError) as info:
+        await call(alice, "post_finding", **post_args())
+    text = str(info.value)
+    assert "its database or disk failed" in text and "stored nothing" in text, text
+    assert not any(word in text for word in ("SQL", "INSERT", "findings_fts", str(fenv.home)))
+    assert count(alice) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mcp_servers.snapshot import IgnoreRules, UnsafePath, clean_relpath
-from mcp_servers.snapshot._fs import open_dir, opened_root, scan, write_file
+from mcp_servers.snapshot._fs import open_dir, open_file_nofollow, opened_root, scan, write_file
 
 
 @pytest.mark.parametrize(("raw", "clean"), [("a/b.py", "a/b.py"), ("./a//b/", "a/b"), ("a/./b", "a/b")])
@@ -59,3 +59,14 @@ def test_writes_never_follow_symlinks(tmp_path: Path) -> None:
     assert (outside / "victim").read_text() == "keep" and not (outside / "sub").exists()
     assert not (ws / "victim").is_symlink() and (ws / "victim").read_bytes() == b"new"
     assert os.stat(ws / "victim").st_mode & 0o777 == 0o755
+
+
+def test_reads_refuse_a_fifo_without_blocking(tmp_path: Path) -> None:
+    """A FIFO swapped in for a scanned file must not hang the server in open()."""
+    os.mkfifo(tmp_path / "train.py")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "link.py").symlink_to(tmp_path / "train.py")
+    with opened_root(tmp_path) as root:
+        for rel in ("train.py", "d/link.py"):
+            with pytest.raises(OSError), open_file_nofollow(root, rel):
+                pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import sqlite3
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,37 @@ async def test_tools_are_annotated(senv: SEnv) -> None:
     assert tools["list_snapshots"].annotations.read_only_hint is True  # type: ignore[union-attr]
     assert tools["get_snapshot"].annotations.read_only_hint is True  # type: ignore[union-attr]
     assert tools["upload_snapshot"].annotations.read_only_hint is False  # type: ignore[union-attr]
+
+
+async def test_retry_with_idempotency_key_is_stored_once(senv: SEnv) -> None:
+    """A client whose answer was lost retries with its key: the first answer comes back, nothing is stored twice."""
+    (senv.ws("alice") / "a.py").write_text("a\n")
+    alice, bob = build_server(local_token=senv.tokens["alice"]), build_server(local_token=senv.tokens["bob"])
+    first = await call(alice, "upload_snapshot", message="v1", idempotency_key="4f9c-retry:1")
+    (senv.ws("alice") / "b.py").write_text("b\n")  # the workspace moved on; the retry still answers the first
+    again = await call(alice, "upload_snapshot", message="v1", idempotency_key="4f9c-retry:1")
+    assert again == first and rows(alice) == 1
+    with pytest.raises(ToolError, match=r"idempotency_key '4f9c-retry:1' was used for another upload \(snapshot 1\)"):
+        await call(alice, "upload_snapshot", message="v2", idempotency_key="4f9c-retry:1")
+    archive = tar_b64([(member("x.py"), b"x\n")])
+    inline = [await call(bob, "upload_snapshot", message="v1", archive_b64=archive, idempotency_key="4f9c-retry:1")
+              for _ in range(2)]  # keys are per agent: bob's is his own
+    assert inline[0] == inline[1] and inline[0]["snapshot_id"] != first["snapshot_id"] and rows(alice) == 2
+    with pytest.raises(ToolError, match="idempotency_key"):
+        await call(alice, "upload_snapshot", message="v1", idempotency_key="no spaces allowed")
+    assert rows(alice) == 2
+
+
+async def test_database_faults_answer_without_sql(senv: SEnv) -> None:
+    (senv.ws("alice") / "a.py").write_text("a\n")
+    alice = build_server(local_token=senv.tokens["alice"])
+    await call(alice, "upload_snapshot", message="before the damage")
+    with sqlite3.connect(senv.settings.db_path("snapshot")) as conn:  # a damaged database
+        conn.execute("DROP TABLE snapshot_entry")
+    for tool, args in (("upload_snapshot", {"message": "m"}), ("get_snapshot", {"snapshot_id": 1})):
+        with pytest.raises(ToolError) as info:
+            await call(alice, tool, **args)
+        text = str(info.value)
+        assert "its database or disk failed" in text and "stored nothing" in text, text
+        assert not any(word in text for word in ("SQL", "INSERT", "SELECT", "snapshot_entry", str(senv.home)))
+    assert rows(alice) == 1
