@@ -85,7 +85,10 @@ def report(
     from orchestrator.dashboard._report import write_report
     from orchestrator.dashboard._sources import Sources
 
-    written = write_report(Sources.from_env(state_dir), out, dataset or None)
+    try:
+        written = write_report(Sources.from_env(state_dir), out, dataset or None)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     for path in written:
         typer.echo(str(path))
 

@@ -44,8 +44,11 @@ def pgr_figure(sources: Sources, datasets: Sequence[str], out: Path) -> list[Pat
     plt = _pyplot()
     fig, axes = plt.subplots(len(datasets), 1, figsize=(7, 3 * max(1, len(datasets))), squeeze=False)
     for ax, dataset in zip(axes[:, 0], datasets, strict=True):
-        for agent, points in sorted(_board.pgr_over_time(sources, dataset).items()):
-            ax.step([_dt(p.at) for p in points], [p.pgr for p in points], where="post", marker="o", ms=3,
+        series = _board.pgr_over_time(sources, dataset)
+        end = max((p.at for points in series.values() for p in points), default=0.0)
+        for agent, points in sorted(series.items()):
+            ats, pgrs = [p.at for p in points] + [end], [p.pgr for p in points] + [points[-1].pgr]
+            ax.step([_dt(t) for t in ats], pgrs, where="post", marker="o", ms=3, markevery=list(range(len(points))),
                     label=_label(agent))
         ax.set_title(f"best public PGR over time: {_label(dataset)}")
         ax.set_ylabel("PGR")
