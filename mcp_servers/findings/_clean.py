@@ -4,13 +4,24 @@ JSON has no NaN or infinity, yet Python's parsers accept them: a config holding 
 then break every strict JSON reader (clients, dashboards) that reads it back. `non_finite_path` finds one anywhere
 in nested JSON so the tool can refuse it with its location; `finite` turns any that are already stored into null,
 so an old row never breaks `read_finding` or `sync_findings` for anyone.
+
+Every finding and comment is synced into every agent's workspace, so a token pasted into one would let any agent
+act as its owner: `secret_in` finds a live w2s bearer token (checked by hash in the tokens database) or an
+Anthropic API key in the text of a post, and the tool refuses it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Mapping
 from typing import Any
+
+from mcp_servers.core import TokenStore
+
+_ANTHROPIC_KEY = re.compile(r"sk-ant-[A-Za-z0-9_-]{20,}")
+_W2S_TOKEN = re.compile(r"(?=(w2s_[A-Za-z0-9_-]{43}))")
 
 
 def non_finite_path(value: Any, path: str = "config") -> str | None:
@@ -50,3 +61,15 @@ def stored_json(text: str, default: Any) -> Any:
     except (TypeError, ValueError):
         return default
     return finite(value) if isinstance(value, type(default)) else default
+
+
+def secret_in(fields: Mapping[str, str], tokens: TokenStore) -> tuple[str, str] | None:
+    """(field name, kind) of the first field that carries a live token or an API key, or None."""
+    candidates: dict[str, str] = {}
+    for name, text in fields.items():
+        if _ANTHROPIC_KEY.search(text):
+            return name, "an Anthropic API key"
+        for match in _W2S_TOKEN.finditer(text):
+            candidates.setdefault(match.group(1), name)
+    live = tokens.live_agents(candidates)
+    return (candidates[next(iter(live))], "a live w2s bearer token") if live else None

@@ -30,7 +30,7 @@ by relevance (bm25); read_finding shows comments and votes; sync_findings export
 def build_server(settings: FindingsSettings | None = None, local_token: str | None = None) -> ServerApp:
     settings = settings or FindingsSettings()
     app = ServerApp("findings", settings, instructions=INSTRUCTIONS, local_token=local_token)
-    service = FindingsService(settings, app.engine)
+    service = FindingsService(settings, app.engine, tokens=app.tokens)
     app.state = service  # type: ignore[attr-defined]
     families = ", ".join(method_families())
     FindingId = Annotated[int, Field(description="finding id (search_findings, shared_findings/INDEX.md)", ge=1)]

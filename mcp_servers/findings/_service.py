@@ -19,8 +19,8 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func, text
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
-from mcp_servers.findings._clean import finite_or_none, non_finite_path, stored_json
+from mcp_servers.core import Identity, RefusedError, ServerSettings, TokenStore, read_session, write_session
+from mcp_servers.findings._clean import finite_or_none, non_finite_path, secret_in, stored_json
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
     FINDING_TYPES,
@@ -112,15 +112,25 @@ def _utc(value: datetime) -> datetime:
 class FindingsService:
     """The findings store over one engine, with read-only access to the grader's submissions."""
 
-    def __init__(self, settings: FindingsSettings, engine: Engine, grader: GraderLink | None = None) -> None:
+    def __init__(self, settings: FindingsSettings, engine: Engine, grader: GraderLink | None = None,
+                 tokens: TokenStore | None = None) -> None:
         self.settings, self.engine = settings, engine
         self.grader = grader or GraderLink(settings.grader_db_path)
+        self._tokens = tokens
         init_findings_db(engine)
         with write_session(engine) as session:  # a new db starts at the grader's current version
             if get_meta(session, "grader_version") == "":
                 set_meta(session, "grader_version", self.grader.version())
 
     # -- writes -----------------------------------------------------------------------------------------------
+    def _refuse_secrets(self, **fields: str) -> None:
+        if self._tokens is None:  # opened on first write: the syncer's service never needs it
+            self._tokens = TokenStore(self.settings.tokens_db)
+        found = secret_in(fields, self._tokens)
+        if found:
+            raise FindingsError(f"the {found[0]} carries {found[1]}; nothing was stored",
+                                "never post a token or key: every agent reads every finding and comment")
+
     def post(self, who: Identity, title: str, summary: str, body: str, finding_type: str, idea: str,
              method_family: str, submission_ids: Sequence[int] = (), config: dict[str, Any] | None = None,
              tags: Sequence[str] = (), idempotency_key: str | None = None) -> PostResult:
@@ -149,6 +159,8 @@ class FindingsService:
             raise FindingsError(f"{where} is not a finite number (NaN or infinity has no JSON form)",
                                 "send a finite number, null, or a string such as \"nan\"")
         config_json = json.dumps(config or {}, sort_keys=True, default=str, allow_nan=False)
+        self._refuse_secrets(title=title, summary=summary, body=body, idea=idea, config=config_json,
+                             tags=" ".join(tags))
         if len(config_json) > self.settings.max_config_chars:
             raise FindingsError(f"config over {self.settings.max_config_chars} characters as JSON",
                                 "send the key hyperparameters only")
@@ -217,6 +229,7 @@ class FindingsService:
             raise FindingsError("empty comment", "send some text")
         if len(body) > self.settings.max_comment_chars:
             raise FindingsError(f"comment over {self.settings.max_comment_chars} characters", "shorten it")
+        self._refuse_secrets(comment=body)
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
             finding = self._get(session, finding_id)

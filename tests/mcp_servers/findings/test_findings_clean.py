@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -103,3 +104,20 @@ async def test_stored_nan_row_breaks_nothing(fenv: FEnv) -> None:
     assert sync_workspace(ws, fenv.settings) == 3
     text = next((ws / "shared_findings").glob(f"{fid:05d}-*.md")).read_text()
     assert '"lr": null' in text and "NaN" not in text
+
+
+async def test_a_token_is_never_posted_for_every_agent_to_read(fenv: FEnv) -> None:
+    """A finding or comment is synced into every workspace: one carrying a token would hand it to everyone."""
+    bob = build_server(local_token=fenv.tokens["bob"])
+    async with Client(bob.mcp) as client:
+        for field, value in (("body", f"curl -H 'Authorization: Bearer {fenv.tokens['alice']}'"),
+                             ("summary", f"mine is {fenv.tokens['bob']}"),
+                             ("config", {"headers": {"auth": fenv.tokens["alice"]}}),
+                             ("body", "key sk-ant-api03-" + "x" * 40)):
+            with pytest.raises(ToolError, match=rf"the {field} carries") as info:
+                await client.call_tool("post_finding", POST | {field: value})
+            assert fenv.tokens["alice"] not in str(info.value)
+        fid = (await client.call_tool("post_finding", POST)).structured_content["finding_id"]  # type: ignore[index]
+        with pytest.raises(ToolError, match="the comment carries a live w2s bearer token"):
+            await client.call_tool("comment_finding", {"finding_id": fid, "body": f"try {fenv.tokens['carol']}"})
+    assert count(bob) == 1
