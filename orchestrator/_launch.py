@@ -63,6 +63,8 @@ class LaunchOptions:
     seed: int = 0
     agent_cpus: float = 2.0
     agent_memory_mb: int = 16_384
+    agent_args: list[str] = field(default_factory=list)
+    """Extra arguments for the evolve agent program (its --population, --preset, ...)."""
     upstream: str = field(default_factory=lambda: os.environ.get("W2S_ANTHROPIC_UPSTREAM", DEFAULT_UPSTREAM))
 
 
@@ -186,7 +188,7 @@ class Launch:
         else:
             until = int(self.deadline) if self.deadline else int(time.time() + 365 * 86400)
             command = ["python", "-m", "orchestrator.agents.evolve", "--dataset", opts.dataset, "--until",
-                       str(until), "--seed", str(opts.seed + index)]
+                       str(until), "--seed", str(opts.seed + index), "--direction", direction.name, *opts.agent_args]
         fields: dict[str, object] = {
             "agent_id": name, "workspace": workspace, "command": command, "token": token, "api_key": api_key,
             "server_urls": urls, "extra_env": extra_env, "data_dir": p.data_dir,

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from trainer import paths
 
 app = typer.Typer(help="Run the w2s-lab MCP servers and the agents that use them.", no_args_is_help=True)
 register_dashboard(app)  # `dashboard` and `report`
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _servers_table(services: list[Service]) -> Table:
@@ -122,6 +123,7 @@ def launch(
     base_port: Annotated[int, typer.Option(help="first of the five server ports")] = 8101,
     max_restarts: Annotated[int, typer.Option(help="restarts of a crashed agent before it stays failed")] = 5,
     seed: Annotated[int, typer.Option(help="seed of the first evolve agent (the others count up)")] = 0,
+    agent_args: Annotated[str, typer.Option(help="extra arguments for the evolve agent, e.g. '--population 2'")] = "",
     follow: Annotated[bool, typer.Option(help="stay in the foreground with the live view until the end")] = False,
     supervise: Annotated[bool, typer.Option(hidden=True, help="run as the detached supervisor")] = False,
 ) -> None:
@@ -132,7 +134,8 @@ def launch(
     duration = ((minutes or 0) + (hours or 0) * 60) * 60 or None
     opts = LaunchOptions(n=n, kind=kind, dataset=dataset, duration_s=duration, budget_usd=budget_usd, model=model,
                          sandbox=sandbox, unsafe_no_sandbox=unsafe_no_sandbox, directions_file=directions,
-                         base_port=base_port, max_restarts=max_restarts, max_turns=max_turns, seed=seed)
+                         base_port=base_port, max_restarts=max_restarts, max_turns=max_turns, seed=seed,
+                         agent_args=shlex.split(agent_args))
     try:
         check_options(opts)
         if directions is not None:
@@ -314,6 +317,17 @@ def shell(agent: Annotated[str, typer.Argument(help="the agent whose workspace t
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
+
+def _register_dashboard() -> None:
+    """`orchestrator dashboard` and `orchestrator report` (H-dash's package registers them)."""
+    try:
+        from orchestrator.dashboard import register
+    except ImportError:  # a checkout without the dashboard still runs agents
+        return
+    register(app)
+
+
+_register_dashboard()
 
 if __name__ == "__main__":
     app()

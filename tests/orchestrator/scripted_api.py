@@ -13,7 +13,7 @@ import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Step = Callable[[list[str]], tuple[str, dict[str, Any]] | None]
 """From the tool results so far (their text), the next (tool name, input), or None to end the session."""
@@ -49,14 +49,14 @@ class ScriptedAPI:
             def log_message(self, *_: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 self._send_json(200, {"data": [], "has_more": False})
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self.send_response(200)
                 self.end_headers()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 api.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
@@ -130,7 +130,7 @@ class ScriptedAPI:
         name, arguments = step
         return {"type": "tool_use", "id": f"toolu_{len(self.requests):04d}", "name": name, "input": arguments}
 
-    def __enter__(self) -> ScriptedAPI:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

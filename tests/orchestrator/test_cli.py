@@ -1,27 +1,30 @@
-"""`orchestrator serve` end to end: five servers up, an agent's .mcp.json works over HTTP, `stop` brings all down."""
+"""`orchestrator serve` end to end: five servers up, an agent's .mcp.json works over HTTP, `stop` brings all down
+and revokes the serve's tokens: a token of a previous serve does not work after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
+import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 
 from mcp_servers.grader.datasets._build import build_testbed
 from orchestrator._services import SERVERS, Service, load_record
-from tests.mcp_servers.server_helpers import REPO, free_port
+from tests.mcp_servers.server_helpers import REPO
+from tests.orchestrator.launch_helpers import base_port, cli, cli_env
 from trainer import paths
 
 
-def _orchestrator(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], cwd=REPO, env=env,
+def _serve(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -36,24 +39,52 @@ async def _tools(config: dict) -> dict[str, list[str]]:
     return found
 
 
-def test_serve_status_and_stop(w2s_home: Path) -> None:
+async def _list_datasets(url: str, headers: dict[str, str]) -> list[str]:
+    async with Client(StreamableHttpTransport(url, headers=headers)) as client:
+        answer = (await client.call_tool("list_datasets", {})).structured_content
+        return [d["name"] for d in answer["result"]]
+
+
+def _initialize(url: str, headers: dict[str, str]) -> int:
+    """HTTP status of an MCP `initialize` with these headers (401: the bearer token is not accepted)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}
+    return httpx.post(url, json=body, timeout=30, headers={
+        **headers, "accept": "application/json, text/event-stream"}).status_code
+
+
+def _wait_up(serve: subprocess.Popen[bytes], started_after: float) -> dict:
+    deadline = time.monotonic() + 180
+    config = paths().workspaces_dir / "bob" / ".mcp.json"
+    while True:
+        record = load_record()
+        if record is not None and config.is_file() and config.stat().st_mtime >= started_after \
+                and all(Service(**s).healthy() for s in record["services"]):
+            return record
+        assert serve.poll() is None, serve.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "serve did not come up"
+        time.sleep(0.2)
+
+
+def _stop(serve: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+    stop = cli("stop", env=env, timeout=60)
+    assert stop.returncode == 0, stop.stdout
+    serve.wait(timeout=60)
+    out = serve.stdout.read().decode()  # type: ignore[union-attr]
+    assert "revoked 2 token(s)" in out, out[-2000:]
+
+
+@pytest.mark.slow
+def test_serve_status_stop_and_tokens_die_with_the_serve(w2s_home: Path) -> None:
     build_testbed("sentiment", "tiny", seed=0)
-    base = free_port()
-    while any(p in range(base, base + len(SERVERS)) for p in (free_port(),)):
-        base = free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO), W2S_LITESTREAM="false")
-    serve = _orchestrator("serve", "--agents", "alice,bob", "--base-port", str(base), env=env)
+    port = base_port()
+    env = cli_env()
+    serve = _serve("--agents", "alice,bob", "--base-port", str(port), env=env)
     try:
-        deadline = time.monotonic() + 120
-        while (record := load_record()) is None or not (paths().workspaces_dir / "bob" / ".mcp.json").is_file():
-            assert serve.poll() is None, serve.stdout.read().decode()[-3000:]  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.2)
+        record = _wait_up(serve, 0)
         assert [s["name"] for s in record["services"]] == list(SERVERS)
-        assert all(Service(**s).healthy() for s in record["services"])
-        status = subprocess.run([sys.executable, "-m", "orchestrator.cli", "status"], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=60)
-        assert status.returncode == 0, status.stdout
+        status = cli("status", env=env, timeout=60)
+        assert status.returncode == 0 and "grader" in status.stdout, status.stdout
         config_path = paths().workspaces_dir / "alice" / ".mcp.json"
         assert stat.S_IMODE(config_path.stat().st_mode) == 0o600
         config = json.loads(config_path.read_text())
@@ -63,11 +94,19 @@ def test_serve_status_and_stop(w2s_home: Path) -> None:
         assert "predict" in tools["predict"] and tools["datasets"] == ["sentiment"]
         bob = json.loads((paths().workspaces_dir / "bob" / ".mcp.json").read_text())
         assert bob["mcpServers"]["grader"]["headers"] != config["mcpServers"]["grader"]["headers"]
-        stop = subprocess.run([sys.executable, "-m", "orchestrator.cli", "stop"], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=60)
-        assert stop.returncode == 0
-        serve.wait(timeout=60)
+        _stop(serve, env)
         assert not any(Service(**s).healthy(timeout=0.3) for s in record["services"])
+
+        restarted_at = time.time()
+        serve = _serve("--agents", "alice,bob", "--base-port", str(port), env=env)
+        _wait_up(serve, restarted_at)
+        grader = config["mcpServers"]["grader"]
+        assert _initialize(grader["url"], grader["headers"]) == 401
+        fresh = json.loads(config_path.read_text())["mcpServers"]["grader"]
+        assert fresh["headers"] != grader["headers"]
+        assert _initialize(fresh["url"], fresh["headers"]) == 200
+        assert asyncio.run(_list_datasets(fresh["url"], fresh["headers"])) == ["sentiment"]
+        _stop(serve, env)
     finally:
         if serve.poll() is None:
             serve.kill()

@@ -1,0 +1,110 @@
+"""`orchestrator launch` end to end with the offline evolve agents on a tiny testbed, in real bwrap sandboxes:
+graded submissions, findings synced into every workspace, a snapshot, the status table, a crashed agent and a
+crashed grader restarted, a clean stop with no process left and the launch's tokens revoked."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from mcp_servers.core import ServerSettings, TokenStore
+from mcp_servers.grader.datasets._build import build_testbed
+from orchestrator._db import StateDB
+from orchestrator._launch import LaunchError, LaunchOptions, check_options
+from orchestrator._services import Service, load_record, pid_is
+from tests.orchestrator.launch_helpers import base_port, cli, cli_env, count, processes_with_env, wait_for
+from trainer import paths
+
+EVOLVE_ARGS = "--population 2 --brood 1 --margin 5"
+
+
+def test_bad_launches_are_refused_before_anything_starts(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build_testbed("sentiment", "tiny", seed=0)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    for opts, words in [
+        (LaunchOptions(n=1, kind="claude", dataset="sentiment", duration_s=60), "ANTHROPIC_API_KEY"),
+        (LaunchOptions(n=1, kind="evolve", dataset="nope", duration_s=60), "unknown dataset 'nope'"),
+        (LaunchOptions(n=1, kind="evolve", dataset="sentiment", duration_s=60, sandbox="none"),
+         "--unsafe-no-sandbox"),
+        (LaunchOptions(n=0, kind="evolve", dataset="sentiment", duration_s=60), "between 1 and 64"),
+    ]:
+        with pytest.raises(LaunchError, match=words):
+            check_options(opts)
+    assert not StateDB().path.exists() or StateDB().launch() is None
+
+
+def test_no_key_with_claude_is_a_clear_message(w2s_home: Path) -> None:
+    build_testbed("sentiment", "tiny", seed=0)
+    done = cli("launch", "--n", "1", "--agent", "claude", "--minutes", "1", env=cli_env(), timeout=120)
+    assert done.returncode == 2 and "ANTHROPIC_API_KEY" in done.stdout and "Traceback" not in done.stdout + done.stderr
+    default = cli("launch", "--n", "1", "--dataset", "nope", env=cli_env(), timeout=120)
+    assert "agent: evolve" in default.stdout and "unknown dataset" in default.stdout and default.returncode == 2
+
+
+@pytest.mark.slow
+def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
+    build_testbed("sentiment", "tiny", seed=0)
+    env = cli_env()
+    port = base_port()
+    started = cli("launch", "--n", "3", "--agent", "evolve", "--dataset", "sentiment", "--minutes", "20",
+                  "--base-port", str(port), "--agent-args", EVOLVE_ARGS, "--sandbox", "bwrap", env=env, timeout=400)
+    assert started.returncode == 0, started.stdout + started.stderr
+    db = StateDB()
+    launch = db.launch()
+    assert launch is not None and launch.state == "running" and pid_is(launch.pid, "orchestrator", "launch")
+    names = ["evolve1", "evolve2", "evolve3"]
+    assert [a.name for a in db.agents(launch.id)] == names
+    assert all(a.sandbox == "bwrap" and a.state == "running" for a in db.agents(launch.id))
+    workspaces = [paths().workspaces_dir / name for name in names]
+    tokens = TokenStore(ServerSettings().tokens_db)
+    try:
+        # kill -9 of one agent: failed with the reason, restarted, the others go on.
+        victim = db.agent("evolve2")
+        assert victim is not None and victim.pid
+        os.kill(victim.pid, signal.SIGKILL)
+        wait_for("evolve2 failed", lambda: db.agent("evolve2").state == "failed", 30, 0.05)  # type: ignore[union-attr]
+        assert db.agent("evolve2").exit_reason == "killed by SIGKILL"  # type: ignore[union-attr]
+        wait_for("evolve2 restarted", lambda: db.agent("evolve2").state == "running", 60)  # type: ignore[union-attr]
+        assert db.agent("evolve2").restarts == 1 and db.agent("evolve2").pid != victim.pid  # type: ignore[union-attr]
+        assert db.sessions("evolve2", launch.id)[0].exit_reason == "killed by SIGKILL"
+        assert all(db.agent(n).state == "running" and db.agent(n).restarts == 0  # type: ignore[union-attr]
+                   for n in ("evolve1", "evolve3"))
+
+        # research happens: graded submissions, findings synced everywhere, a snapshot.
+        def graded() -> int:
+            return count("grader.db", "SELECT COUNT(*) FROM grader_submission WHERE agent LIKE 'evolve%'")
+
+        wait_for("a first graded submission", lambda: graded() >= 1, 900, 2)
+        # kill -9 of the grader under the launch: restarted, no submission lost, agents carry on.
+        record = load_record()
+        assert record is not None and record["launch"] == launch.id
+        grader = next(Service(**s) for s in record["services"] if s["name"] == "grader")
+        before = graded()
+        os.kill(grader.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        wait_for("grader restarted", lambda: next(s for s in load_record()["services"]  # type: ignore[index]
+                                                  if s["name"] == "grader")["restarts"] == 1, 60)
+        wait_for("grader healthy", lambda: Service(name="grader", port=grader.port).healthy(), 120)
+        assert graded() >= before
+        wait_for(">= 3 graded submissions", lambda: graded() >= 3, 1200, 2)
+        wait_for("a finding", lambda: count("findings.db", "SELECT COUNT(*) FROM findings_finding") >= 1, 600, 2)
+        wait_for("findings synced into every workspace", lambda: all(
+            len(list((w / "shared_findings").glob("*.md"))) >= 2 for w in workspaces), 60)
+        wait_for("a snapshot", lambda: count("snapshot.db", "SELECT COUNT(*) FROM snapshot_snapshot") >= 1, 600, 2)
+        status = cli("status", env=env, timeout=60)
+        assert status.returncode == 0 and all(n in status.stdout for n in names), status.stdout
+        assert "best PGR" in status.stdout and "running" in status.stdout
+        live = [t for t in tokens.list() if t.agent in names]
+        assert len(live) >= 3
+    finally:
+        stopped = cli("stop", env=env, timeout=180)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    final = db.launch(launch.id)
+    assert final is not None and final.state in ("stopped", "done") and final.ended_at is not None
+    assert all(a.state in ("stopped", "done") for a in db.agents(launch.id))
+    assert not pid_is(final.pid, "orchestrator") and not any(pid_is(a.pid, "bwrap") for a in db.agents(launch.id))
+    wait_for("no process left", lambda: processes_with_env("W2S_HOME", os.environ["W2S_HOME"]) == [], 30)
+    assert not any(Service(name=s["name"], port=s["port"]).healthy(0.3) for s in load_record()["services"])  # type: ignore[index]
+    assert [t for t in tokens.list() if t.agent in names] == []  # every token of the launch revoked
