@@ -39,10 +39,11 @@ SECRET_FILES: tuple[str, ...] = (
 """File names (fnmatch patterns) that hold credentials; the scanner (`sandbox.leak_scan`) reads the same kinds."""
 
 _ANTHROPIC_KEY = re.compile(rb"sk-ant-[A-Za-z0-9_-]{20,}")
-_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----")
-_W2S_TOKEN = re.compile(rb"(?=(w2s_[A-Za-z0-9_-]{43}))")
-"""Overlapping on purpose: `w2s_w2s_<token>` must still yield the token."""
-_OVERLAP = 128
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----\s*[A-Za-z0-9+/=\s]{64}")
+"""A header with key material after it: code that merely mentions the header is not a key."""
+_W2S_PREFIX = re.compile(rb"w2s_")
+_W2S_TOKEN = re.compile(rb"w2s_[A-Za-z0-9_-]{43}")
+_OVERLAP = 256
 _CHUNK = 1024 * 1024
 
 
@@ -76,7 +77,10 @@ def _scan_stream(source: BinaryIO) -> tuple[set[str], str | None]:
             return candidates, "an Anthropic API key"
         if _PRIVATE_KEY.search(window):
             return candidates, "a private key"
-        candidates.update(m.group(1).decode() for m in _W2S_TOKEN.finditer(window))
+        # Every occurrence of the prefix, overlapping ones too (`w2s_w2s_<token>` must still yield the token); a
+        # literal search first keeps this near memory speed, which a lookahead pattern at every byte was not.
+        candidates.update(window[m.start():m.start() + 47].decode() for m in _W2S_PREFIX.finditer(window)
+                          if _W2S_TOKEN.fullmatch(window, m.start(), m.start() + 47))
         tail = window[-_OVERLAP:]
     return candidates, None
 

@@ -111,11 +111,14 @@ async def test_anthropic_key_and_private_key_are_refused_dead_tokens_are_not(sen
     (senv.ws("alice") / "client.py").write_text(f"KEY = '{ANTHROPIC_SHAPED}'\n")
     with pytest.raises(ToolError, match=r"'client.py' carries an Anthropic API key"):
         await call(alice, "upload_snapshot", message="key")
-    (senv.ws("alice") / "client.py").write_text("BEGIN = '-----BEGIN OPENSSH PRIVATE KEY-----'\n")
-    with pytest.raises(ToolError, match=r"'client.py' carries a private key"):
+    (senv.ws("alice") / "client.py").write_text("HEADER = '-----BEGIN OPENSSH PRIVATE KEY-----'\n")  # a mention
+    assert (await call(alice, "upload_snapshot", message="mentions the header"))["files"] == 1
+    (senv.ws("alice") / "id").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n" + "b3BlbnNzaC1rZXktdjEAAAAA\n" * 4)
+    with pytest.raises(ToolError, match=r"'id' carries a private key"):
         await call(alice, "upload_snapshot", message="key")
     dead = TokenStore(senv.settings.tokens_db).mint("alice", ["snapshot"], launch="old-run")
     TokenStore(senv.settings.tokens_db).revoke_launch("old-run")
+    (senv.ws("alice") / "id").unlink()
     (senv.ws("alice") / "client.py").write_text(f"OLD = '{dead}'\nw2s_lab_settings_module_is_a_name = 1\n")
     assert (await call(alice, "upload_snapshot", message="no live secret"))["files"] == 1
 
