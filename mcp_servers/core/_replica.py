@@ -29,6 +29,12 @@ def user_tables(db: Path) -> list[str]:
         return [name for (name,) in rows]
 
 
+def row_counts(db: Path) -> dict[str, int]:
+    """Rows per user table (what a restore brought back)."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]) for name in user_tables(db)}
+
+
 def is_blank(db: Path) -> bool:
     """Missing, zero bytes, or a valid SQLite file without a single table."""
     if not db.exists() or db.stat().st_size == 0:

@@ -8,8 +8,9 @@ defaults. Shared keys sit at the top of the file; a server's own keys sit in its
     [grader]
     public_fraction = 0.5                  # W2S_GRADER_PUBLIC_FRACTION
 
-Shared variables: W2S_STATE_DIR (via trainer.paths), W2S_TOKEN, W2S_REPLICA_URL, W2S_LITESTREAM,
-W2S_MAX_REQUEST_BYTES. A server subclass sets `env_prefix="W2S_<NAME>_"` and `config_section="<name>"`.
+Shared variables: W2S_STATE_DIR (via trainer.paths), W2S_TOKEN, W2S_REPLICA_URL, W2S_REPLICA_ENDPOINT,
+W2S_REPLICA_REGION, W2S_REPLICA_FORCE_PATH_STYLE, W2S_LITESTREAM, W2S_MAX_REQUEST_BYTES. S3 credentials are never
+settings: litestream and boto3 read the operator's AWS_* environment. A server subclass sets `env_prefix="W2S_<NAME>_"` and `config_section="<name>"`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -70,6 +72,21 @@ class ServerSettings(BaseSettings):
         validation_alias=AliasChoices("replica_url", "W2S_REPLICA_URL"),
         description="Base litestream replica URL (s3://bucket/prefix); default file://<state_dir>/replicas.",
     )
+    replica_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("replica_endpoint", "W2S_REPLICA_ENDPOINT"),
+        description="Endpoint of an S3-compatible server (MinIO, R2, moto: http(s)://host:port); none for AWS.",
+    )
+    replica_region: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("replica_region", "W2S_REPLICA_REGION"),
+        description="Region of the replica bucket (e.g. us-east-1).",
+    )
+    replica_force_path_style: bool | None = Field(
+        default=None,
+        validation_alias=AliasChoices("replica_force_path_style", "W2S_REPLICA_FORCE_PATH_STYLE"),
+        description="Address buckets as endpoint/bucket/key (most S3-compatible servers need it).",
+    )
     litestream: bool = Field(
         default=True,
         validation_alias=AliasChoices("litestream", "W2S_LITESTREAM"),
@@ -107,8 +124,41 @@ class ServerSettings(BaseSettings):
     def db_path(self, server: str) -> Path:
         return self.state_dir / f"{server}.db"
 
+    @field_validator("replica_url")
+    @classmethod
+    def _replica_url_ok(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("s3", "file"):
+            raise ValueError(f"replica_url must be s3://bucket/prefix or file:///path, got scheme {parts.scheme!r}")
+        # A URL is logged and shown by `replica where`; keys in it would leak. Credentials come from AWS_*.
+        secret = [k for k, _ in parse_qsl(parts.query) if "key" in k.lower() or "secret" in k.lower()]
+        if parts.username or parts.password or secret:
+            raise ValueError("replica_url must not carry credentials; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+                             "in the operator's environment instead")
+        if parts.scheme == "s3" and not parts.hostname:
+            raise ValueError(f"replica_url {value!r} names no bucket (s3://bucket/prefix)")
+        return value
+
+    @field_validator("replica_endpoint")
+    @classmethod
+    def _endpoint_ok(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith(("http://", "https://")) or "@" in value):
+            raise ValueError(f"replica_endpoint must be http(s)://host[:port] without credentials, got {value!r}")
+        return value
+
     def replica_for(self, server: str) -> str:
-        """Litestream replica URL of one server's database."""
-        if self.replica_url:
-            return self.replica_url.rstrip("/") + "/" + server
-        return (self.state_dir / "replicas" / server).as_uri()
+        """Litestream replica URL of one server's database: `<replica_url>/<server>`, with the endpoint settings
+        as the query parameters litestream 0.5 reads (endpoint, region, forcePathStyle)."""
+        if not self.replica_url:
+            return (self.state_dir / "replicas" / server).as_uri()
+        parts = urlsplit(self.replica_url)
+        query = dict(parse_qsl(parts.query))
+        if parts.scheme == "s3":
+            extra = {"endpoint": self.replica_endpoint, "region": self.replica_region,
+                     "forcePathStyle": None if self.replica_force_path_style is None
+                     else str(self.replica_force_path_style).lower()}
+            query |= {k: v for k, v in extra.items() if v is not None}
+        path = parts.path.rstrip("/") + "/" + server
+        return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe=":/"), ""))

@@ -48,10 +48,10 @@ from mcp_servers.snapshot._models import (
     UploadResult,
 )
 from mcp_servers.snapshot._records import IdempotencyRow, SnapshotEntryRow, SnapshotRow, init_snapshot_db
+from mcp_servers.snapshot._s3store import open_store
 from mcp_servers.snapshot._secrets import SecretFinder, secret_reason
 from mcp_servers.snapshot._store import (
     CHUNK,
-    FileObjectStore,
     ObjectStore,
     ServerDiskError,
     Staging,
@@ -78,6 +78,8 @@ class SnapshotSettings(ServerSettings):
     workspaces_dir: Path = Field(default_factory=lambda: paths().workspaces_dir,
                                  description="agent workspaces, <dir>/<agent>/ (a read-only mount is enough to upload)")
     store_dir: Path | None = Field(None, description="object store and staging (default <state_dir>/snapshots)")
+    store_url: str | None = Field(None, description="s3://bucket/prefix: objects in S3-compatible storage (the `s3` "
+                                  "extra; endpoint from the URL or the replica settings); staging stays in store_dir")
     findings_db: Path | None = Field(None, description="findings database (default <state_dir>/findings.db)")
     max_file_bytes: int = Field(20 * MiB, ge=1, description="larger files are skipped (model weights)")
     max_total_bytes: int = Field(512 * MiB, ge=1, description="most content bytes in one snapshot")
@@ -110,7 +112,7 @@ class SnapshotService:
     def __init__(self, settings: SnapshotSettings, engine: Engine, store: ObjectStore | None = None,
                  tokens: TokenStore | None = None) -> None:
         self.settings, self.engine = settings, engine
-        self.store: ObjectStore = store or FileObjectStore(settings.store_root)
+        self.store: ObjectStore = store or open_store(settings.store_url, settings.store_root, settings)
         self.rules = IgnoreRules(settings.ignore)
         self.secrets = SecretFinder(tokens or TokenStore(settings.tokens_db))
         init_snapshot_db(engine)
