@@ -15,6 +15,11 @@ an improvement. Two flags, stored with the submission and shown on the leaderboa
   seed-to-seed variation; nested threshold sweeps far less). The ratio has no unit, hence no row threshold
   to step around. A climb that concentrates its flips on a small hard set looks like seed variation and goes
   unflagged; it is also far less efficient, and the feedback budget bounds what any climb gets.
+- `climb (k small moves around best #id)`: a climb that dilutes the star ratio with far-off submissions makes
+  its probes small *relative to the agent's own history*: this submission and at least two earlier ones lie
+  within a quarter of the agent's typical (75th percentile) distance from its current best.
+
+With `withhold_flagged` (the default) a flagged submission learns nothing: the grader repeats the best.
 
 Distances are popcounts of XORed packed bits: one agent's whole history (budget x n/8 bytes) in one array op.
 """
@@ -25,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MOVE_SHARE = 0.25
+SEQUENCE = 3
 _POPCOUNT = np.array([i.bit_count() for i in range(256)], dtype=np.uint16)
 
 
@@ -85,7 +92,32 @@ def inspect(current: bytes, history: list[tuple[int, bytes]], n: int, settings: 
         if ratio is not None and ratio >= settings.ratio:
             around = "" if best_id is None else f"; best #{best_id}"
             flags.append(f"climb (star ratio {ratio:.2f} over the last {recent.shape[0]} submissions{around})")
+            return flags
+    ids = [i for i, _ in same]
+    if best_id in ids and len(ids) >= settings.min_submissions:
+        moves = _small_moves(cur, matrix, ids.index(best_id), settings)
+        if moves:
+            flags.append(f"climb ({moves} small moves around best #{best_id})")
     return flags
+
+
+def _small_moves(cur: np.ndarray, matrix: np.ndarray, best: int, settings: ClimbSettings) -> int:
+    """How many submissions (this one included) are small moves around the best, if this one is and they are
+    a sequence (>= `SEQUENCE`); else 0. Small: within `MOVE_SHARE` of the agent's own typical distance from its
+    best (75th percentile over its history), so the test scales with the agent, not with a row count: a climb
+    that dilutes its probes with far-off submissions (to lower the star ratio) makes its probes small by this
+    measure."""
+    to_best = distances(matrix[best], matrix)
+    others = np.delete(to_best, best)
+    if others.size == 0:
+        return 0
+    reach = float(np.percentile(others, 75))
+    limit = MOVE_SHARE * reach
+    mine = int(distances(cur, matrix[best][None, :])[0])
+    if reach <= 0 or mine > limit:
+        return 0
+    count = 1 + int(((others > 0) & (others <= limit)).sum())
+    return count if count >= SEQUENCE else 0
 
 
 def is_climb_flag(flag: str) -> bool:

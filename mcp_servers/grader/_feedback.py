@@ -61,12 +61,17 @@ class Feedback:
     noise: float = 0.0
 
     def answer(self, exact: Scores, best: Best | None, reference: Reference,
-               draw: Callable[[], float] | None = None) -> tuple[dict[str, PartReport], bool]:
-        """(reports per part, improved) for a submission scored `exact` given the agent's current `best`."""
+               draw: Callable[[], float] | None = None, withhold: bool = False) -> tuple[dict[str, PartReport], bool]:
+        """(reports per part, improved) for a submission scored `exact` given the agent's current `best`.
+
+        `withhold`: the submission is a near-duplicate or a climb step; it learns nothing (the best is repeated).
+        """
         overall = exact.overall.accuracy
         if self.step <= 0:
             return self._exact(exact, best, reference)
         threshold = -math.inf if best is None else best.accuracy + self.step - 1e-12
+        if withhold and best is not None:
+            threshold = math.inf
         if best is not None and self.noise > 0 and draw is not None:
             threshold += draw() * self.noise
         reported = floor_to(overall, self.step)

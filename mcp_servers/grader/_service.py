@@ -58,6 +58,8 @@ class GraderSettings(ServerSettings):
     climb_ratio: float = Field(0.85, gt=0, le=1, description="star ratio at or above which a climb is flagged")
     climb_min_submissions: int = Field(10, ge=3, description="submissions in the window before a climb can be "
                                                              "flagged")
+    withhold_flagged: bool = Field(True, description="a flagged submission (near-duplicate, climb) learns nothing: "
+                                                     "the best is repeated")
     max_submissions: int | None = Field(100, ge=0, description="per agent and dataset; 0 or None = unlimited")
     rate_limit_per_minute: int | None = Field(10, ge=0, description="per agent; 0 or None = unlimited")
     rate_limit_per_hour: int | None = Field(30, ge=0, description="per agent; 0 or None = unlimited")
@@ -160,8 +162,9 @@ class Grader:
                                   "no further submissions are scored; read the leaderboard for the results")
             history, best = self._history(session, who.agent, dataset)
             self._check_budget(session, who.agent, len(history), dataset, now)
-            reports, improved = self.feedback.answer(exact, best, lambda part: _reference(cal, part), self._noise)
             flags = inspect(bits, history, len(labels), self.climb, None if best is None else best.submission_id)
+            reports, improved = self.feedback.answer(exact, best, lambda part: _reference(cal, part), self._noise,
+                                                     withhold=bool(flags) and self.settings.withhold_flagged)
             row = SubmissionRow(
                 agent=who.agent, dataset=dataset, created_at=now, idea=idea, note=note, seed=seed, kind=exact.kind,
                 n=len(labels), predictions=blob, predictions_sha256=digest, hard_bits=bits,

@@ -22,3 +22,20 @@ def test_private_scoring_and_publication(env: Any) -> None:
     board = leaderboard(grader, "toy")
     assert board.published_at is not None and board.entries[0].private_accuracy == 1.0
     assert json.loads(path.read_text())["entries"][0]["agent"] == "alice"
+
+
+def test_board_shows_how_a_number_came_about(env: Any) -> None:
+    """Next to a public number: the agent's submissions and Ladder improvements behind it, its flags."""
+    grader = Grader(GraderSettings(rate_limit_per_minute=0), create_sqlite_engine(env.settings.db_path("grader")))
+    who = TokenStore(env.settings.tokens_db).verify(env.tokens["alice"])
+    truth = env.truth["toy"]
+    for right in (600, 600, 700, 650, 900):
+        grader.submit(who, "toy", [float(t) if i < right else 1.0 - t for i, t in enumerate(truth)],  # type: ignore[arg-type]
+                      idea=f"r{right}")
+    board = leaderboard(grader, "toy")
+    top = board.entries[0]
+    assert top.idea == "r900" and top.agent_submissions == 5 and top.agent_improvements == 3
+    summary = board.agents[0]
+    assert (summary.submissions, summary.improvements, summary.flagged) == (5, 3, 1)  # the repeat is a duplicate
+    assert summary.final_default and summary.final_submission_ids == [top.best_submission_id]
+    assert summary.private_accuracy is None and summary.gap_accuracy is None  # nothing published yet

@@ -24,3 +24,17 @@ def test_operator_commands(env: Any) -> None:
     assert runner.invoke(grader_app, ["score-private", "pref"]).exit_code == 0
     published = runner.invoke(grader_app, ["publish", "pref"])
     assert published.exit_code == 0 and published.stdout.strip().endswith(".json")
+
+
+def test_agent_strings_render_as_text(env: Any) -> None:
+    """An idea of `[/]` used to crash the audit view (rich markup); styling markup must show as typed."""
+    grader = Grader(GraderSettings(), create_sqlite_engine(env.settings.db_path("grader")))
+    who = TokenStore(env.settings.tokens_db).verify(env.tokens["alice"])
+    grader.submit(who, "pref", [0.0] * 120, idea="[/]", note="[bold red]fake[/]")  # type: ignore[arg-type]
+    grader.submit(who, "pref", [1.0] * 120, idea="[bold green]BEST[/bold green]")  # type: ignore[arg-type]
+    runner = CliRunner()
+    out = runner.invoke(grader_app, ["submissions", "pref"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "[/]" in out.stdout and "[bold green]BEST[/bold green]" in out.stdout
+    agents = runner.invoke(grader_app, ["agents", "pref"], env={"COLUMNS": "200"})
+    assert agents.exit_code == 0 and "alice" in agents.stdout

@@ -133,3 +133,29 @@ async def test_no_identity_is_refused(env: Any) -> None:
 def test_token_without_grader_scope_cannot_start_stdio(env: Any) -> None:
     with pytest.raises(PermissionError):
         build_server(local_token=env.tokens["carol"])
+
+
+@pytest.mark.parametrize(("tool", "args", "field"), [
+    ("get_submission", {"submission_id": 2**63}, "submission_id"),
+    ("submit_predictions", {"dataset": "pref", "predictions": [0.0] * 120, "seed": 2**63}, "seed"),
+    ("select_final_submissions", {"dataset": "pref", "submission_ids": [2**63]}, "submission_ids"),
+])
+async def test_huge_integers_refused_clearly(env: Any, tool: str, args: dict, field: str) -> None:
+    app = build_server(local_token=env.tokens["alice"])
+    async with Client(app.mcp) as client:
+        with pytest.raises(ToolError) as info:
+            await client.call_tool(tool, args)
+    message = str(info.value)
+    assert field in message and "9223372036854775807" in message
+    assert "sqlite" not in message.lower() and "overflow" not in message.lower()
+    assert _count(app) == 0
+
+
+async def test_default_rate_refuses_over_mcp(env: Any) -> None:
+    app = build_server(local_token=env.tokens["alice"])
+    async with Client(app.mcp) as client:
+        for _ in range(10):
+            await client.call_tool("submit_predictions", {"dataset": "pref", "predictions": [0.0] * 120})
+        with pytest.raises(ToolError, match="rate limit"):
+            await client.call_tool("submit_predictions", {"dataset": "pref", "predictions": [0.0] * 120})
+    assert _count(app) == 10

@@ -56,3 +56,43 @@ def test_train_unlabel_is_never_scoreable(env: Any) -> None:
         grader.submit(who, "pref/train_unlabel", [0.0] * 40)
     with pytest.raises(GraderError, match="expected 120"):
         grader.submit(who, "pref", [0.0] * 40)  # a train_unlabel-sized vector does not fit test
+
+
+def test_default_budget_and_rates(env: Any) -> None:
+    """Defaults: 10 a minute and 30 an hour per agent, 100 per agent and dataset; refusals store nothing."""
+    defaults = GraderSettings()
+    assert (defaults.max_submissions, defaults.rate_limit_per_minute, defaults.rate_limit_per_hour) == (100, 10, 30)
+    grader, who = _grader(env)
+    for k in range(10):
+        grader.submit(who, "pref", [k % 2] * 120)
+    with pytest.raises(GraderError, match="rate limit: 10 submissions per minute"):
+        grader.submit(who, "toy", [0.0] * 1000)  # the rate is per agent, across datasets
+    hourly, _ = _grader(env, rate_limit_per_minute=0)
+    for _ in range(20):
+        hourly.submit(who, "toy", [1.0] * 1000)
+    with pytest.raises(GraderError, match="30 submissions per hour"):
+        hourly.submit(who, "toy", [1.0] * 1000)
+    budget, _ = _grader(env, rate_limit_per_minute=0, rate_limit_per_hour=0)
+    for _ in range(100 - 30):
+        last = budget.submit(who, "pref", [0.0] * 120)
+    assert last.submissions_used == 80 and last.submissions_left == 20
+    for _ in range(20):
+        budget.submit(who, "pref", [0.0] * 120)
+    with pytest.raises(GraderError, match="budget spent: 100 of 100 on pref"):
+        budget.submit(who, "pref", [0.0] * 120)
+    bob = TokenStore(env.settings.tokens_db).verify(env.tokens["bob"])
+    budget.submit(bob, "pref", [0.0] * 120)  # every agent has its own budget
+    with budget.engine.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM grader_submission WHERE agent = 'alice'")).scalar() == 120
+
+
+def test_integers_bounded(env: Any) -> None:
+    grader, who = _grader(env)
+    with pytest.raises(GraderError, match="seed 9223372036854775808 is out of range"):
+        grader.submit(who, "pref", [0.0] * 120, seed=2**63)
+    with pytest.raises(GraderError, match="out of range"):
+        grader.submit(who, "pref", [0.0] * 120, seed=-1)
+    from mcp_servers.grader._board import get_submission
+
+    with pytest.raises(GraderError, match="submission id 9223372036854775808 is out of range"):
+        get_submission(grader, who, 2**63)
