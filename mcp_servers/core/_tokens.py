@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, SQLModel, select
 
 from mcp_servers.core._db import _retry_locked, create_sqlite_engine, init_tables, read_session, write_session
@@ -98,7 +99,11 @@ def _migrate(engine: Engine) -> None:
         with engine.begin() as conn:
             columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(core_token)")}
             if "launch" not in columns:
-                conn.exec_driver_sql("ALTER TABLE core_token ADD COLUMN launch VARCHAR")
+                try:
+                    conn.exec_driver_sql("ALTER TABLE core_token ADD COLUMN launch VARCHAR")
+                except OperationalError as exc:  # another server migrated it between our check and ALTER
+                    if "duplicate column" not in str(exc):
+                        raise
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_core_token_launch ON core_token (launch)")
 
     _retry_locked(run)

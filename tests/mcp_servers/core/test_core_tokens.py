@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -108,3 +109,15 @@ async def test_launch_token_fails_over_http_after_revoke_launch(state: Path) -> 
             assert await status(other) == 200
     finally:
         server.stop()
+
+
+def test_servers_starting_together_migrate_once(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE core_token (id INTEGER PRIMARY KEY, agent VARCHAR NOT NULL, token_sha256 VARCHAR "
+                     "NOT NULL UNIQUE, scopes VARCHAR NOT NULL, label VARCHAR NOT NULL, created_at DATETIME NOT NULL, "
+                     "revoked_at DATETIME)")
+    with ThreadPoolExecutor(6) as pool:  # six servers of one `serve` opening the old db at once
+        stores = list(pool.map(lambda _: TokenStore(db), range(6)))
+    token = stores[0].mint("a", ["grader"], launch="L")
+    assert stores[5].revoke_launch("L") == 1 and stores[3].verify(token) is None
