@@ -27,7 +27,10 @@ from orchestrator.agents.evolve._shared import finding_text, read_shared, snapsh
 from orchestrator.agents.evolve._space import baselines
 
 T = TypeVar("T")
-_BUDGET = re.compile(r"budget|rate|limit|too many|quota|retry|wait|slow down", re.IGNORECASE)
+_SPENT = re.compile(r"budget spent|budget exhausted|no submissions left|quota exceeded", re.IGNORECASE)
+"""The grader will score nothing more from this agent: stop submitting, keep researching."""
+_DEFER = re.compile(r"rate limit|too many|try again|retry|wait|slow down|budget|quota", re.IGNORECASE)
+"""A refusal that passes with time: back off and resubmit the same candidate later."""
 
 
 class Stopped(Exception):
@@ -94,6 +97,8 @@ class EvolveAgent:
         self.can_submit = True
         self.counts = {"submissions": 0, "findings": 0, "snapshots": 0}
         self.shared_seen: set[str] = set()
+        self.failures = 0
+        """Consecutive failed experiments: a broken setup is waited out with back-off instead of spun on."""
         self.label_targets: list[int] | None = None
         self.label_groups: list[str | None] = []
         self.test_groups: list[str | None] = []
@@ -229,6 +234,7 @@ class EvolveAgent:
             self.log(f"{trial.tier} result unreadable: {trial.error[:300]}")
         finally:
             trial.seconds = time.time() - started
+            self.failures = 0 if trial.fitness is not None else self.failures + 1
             if trial.error is None and trial.fitness is not None:
                 old = self.durations.get(trial.tier)
                 self.durations[trial.tier] = trial.seconds if old is None else 0.5 * old + 0.5 * trial.seconds
@@ -284,11 +290,15 @@ class EvolveAgent:
                 "grader", "submit_predictions", dataset=self.s.dataset, predictions=predictions,
                 idea=f"evolve:{trial.genome.idea}"[:80], note=trial.genome.key[:2000], seed=self.s.seed))
         except ToolFailure as exc:
-            if exc.unreachable or _BUDGET.search(exc.message):
+            if _SPENT.search(exc.message):
+                self.can_submit, self.pending = False, None
+                self.log(f"submission budget spent; researching on without submitting: {exc.message[:200]}")
+            elif exc.unreachable or _DEFER.search(exc.message):
                 self.pending, self.retry_at = trial, time.time() + self.backoff
                 self.log(f"submission deferred {self.backoff:.0f} s: {exc.message[:200]}")
                 self.backoff = min(self.backoff * 2, 600.0)
             else:
+                self.pending = None
                 self.log(f"submission refused: {exc.message[:300]}")
             return
         self.pending, self.backoff = None, 30.0
@@ -303,9 +313,19 @@ class EvolveAgent:
                   improved=overall.get("improved"), fitness=trial.fitness.value)
         if overall.get("improved"):
             await self.share(trial, result)
+            await self.select_final(result["submission_id"])
         else:
             self.log(f"submission {result['submission_id']} did not improve on the grader (fitness misled)")
         self.save()
+
+    async def select_final(self, submission_id: int) -> None:
+        """Mark the best submission as final (a grader without final selections simply refuses; nothing depends on
+        it: the grader's default final pick is the best public one)."""
+        try:
+            await self.guarded(self.tools.call("grader", "select_final_submissions", dataset=self.s.dataset,
+                                               submission_ids=[submission_id]))
+        except ToolFailure as exc:
+            self.log(f"select_final_submissions: {exc.message[:200]}")
 
     async def share(self, trial: Trial, result: dict[str, Any]) -> None:
         assert trial.fitness is not None
@@ -345,6 +365,13 @@ class EvolveAgent:
                 self.log(f"picked up a shared finding (PGR {pgr}): {genome.describe()}")
 
     async def step(self) -> None:
+        if self.failures >= 3:
+            pause = min(300.0, 10.0 * 2 ** (self.failures - 3))
+            self.log(f"{self.failures} experiments failed in a row; pausing {pause:.0f} s")
+            try:
+                await asyncio.wait_for(self.guarded(self.stop.wait()), timeout=pause)
+            except TimeoutError:
+                pass
         if self.pending is not None and time.time() >= self.retry_at and self.can_submit:
             await self.submit(self.pending)
             return

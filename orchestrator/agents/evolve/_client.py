@@ -76,6 +76,8 @@ class Tools:
 
     async def call(self, server: str, tool: str, **args: Any) -> dict[str, Any]:
         """The tool's structured answer (a list answer comes as {"result": [...]}); ToolFailure otherwise."""
+        if server not in self.urls:
+            raise ToolFailure(server, tool, f"no URL for the {server} server", unreachable=True)
         delay = 1.0
         for attempt in range(self.retries + 1):
             started = time.monotonic()

@@ -19,28 +19,34 @@ from mcp_servers.core import TokenStore
 from mcp_servers.grader import Calibration, write_calibration
 from mcp_servers.grader._service import GraderSettings
 from mcp_servers.grader.datasets._build import build_testbed
+from sandbox import prepare_workspace
+from tests.mcp_servers.compute_fixtures import _public_readable, require_bwrap
 from tests.mcp_servers.server_helpers import REPO, ServerProcess, free_port
+from trainer import paths
 
 SERVERS = ("grader", "findings", "snapshot", "train", "predict")
 
 
 @pytest.fixture
 def stack(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    """Jobs run in real bubblewrap sandboxes, as under `orchestrator launch` (the agent itself runs unsandboxed
+    here: what is tested is that it acts through the servers alone)."""
+    require_bwrap()
     for var in ("W2S_TOKEN", "W2S_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     build_testbed("sentiment", "tiny", seed=0)
+    _public_readable(paths().data_dir)
     settings = GraderSettings()
     write_calibration(settings.label_store, "sentiment", Calibration(weak_acc=0.55, strong_acc=0.9, seeds=1,
                                                                      source="test"))
     token = TokenStore(settings.tokens_db).mint("evo", ["grader", "findings", "snapshot", "train", "predict"])
     extra = {"W2S_RAW_DIR": os.environ["W2S_RAW_DIR"], "W2S_MODELS_DIR": os.environ["W2S_MODELS_DIR"],
-             "W2S_COMPUTE_SLOTS": "1"}
+             "W2S_COMPUTE_SLOTS": "1", "W2S_SANDBOX": "bwrap", "OMP_NUM_THREADS": "1"}
     procs = [ServerProcess(f"mcp_servers.{name}", w2s_home, free_port(), **extra) for name in SERVERS]
     try:
         for proc in procs:
             proc.start()
-        workspace = w2s_home / "workspaces" / "evo"
-        workspace.mkdir(parents=True, exist_ok=True)
+        workspace = prepare_workspace(w2s_home / "workspaces" / "evo")
         yield {"home": w2s_home, "token": token, "workspace": workspace,
                "urls": {name: proc.url for name, proc in zip(SERVERS, procs, strict=True)}}
     finally:
