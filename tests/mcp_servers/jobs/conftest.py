@@ -4,6 +4,7 @@ import pytest
 
 from mcp_servers.core import create_sqlite_engine
 from mcp_servers.jobs import JobQueue, JobSandbox, Quotas
+from tests.mcp_servers.compute_fixtures import compute_env, servers  # noqa: F401  (fixtures of the server tests)
 
 SLEEP = "trainer.jobs.builtin:sleep_job"
 

@@ -1,1 +1,1 @@
-from tests.mcp_servers.compute_fixtures import compute_env  # noqa: F401  (fixture)
+from tests.mcp_servers.compute_fixtures import compute_env, servers  # noqa: F401  (fixtures)

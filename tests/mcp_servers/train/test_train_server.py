@@ -35,6 +35,8 @@ async def test_weak_then_sft_then_predict_gives_a_file_the_grader_accepts(server
         assert pred["state"] == "succeeded", pred["error"]
         out = await call(predict, "read_predictions", job_id=pred["id"])
         listed = await call(train, "list_jobs")
+    for answer in (weak, sft, pred, listed):
+        assert str(compute_env.home) not in json.dumps(answer, default=str)
     test_rows = len(load_split("sentiment", "test"))
     assert len(out["predictions"]) == test_rows and set(out["hard"]) <= {0, 1}
     assert {j["id"] for j in listed["result"]} >= {weak["id"], sft["id"]}
@@ -90,6 +92,7 @@ async def test_bad_requests_are_refused_and_create_no_job(servers: dict, compute
         with pytest.raises(ToolError) as caught:
             await call(train, "start_training", **args)
         assert needle in str(caught.value), str(caught.value)
+        assert str(compute_env.home) not in str(caught.value)  # errors name workspace paths, never host ones
         assert (await call(train, "list_jobs"))["result"] == []
     assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())
 

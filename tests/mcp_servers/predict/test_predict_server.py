@@ -1,0 +1,79 @@
+"""read_predictions and labels_source='job:...' as an agent attacks them: a finished predict job whose
+predictions file (or whole folder) was replaced by a link to another agent's predictions. Both refuse; the same
+file as a regular file is accepted (so the refusal is the link's doing)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
+
+from mcp_servers.jobs import JobState
+from tests.mcp_servers.compute_fixtures import call
+from trainer.data import load_split
+
+pytestmark = pytest.mark.bwrap
+
+
+def _finished_predict_job(servers: dict, workspaces: Path) -> tuple[str, Path]:
+    for compute in servers.values():
+        compute.runner.stop()
+    queue = servers["predict"].queue
+    job = queue.submit("alice", "predict", "trainer.jobs.predict:run_predict_job", {})
+    assert queue.claim_next(1, os.getpid()) is not None
+    queue.finish(job.id, JobState.SUCCEEDED, result={"predictions_file": f"{job.run_dir}/predictions.json"})
+    (workspaces / "alice" / job.run_dir).mkdir(parents=True)
+    return job.id, workspaces / "alice" / job.run_dir
+
+
+def _bobs_predictions(workspaces: Path) -> Path:
+    test = load_split("sentiment", "test")
+    bob = workspaces / "bob" / "runs" / "predict-bob"
+    bob.mkdir(parents=True)
+    payload = {"dataset": "sentiment", "split": "test", "ids": test.ids, "predictions": [0.9] * len(test),
+               "hard": [1] * len(test)}
+    (bob / "predictions.json").write_text(json.dumps(payload))
+    return bob / "predictions.json"
+
+
+async def test_predictions_linked_to_another_agents_are_refused(servers: dict, compute_env) -> None:
+    workspaces = compute_env.settings.workspaces_dir
+    job, run_dir = _finished_predict_job(servers, workspaces)
+    bobs = _bobs_predictions(workspaces)
+    os.symlink(bobs, run_dir / "predictions.json")
+    async with Client(servers["predict"].app.mcp) as predict, Client(servers["train"].app.mcp) as train:
+        with pytest.raises(ToolError, match="symbolic link"):
+            await call(predict, "read_predictions", job_id=job)
+        with pytest.raises(ToolError, match="symbolic link"):
+            await call(train, "start_training", dataset="sentiment", train_split="test", labels_source=f"job:{job}",
+                       config={"model": "minilm-l6", "max_steps": 1, "lora": False})
+        # The whole job folder as a link: refused just the same.
+        (run_dir / "predictions.json").unlink()
+        run_dir.rmdir()
+        os.symlink(bobs.parent, run_dir)
+        with pytest.raises(ToolError, match="symbolic link"):
+            await call(predict, "read_predictions", job_id=job)
+        # The same bytes as a regular file of alice's own: accepted.
+        run_dir.unlink()
+        run_dir.mkdir()
+        (run_dir / "predictions.json").write_bytes(bobs.read_bytes())
+        out = await call(predict, "read_predictions", job_id=job)
+        assert out["predictions"][0] == 0.9
+        assert (await call(train, "list_jobs", kind="train"))["result"] == []  # the refused request queued nothing
+
+
+async def test_a_checkpoint_behind_a_link_is_refused(servers: dict, compute_env) -> None:
+    workspaces = compute_env.settings.workspaces_dir
+    bob = workspaces / "bob" / "runs" / "train-bob" / "checkpoint"
+    bob.mkdir(parents=True)
+    (bob / "classifier.json").write_text("{}")
+    (workspaces / "alice").mkdir(parents=True, exist_ok=True)
+    os.symlink(bob, workspaces / "alice" / "ckpt")
+    async with Client(servers["predict"].app.mcp) as predict:
+        with pytest.raises(ToolError, match="symbolic link"):
+            await call(predict, "predict", dataset="sentiment", checkpoint="ckpt")
+        assert (await call(predict, "list_jobs"))["result"] == []
