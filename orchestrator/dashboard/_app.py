@@ -80,7 +80,7 @@ class Dashboard:
         names = _board.datasets(s)
         return {"boards": [_board.board(s, d) for d in names], "agents": _agents.agents(s), "compute": _agents.compute(s),
                 "launches": _agents.launches(s)[:3], "feed": _findings.feed(s, limit=15), "now": time.time(),
-                "stamp": version(s), "max_bits": max_bits()}
+                "stamp": version(s), "max_bits": max_bits(), "errors": dict(s.errors)}
 
     async def index(self, request: Request) -> Response:
         return self.templates.TemplateResponse(request, "index.html", {**self._live(), "poll_ms": int(self.poll_s * 1000)})

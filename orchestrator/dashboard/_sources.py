@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mcp_servers.core import BUSY_TIMEOUT_MS
@@ -30,6 +30,8 @@ class Sources:
     slots: int = 1
     gpu: bool = False
     """Whether compute slots are GPUs (job hours are then GPU hours, else CPU hours)."""
+    errors: dict[str, str] = field(default_factory=dict, compare=False)
+    """The last read error per database (shown on the page; cleared by the next good read)."""
 
     @classmethod
     def from_env(cls, state_dir: Path | None = None) -> Sources:
@@ -72,7 +74,14 @@ def has_table(conn: sqlite3.Connection, table: str) -> bool:
 
 def rows(sources: Sources, db: str, table: str, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
     """Rows of `sql` on one database, or [] when the database or its table does not exist yet."""
-    with sources.connect(db) as conn:
-        if conn is None or not has_table(conn, table):
-            return []
-        return conn.execute(sql, params).fetchall()
+    try:
+        with sources.connect(db) as conn:
+            if conn is None or not has_table(conn, table):
+                return []
+            found = conn.execute(sql, params).fetchall()
+    except sqlite3.DatabaseError as exc:
+        # A database mid-restore, or a read-only volume without the WAL files, must not take the page down.
+        sources.errors[db] = f"{sources.db(db).name}: {exc}"
+        return []
+    sources.errors.pop(db, None)
+    return found

@@ -98,3 +98,12 @@ def test_empty_state_renders(w2s_home: Path) -> None:
     assert page.status_code == 200 and "No submissions yet." in page.text and "No agents yet." in page.text
     assert set(figures) == {"entropy", "cost"}
     assert not state.exists() or not any(state.iterdir())
+
+
+def test_unreadable_database_is_named_on_the_page(w2s_home: Path) -> None:
+    sources = Sources.from_env()
+    sources.state_dir.mkdir(parents=True)
+    sources.db("findings").write_bytes(b"garbage" * 200)
+    with serving(build_app(sources)) as url:
+        page = httpx.get(url + "/")
+    assert page.status_code == 200 and "Some records could not be read" in page.text and "findings.db" in page.text

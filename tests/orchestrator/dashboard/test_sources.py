@@ -38,3 +38,11 @@ def test_slots_from_the_compute_setting(w2s_home: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("W2S_COMPUTE_SLOTS", "3")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert Sources.from_env().slots == 3
+
+
+def test_unreadable_database_is_reported_not_fatal(w2s_home: Path) -> None:
+    sources = Sources.from_env()
+    sources.state_dir.mkdir(parents=True)
+    sources.db("grader").write_bytes(b"this is not a database" * 100)
+    assert rows(sources, "grader", "grader_submission", "SELECT * FROM grader_submission") == []
+    assert "grader.db" in sources.errors["grader"]
