@@ -38,3 +38,18 @@ def test_token_is_secret(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = ServerSettings()
     assert settings.token is not None and settings.token.get_secret_value() == "w2s_secret"
     assert "w2s_secret" not in repr(settings)
+
+
+def test_replica_endpoint_settings_ride_in_the_url(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W2S_REPLICA_URL", "s3://bucket/w2s/")
+    monkeypatch.setenv("W2S_REPLICA_ENDPOINT", "http://127.0.0.1:9000")
+    monkeypatch.setenv("W2S_REPLICA_REGION", "us-east-1")
+    monkeypatch.setenv("W2S_REPLICA_FORCE_PATH_STYLE", "true")
+    assert ServerSettings().replica_for("grader") == (
+        "s3://bucket/w2s/grader?endpoint=http://127.0.0.1:9000&region=us-east-1&forcePathStyle=true")
+    for bad, why in (("s3://AKIA:secret@bucket/p", "credentials"), ("s3://bucket/p?secret-access-key=x", "credentials"),
+                     ("gs://bucket/p", "scheme"), ("s3:///p", "no bucket")):
+        with pytest.raises(ValueError, match=why):
+            ServerSettings(replica_url=bad)
+    with pytest.raises(ValueError, match="replica_endpoint"):
+        ServerSettings(replica_endpoint="minio:9000")
