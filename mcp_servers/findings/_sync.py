@@ -11,8 +11,10 @@ file in it) with a symlink cannot make the syncer write outside its workspace.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import stat
 import threading
 import time
@@ -28,6 +30,7 @@ from mcp_servers.findings._service import FindingsService, FindingsSettings
 
 log = logging.getLogger(__name__)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FINDING_FILE = re.compile(r"^\d{5,}-[a-z0-9-]*\.md$")
 
 
 def open_shared_dir(workspace: Path) -> int:
@@ -76,6 +79,9 @@ class FindingsSyncer:
         self._views: dict[int, FindingView] = {}
         self._files: dict[int, tuple[str, bytes]] = {}
         self._cursor = 0
+        self._own_service = False
+        self._db_file: tuple[int, int] | None = None
+        """(device, inode) of the database the service reads, to notice a restore that replaced the file."""
         self._last_verify = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -85,9 +91,35 @@ class FindingsSyncer:
     @property
     def service(self) -> FindingsService:
         if self._service is None:
+            self._db_file = self._db_identity()
             engine = create_sqlite_engine(self.settings.db_path("findings"))
             self._service = FindingsService(self.settings, engine)
+            self._own_service = True
         return self._service
+
+    def _db_identity(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.settings.db_path("findings"))
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def _follow_restore(self) -> None:
+        """Start over when the database was restored: a replaced file (an open connection would keep reading the
+        deleted one, freezing every workspace) or a change sequence that went back."""
+        replaced = self._own_service and self._db_file is not None and self._db_identity() not in (None, self._db_file)
+        if replaced and self._service is not None:
+            log.warning("the findings database was replaced (restored?); reopening it and rewriting every workspace")
+            self._service.engine.dispose()
+            self._service = None
+        elif self.service.max_seq() >= self._cursor:
+            return
+        else:
+            log.warning("the findings change sequence went back (restored?); rewriting every workspace")
+        self._cursor, self._views, self._files = 0, {}, {}
+        with self._lock:
+            for workspace in self._workspaces:
+                self._workspaces[workspace] = True
 
     @property
     def workspaces(self) -> list[Path]:
@@ -109,6 +141,7 @@ class FindingsSyncer:
 
     def poll(self) -> dict[Path, int]:
         """One step: pull changes, write what changed; answers the number of files written per workspace."""
+        self._follow_restore()
         try:
             self.service.refresh_grader()
         except Exception:
@@ -135,7 +168,7 @@ class FindingsSyncer:
         for workspace, full in targets.items():
             ids = self._files.keys() if full or verify else changed
             try:
-                written[workspace] = self._write(workspace, ids, index)
+                written[workspace] = self._write(workspace, ids, index, prune=full or verify)
             except OSError as exc:
                 log.warning("cannot sync %s: %s", workspace, exc)
                 with self._lock:
@@ -143,10 +176,16 @@ class FindingsSyncer:
                         self._workspaces[workspace] = True  # retry everything next time
         return written
 
-    def _write(self, workspace: Path, ids: Iterable[int], index: bytes) -> int:
+    def _write(self, workspace: Path, ids: Iterable[int], index: bytes, prune: bool = False) -> int:
         dir_fd = open_shared_dir(workspace)
         try:
             count = sum(write_if_changed(dir_fd, *self._files[fid]) for fid in ids)
+            if prune:  # findings a restore took back (or files an agent added) leave the folder
+                keep = {name for name, _ in self._files.values()}
+                for name in os.listdir(dir_fd):
+                    if _FINDING_FILE.match(name) and name not in keep:
+                        with contextlib.suppress(OSError):  # e.g. a folder an agent made under that name
+                            os.unlink(name, dir_fd=dir_fd)
             return count + write_if_changed(dir_fd, INDEX_NAME, index)
         finally:
             os.close(dir_fd)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import yaml
@@ -111,3 +114,31 @@ def test_cli_once(fenv: FEnv, tmp_path: Path, capsys: object) -> None:
     ws.mkdir()
     assert sync_main(["--workspace", str(ws), "--once"]) == 0
     assert (ws / "shared_findings" / "00001-from-the-cli.md").exists()
+
+
+def test_syncer_follows_a_restored_database(fenv: FEnv, tmp_path: Path) -> None:
+    """Issue 17: after a restore replaced findings.db, the syncer kept reading the deleted file (workspaces froze)."""
+    svc = service(fenv)
+    for title in ("One", "Two"):
+        svc.post(who("alice"), title, "s", "b", "insight", "i", "other")
+    db = fenv.settings.db_path("findings")
+    backup = tmp_path / "backup.db"
+    with closing(sqlite3.connect(db)) as src, closing(sqlite3.connect(backup)) as dst:
+        src.backup(dst)
+    svc.post(who("alice"), "Three lost", "s", "b", "insight", "i", "other")  # after the backup: a restore loses it
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    syncer = FindingsSyncer([ws], fenv.settings)
+    syncer.poll()
+    shared = ws / "shared_findings"
+    assert (shared / "00003-three-lost.md").exists()
+    svc.engine.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    os.replace(backup, db)  # the operator restores the database; the servers start again on it
+    service(fenv).post(who("bob"), "After the restore", "s", "b", "insight", "i", "other")
+    syncer.poll()
+    names = sorted(p.name for p in shared.iterdir())
+    assert names == ["00001-one.md", "00002-two.md", "00003-after-the-restore.md", "INDEX.md"]
+    assert "Three lost" not in (shared / "INDEX.md").read_text()
+    assert syncer.poll() == {ws.resolve(): 0}  # settled: nothing rewritten again
