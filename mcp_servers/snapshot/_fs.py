@@ -82,7 +82,22 @@ class Skipped:
     reason: str
 
 
-def open_dir(root_fd: int, relpath: str, create: bool = False) -> int:
+Owner = tuple[int, int] | None
+"""(uid, gid) that files written into a workspace get: the workspace's owner when the server runs as root (the
+agent's unprivileged user), so the agent can edit what it downloaded; None leaves them as created."""
+
+
+def workspace_owner(root_fd: int) -> Owner:
+    info = os.fstat(root_fd)
+    return (info.st_uid, info.st_gid) if os.geteuid() == 0 and info.st_uid != 0 else None
+
+
+def _give(dir_fd: int, name: str, owner: Owner) -> None:
+    if owner is not None:  # never follows: a link swapped in meanwhile gets the owner itself, nothing else does
+        os.chown(name, *owner, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def open_dir(root_fd: int, relpath: str, create: bool = False, owner: Owner = None) -> int:
     """A descriptor of `root/relpath`, walking one component at a time without following symlinks."""
     fd = os.dup(root_fd)
     try:
@@ -90,6 +105,7 @@ def open_dir(root_fd: int, relpath: str, create: bool = False) -> int:
             if create:
                 try:
                     os.mkdir(part, 0o755, dir_fd=fd)
+                    _give(fd, part, owner)
                 except FileExistsError:
                     pass
             try:
@@ -175,15 +191,17 @@ def read_ignore_file(root_fd: int, limit: int = 64 * 1024) -> str:
         return ""
 
 
-def write_file(dir_fd: int, name: str, source: Iterable[bytes], executable: bool) -> int:
+def write_file(dir_fd: int, name: str, source: Iterable[bytes], executable: bool, owner: Owner = None) -> int:
     """Create or replace `name` in `dir_fd` atomically (temp file + rename; a symlink there is replaced, not
-    followed) with mode 0755 or 0644; answers the bytes written."""
+    followed) with mode 0755 or 0644, owned by `owner`; answers the bytes written."""
     try:
         if stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
             raise UnsafePath(f"{name!r} exists as a folder")
     except FileNotFoundError:
         pass
-    return replace_at(dir_fd, name, source, 0o755 if executable else 0o644)
+    written = replace_at(dir_fd, name, source, 0o755 if executable else 0o644)
+    _give(dir_fd, name, owner)
+    return written
 
 
 def workspace_of(workspaces_dir: Path, agent: str) -> Path:

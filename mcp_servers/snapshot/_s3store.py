@@ -68,11 +68,12 @@ class S3ObjectStore:
         if self.exists(digest):
             source.unlink(missing_ok=True)
             return False
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
+        try:  # upload_file: multipart and retried for large blobs
             self.client.upload_file(str(source), self.bucket, self.key(digest))
-        except (BotoCoreError, ClientError) as exc:
+        except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise self._fault(exc, digest) from exc
         source.unlink(missing_ok=True)
         return True

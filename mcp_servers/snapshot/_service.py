@@ -36,6 +36,7 @@ from mcp_servers.snapshot._fs import (
     read_ignore_file,
     scan,
     workspace_of,
+    workspace_owner,
     write_file,
 )
 from mcp_servers.snapshot._models import (
@@ -308,18 +309,19 @@ class SnapshotService:
         ws = self.workspace(who.agent)
         try:
             with opened_root(ws) as root:
-                dest = open_dir(root, target, create=True)
+                owner = workspace_owner(root)
+                dest = open_dir(root, target, create=True, owner=owner)
                 try:
                     if os.listdir(dest) and not overwrite:
                         raise SnapshotError(f"{target!r} in your workspace is not empty",
                                             "choose a new folder, or pass overwrite=true")
                     for d in dirs:
-                        os.close(open_dir(dest, clean_relpath(d), create=True))
+                        os.close(open_dir(dest, clean_relpath(d), create=True, owner=owner))
                     for e in files:
                         parent, _, name = clean_relpath(e.path).rpartition("/")
-                        parent_fd = open_dir(dest, parent, create=True)
+                        parent_fd = open_dir(dest, parent, create=True, owner=owner)
                         try:
-                            write_file(parent_fd, name, self._chunks(e.sha256 or ""), e.executable)
+                            write_file(parent_fd, name, self._chunks(e.sha256 or ""), e.executable, owner)
                         finally:
                             os.close(parent_fd)
                 finally:

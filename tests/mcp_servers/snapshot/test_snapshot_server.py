@@ -246,3 +246,15 @@ async def test_database_faults_answer_without_sql(senv: SEnv) -> None:
         assert "its database or disk failed" in text and "stored nothing" in text, text
         assert not any(word in text for word in ("SQL", "INSERT", "SELECT", "snapshot_entry", str(senv.home)))
     assert rows(alice) == 1
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to the workspace's user needs a root server")
+async def test_downloaded_files_belong_to_the_workspace_user(senv: SEnv) -> None:
+    """Sandboxes run as an unprivileged user: what the root server writes into a workspace must be that user's."""
+    make_workspace(senv.ws("bob"))
+    bob = build_server(local_token=senv.tokens["bob"])
+    sid = (await call(bob, "upload_snapshot", message="m"))["snapshot_id"]
+    os.chown(senv.ws("alice"), 65534, 65534)
+    await call(build_server(local_token=senv.tokens["alice"]), "download_snapshot", snapshot_id=sid, into="a/b")
+    written = [senv.ws("alice") / "a", *(senv.ws("alice") / "a").rglob("*")]
+    assert len(written) > 10 and {(p.lstat().st_uid, p.lstat().st_gid) for p in written} == {(65534, 65534)}
