@@ -12,8 +12,9 @@ Layout (one folder per model and max_length; one file per dataset split, or per 
     <artifacts_dir>/features/<model slug>-L<max_length>/
         <dataset>.<split>.<sha256 of the split file, 16 hex>.v<FEATURE_VERSION>.npz
         rows.<hash of the rows' inputs, 16 hex>.v<FEATURE_VERSION>.npz
-      keys [N, 16] uint8   blake2b of the row's token ids (what lookups match on, so any row with the same input,
-                           in any split, reuses the vector), a [N, da] float32, b [N, db] float32 (db may be 0)
+      keys [N, 16] uint8   blake2b of the row's text fields (what lookups match on, so any row with the same text,
+                           in any split, reuses the vector; no tokenizer runs for a cached row), a [N, da] float32,
+                           b [N, db] float32 (db may be 0), kind (encoder | causal_lm)
 
 Sandboxes see the public artifacts read-only; there the cache is written to `$W2S_FEATURE_CACHE`, else
 `$HOME/.cache/w2s-lab/features` (else the temp dir), and read from all. Files are loaded with `allow_pickle=False`.
@@ -34,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from trainer._paths import paths
-from trainer.data import Row, dataset_dir, load_split, sha256_file
+from trainer.data import PreferenceRow, Row, dataset_dir, load_split, sha256_file
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 """Part of every file name: bump when what a row's vector means changes (pooling, templates, truncation)."""
 
 
@@ -97,11 +98,14 @@ def write_root() -> Path:
                           "set W2S_FEATURE_CACHE to a writable folder")
 
 
-def row_keys(inputs: Sequence[dict[str, list[int]]]) -> np.ndarray:
-    """[N, 16] uint8: a digest of each row's model inputs (token ids of both sides)."""
-    out = np.zeros((len(inputs), 16), dtype=np.uint8)
-    for i, feats in enumerate(inputs):
-        text = json.dumps([feats.get("input_ids"), feats.get("pair_input_ids")], separators=(",", ":"))
+def row_keys(rows: Sequence[Row]) -> np.ndarray:
+    """[N, 16] uint8: a digest of each row's text fields. Within one (model, max_length) folder the model's input is
+    a function of these (templates and truncation are versioned by FEATURE_VERSION), so the key stands for it."""
+    out = np.zeros((len(rows), 16), dtype=np.uint8)
+    for i, row in enumerate(rows):
+        fields = (["p", row.prompt, row.first, row.second] if isinstance(row, PreferenceRow)
+                  else ["b", row.question, row.choice])  # type: ignore[union-attr]
+        text = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
         out[i] = np.frombuffer(hashlib.blake2b(text.encode(), digest_size=16).digest(), dtype=np.uint8)
     return out
 
@@ -185,14 +189,13 @@ class FeatureStore:
     def _extract(self, rows: Sequence[Row], desc: str) -> dict[str, np.ndarray]:
         inputs = self.extractor.inputs(rows)
         a, b, extra = self.extractor.compute(inputs, desc=desc, progress=self.progress, task=self.extractor.task_of(rows))
-        return {"keys": row_keys(inputs), "a": a, "b": b, **extra}
+        return {"keys": row_keys(rows), "a": a, "b": b, "kind": np.array(self.extractor.kind), **extra}
 
     def features(self, rows: Sequence[Row]) -> RowFeatures:
         """Features of `rows` in order; rows no cache file holds are extracted once and cached as a rows file."""
         if not rows:
             raise ValueError("no rows to featurize")
-        extractor = self.extractor
-        keys = row_keys(extractor.inputs(rows))
+        keys = row_keys(rows)
         index = self._load_index()
         missing = [i for i, k in enumerate(keys) if k.tobytes() not in index]
         if missing:
@@ -204,7 +207,8 @@ class FeatureStore:
         first = self._arrays[where[0][0]]
         a = np.stack([self._arrays[f]["a"][i] for f, i in where]).astype(np.float32)
         b = np.stack([self._arrays[f]["b"][i] for f, i in where]).astype(np.float32)
-        return RowFeatures(a=a, b=b, kind=extractor.kind, task=extractor.task_of(rows),
+        task = "preference" if isinstance(rows[0], PreferenceRow) else "binary"
+        return RowFeatures(a=a, b=b, kind=str(first["kind"]), task=task,
                            init_w=first.get("init_w"), init_b=first.get("init_b"))
 
 

@@ -15,13 +15,15 @@ from trainer.ideas import make_config, run_idea
 from trainer.inference import embed, predict
 from trainer.training import TrainConfig, train
 
+_REAL_ARTIFACTS = __import__("tests.conftest", fromlist=["_OPERATOR"])._OPERATOR.artifacts_dir
+
 
 def _feature_files(home: Path) -> list[Path]:
     return sorted((home / "public" / "artifacts" / "features").rglob("*.npz"))
 
 
 @pytest.mark.parametrize("model", ["minilm-l6", "smollm2-135m"])
-def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -> None:
     unlabel, test = load_split("tiny", "train_unlabel"), load_split("tiny", "test")
     store = FeatureStore(model, 64, progress=False)
     first = store.ensure_split("tiny", "train_unlabel")
@@ -33,11 +35,12 @@ def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str, m
     # Reuse: a second store finds the file and never loads the model.
     again = FeatureStore(model, 64, progress=False)
     assert again.ensure_split("tiny", "train_unlabel") == first
-    monkeypatch.setattr("trainer.features._extract.Extractor.compute",
-                        lambda *a, **k: pytest.fail("features were recomputed"))
-    feats = again.features(unlabel.rows)
+    with pytest.MonkeyPatch.context() as patch:  # not the fixture's monkeypatch: undoing that drops W2S_HOME
+        patch.setattr("trainer.features._extract.Extractor.compute",
+                      lambda *a, **k: pytest.fail("features were recomputed"))
+        feats = again.features(unlabel.rows)
     assert feats.a.shape[0] == len(unlabel) and np.isfinite(feats.a).all()
-    monkeypatch.undo()
+    assert not list((_REAL_ARTIFACTS / "features").glob("*-L64"))
 
     labels = np.array([float(i % 2) for i in range(len(unlabel))], dtype=np.float32)
     config = TrainConfig(model=model, tier="head", max_length=64, epochs=2, batch_size=8, lr=1e-3, progress=False)
