@@ -62,14 +62,19 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent (init here) has not reaped it yet
 
 
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def moto():  # type: ignore[no-untyped-def]
     from tests.mcp_servers.s3_server import moto_server
 
     with moto_server() as server:
-        for name, value in server.replica_env().items():
-            monkeypatch.setenv(name, value)
         yield server
+
+
+@pytest.fixture
+def s3(moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    for name, value in moto.replica_env(tmp_path.name).items():  # a prefix per test
+        monkeypatch.setenv(name, value)
+    return moto
 
 
 def _table(db: Path, rows: int) -> None:
@@ -83,13 +88,13 @@ def test_replicate_to_s3_then_restore(tmp_path: Path, s3) -> None:  # type: igno
     from mcp_servers.core import ServerSettings
 
     url = ServerSettings().replica_for("probe")
-    assert url.startswith("s3://w2s-replicas/run/probe?") and "forcePathStyle=true" in url
+    assert url.startswith(f"s3://w2s-replicas/{tmp_path.name}/probe?") and "forcePathStyle=true" in url
     assert "testing" not in url  # credentials stay in the environment
     db = tmp_path / "a.db"
     _table(db, 10)
     with Replicator(db, url):
         _table(db, 90)  # written while replicating: stop() waits until S3 holds it
-    keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket, Prefix="run/probe/")["Contents"]]
+    keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket, Prefix=f"{tmp_path.name}/probe/")["Contents"]]
     assert keys and all(k.endswith(".ltx") for k in keys)
     with sqlite3.connect(restore(url, tmp_path / "back.db")) as conn:
         assert conn.execute("SELECT count(*), sum(x) FROM t").fetchone() == (100, sum(range(10)) + sum(range(90)))
