@@ -7,8 +7,6 @@ operator has ANTHROPIC_API_KEY, a model-API proxy like a launched agent's: the r
 from __future__ import annotations
 
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 
 from mcp_servers.core import ServerSettings, TokenStore
@@ -18,7 +16,6 @@ from orchestrator._launch import agent_code_dirs
 from orchestrator._proxy import DEFAULT_UPSTREAM, ModelProxy
 from orchestrator._services import Service, load_record
 from sandbox import SandboxSpec, get_backend
-from sandbox.backends.bwrap import GROUP, PASSWD, BwrapBackend, _rlimit_prefix
 from trainer import paths
 
 SHELL = 'claude() { "$W2S_CLAUDE" --mcp-config "$W2S_WORKSPACE/.mcp.json" --strict-mcp-config "$@"; }; ' \
@@ -40,7 +37,8 @@ def run_shell(agent: str) -> int:
     if not services or not all(s.healthy() for s in services):
         raise RuntimeError("no running servers: start `orchestrator serve` or `orchestrator launch` first")
     backend = get_backend("bwrap")
-    assert isinstance(backend, BwrapBackend)
+    if not hasattr(backend, "run_interactive"):
+        raise RuntimeError("this sandbox backend cannot attach a terminal; update the sandbox package")
     workspace = ws.prepare(agent)
     store = TokenStore(ServerSettings().tokens_db)
     shell_id = f"shell-{agent}-{os.getpid()}"
@@ -67,31 +65,8 @@ def run_shell(agent: str) -> int:
         fields["egress"] = [proxy.url] if proxy else []
     spec = SandboxSpec(**fields)  # type: ignore[arg-type]
     try:
-        return _interactive(backend, spec)
+        return backend.run_interactive(spec)
     finally:
         ws.revoke_launch(store, shell_id)
         if proxy is not None:
             proxy.stop()
-
-
-def _interactive(backend: BwrapBackend, spec: SandboxSpec) -> int:
-    """bwrap with the operator's terminal; arguments (the token among them) through a descriptor, not argv."""
-    from sandbox._spec import check_policy
-
-    check_policy([spec.workspace, *backend._interpreter_trees(spec), *(s for s, _ in spec.read_only_binds())])
-    with tempfile.TemporaryDirectory(prefix=f"w2s-shell-{spec.agent_id}-") as runtime:
-        runtime_dir = Path(runtime)
-        (runtime_dir / "passwd").write_text(PASSWD)
-        (runtime_dir / "group").write_text(GROUP)
-        argv = backend.argv(spec, runtime_dir)
-        split = argv.index("--")
-        args_file = runtime_dir / "args"
-        args_file.write_bytes(b"\0".join(a.encode() for a in argv[1:split]) + b"\0")
-        args_file.chmod(0o600)
-        fd = os.open(args_file, os.O_RDONLY)
-        args_file.unlink()
-        try:
-            return subprocess.call([*_rlimit_prefix(), argv[0], "--args", str(fd), *argv[split:]], pass_fds=(fd,),
-                                   env={"PATH": "/usr/bin:/bin"})
-        finally:
-            os.close(fd)

@@ -312,10 +312,11 @@ def shell(agent: Annotated[str, typer.Argument(help="the agent whose workspace t
     from orchestrator._shell import run_shell
 
     try:
-        raise typer.Exit(run_shell(agent))
+        code = run_shell(agent)
     except (RuntimeError, ValueError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 def _register_dashboard() -> None:
