@@ -259,8 +259,10 @@ class EvolveAgent:
         return [Scored(t.genome, t.fitness.value) for t in self.book.trials if t.fitness and t.tier == "screen"]
 
     def to_confirm(self) -> Trial | None:
-        if self.same_tier or (self.initial_left > 0 and not self.time_is_short()):
-            return None
+        screened = sum(1 for t in self.book.trials if t.tier == "screen" and (t.fitness or t.error))
+        if self.same_tier or (screened < min(3, self.s.population) and self.initial_left > 0
+                              and not self.time_is_short()):
+            return None  # a baseline submission early, after the first few screens; later ones must beat it
         screens = [t for t in self.book.trials if t.tier == "screen" and t.fitness]
         if not screens:
             return None
