@@ -63,6 +63,7 @@ def prepare_dataset(folder: Path, data_dir: Path, store: LabelStore, name: str |
     task, splits = _validate(folder)
     dropped: dict[str, list[str]] = {}
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(data_dir)))
+    staging.chmod(0o755)  # mkdtemp makes it 0700; the public tree is read by the unprivileged sandbox user
     try:
         for split, rows in splits.items():
             hide = split in HIDDEN_SPLITS
