@@ -339,7 +339,13 @@ class SnapshotService:
         """{sha256: kind} of the stored objects that carry a live token or key (snapshots from before the check)."""
         out: dict[str, str] = {}
         for digest in dict.fromkeys(e.sha256 or "" for e in files):
-            with self.store.open(digest) as source:
+            try:
+                source = self.store.open(digest)
+            except FileNotFoundError:
+                log.error("snapshot object %s is missing from the store", digest)
+                raise SnapshotError(f"stored object {digest[:12]} of this snapshot is missing",
+                                    "tell the operator (restore the object store)") from None
+            with source:
                 kind = self.secrets.carries(source)
             if kind:
                 out[digest] = kind

@@ -258,3 +258,14 @@ async def test_downloaded_files_belong_to_the_workspace_user(senv: SEnv) -> None
     await call(build_server(local_token=senv.tokens["alice"]), "download_snapshot", snapshot_id=sid, into="a/b")
     written = [senv.ws("alice") / "a", *(senv.ws("alice") / "a").rglob("*")]
     assert len(written) > 10 and {(p.lstat().st_uid, p.lstat().st_gid) for p in written} == {(65534, 65534)}
+
+
+async def test_a_lost_object_is_the_operators_fault(senv: SEnv) -> None:
+    (senv.ws("alice") / "a.py").write_text("a\n")
+    alice = build_server(local_token=senv.tokens["alice"])
+    sid = (await call(alice, "upload_snapshot", message="m"))["snapshot_id"]
+    for obj in objects(senv):
+        obj.unlink()
+    with pytest.raises(ToolError, match="is missing. tell the operator") as info:
+        await call(alice, "download_snapshot", snapshot_id=sid, inline=True)
+    assert str(senv.home) not in str(info.value)
