@@ -94,16 +94,16 @@ class SecretFinder:
     def carried(self, files: Iterable[tuple[str, Path]]) -> list[Carried]:
         """The files among (path, local copy) that carry a live token, an API key or a private key."""
         found: list[Carried] = []
-        candidates: dict[str, str] = {}
+        candidates: dict[str, list[str]] = {}
         for path, local in files:
             with local.open("rb") as source:
                 tokens, other = _scan_stream(source)
             if other:
                 found.append(Carried(path, other))
             for token in tokens:
-                candidates.setdefault(token, path)
+                candidates.setdefault(token, []).append(path)
         live = self.tokens.live_agents(candidates)
-        found += [Carried(candidates[t], "a live w2s bearer token") for t in live]
+        found += [Carried(path, "a live w2s bearer token") for t in live for path in candidates[t]]
         return sorted(set(found), key=lambda c: c.path)
 
     def carries(self, source: BinaryIO) -> str | None:
