@@ -59,3 +59,14 @@ def probe_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         except OSError as exc:
             outcome["write"][folder] = f"denied: {type(exc).__name__}"
     return outcome
+
+
+def imports_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Import `modules` (default torch and transformers) and answer how long it took: what every training job pays
+    at start now that each runs in a fresh sandbox (benchmarks/jobs_bench.py)."""
+    import importlib
+
+    started = time.perf_counter()
+    for name in spec.get("modules", ["torch", "transformers"]):
+        importlib.import_module(str(name))
+    return {"import_s": round(time.perf_counter() - started, 3)}
