@@ -225,7 +225,8 @@ class Launch:
                                  ended_at=time.time())
             self.note(f"{proc.name}: sandbox refused to start: {exc}")
             return
-        self.db.update_agent(proc.name, state="running", pid=proc.pid, exit_reason=None, ended_at=None)
+        # exit_reason stays: it says why the previous session ended until this one ends.
+        self.db.update_agent(proc.name, state="running", pid=proc.pid, ended_at=None)
         self.note(f"{proc.name} started (session {proc.sessions}, pid {proc.pid})")
 
     # ---- supervise

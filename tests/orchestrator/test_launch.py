@@ -18,7 +18,7 @@ from orchestrator._services import Service, load_record, pid_is
 from tests.orchestrator.launch_helpers import base_port, cli, cli_env, count, processes_with_env, wait_for
 from trainer import paths
 
-EVOLVE_ARGS = "--population 2 --brood 1 --margin 5"
+EVOLVE_ARGS = "--population 2 --brood 1 --preset smoke --margin 5"
 
 
 def test_bad_launches_are_refused_before_anything_starts(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,6 +98,12 @@ def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
         assert "best PGR" in status.stdout and "running" in status.stdout
         live = [t for t in tokens.list() if t.agent in names]
         assert len(live) >= 3
+        # One agent stopped by the operator: it ends, stays stopped, the launch goes on.
+        one = db.agent("evolve1")
+        assert one is not None and one.pid
+        assert cli("stop", "--agent", "evolve1", env=env, timeout=120).returncode == 0
+        assert db.agent("evolve1").state == "stopped" and not pid_is(one.pid, "bwrap")  # type: ignore[union-attr]
+        assert db.launch(launch.id).state == "running"  # type: ignore[union-attr]
     finally:
         stopped = cli("stop", env=env, timeout=180)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
