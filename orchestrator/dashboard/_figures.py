@@ -42,7 +42,8 @@ def pgr_figure(dataset: str, series: dict[str, list[Point]], until: float | None
         held = [*points, points[-1].model_copy(update={"at": end})] if points and end > points[-1].at else points
         traces.append(go.Scatter(
             x=[_t(p.at) for p in held], y=[p.pgr for p in held], name=_e(agent), mode="lines+markers",
-            line={"shape": "hv"}, text=[_e(f"#{p.submission_id} {p.idea or ''}") for p in held],
+            line={"shape": "hv"}, marker={"size": [7] * len(points) + [0] * (len(held) - len(points))},
+            text=[_e(f"#{p.submission_id} {p.idea or ''}") for p in held],
             hovertemplate="%{y:.3f} %{text}<extra>%{fullData.name}</extra>"))
     return _figure(f"best public PGR over time: {dataset}", traces, yaxis={"title": {"text": "PGR"}})
 
@@ -64,9 +65,12 @@ def cost_figure(agents: list[AgentView], series: dict[str, list[CostPoint]]) -> 
             for agent, points in sorted(series.items())]
         return _figure("cumulative model-API cost (USD)", traces, yaxis={"title": {"text": "USD"}})
     names = [_e(a.name) for a in agents]
-    traces = [go.Bar(x=names, y=[a.cost_usd for a in agents], name="cost (USD)"),
-              go.Bar(x=names, y=[a.job_hours for a in agents], name="job hours", yaxis="y2")]
-    return _figure("cost and compute per agent", traces, barmode="group", yaxis={"title": {"text": "USD"}},
+    hours = go.Bar(x=names, y=[a.job_hours for a in agents], name="job hours")
+    if not any(a.cost_usd for a in agents):  # offline agents: compute is the only cost
+        return _figure("compute per agent (job hours)", [hours], yaxis={"title": {"text": "hours"}})
+    cost = go.Bar(x=names, y=[a.cost_usd for a in agents], name="cost (USD)", offsetgroup=0)
+    hours.update(yaxis="y2", offsetgroup=1)
+    return _figure("cost and compute per agent", [cost, hours], barmode="group", yaxis={"title": {"text": "USD"}},
                    yaxis2={"title": {"text": "hours"}, "overlaying": "y", "side": "right"})
 
 

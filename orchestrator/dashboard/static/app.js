@@ -11,7 +11,8 @@ async function drawFigures() {
   const holder = document.getElementById("plots");
   if (!holder || !window.Plotly) return;
   const figures = await getJSON(holder.dataset.source);
-  for (const [key, figure] of Object.entries(figures)) {
+  // Every plot's box first, then the drawing: a plot drawn before its neighbours exist would take the whole row.
+  const divs = Object.keys(figures).map((key) => {
     let div = document.getElementById("fig-" + key);
     if (!div) {
       div = document.createElement("div");
@@ -19,7 +20,11 @@ async function drawFigures() {
       div.className = "plot";
       holder.appendChild(div);
     }
-    await Plotly.react(div, figure.data, figure.layout, {displaylogo: false, responsive: true});
+    return div;
+  });
+  const entries = Object.values(figures);
+  for (let i = 0; i < entries.length; i++) {
+    await Plotly.react(divs[i], entries[i].data, entries[i].layout, {displaylogo: false, responsive: true});
   }
   holder.dataset.drawn = String(Object.keys(figures).length);
 }

@@ -24,6 +24,8 @@ def test_agent_strings_are_escaped() -> None:
 def test_every_figure_builds() -> None:
     assert json.loads(entropy_figure([EntropyPoint(at=0, bits=1.0, active=2, families={"a": 1, "b": 1})]))["data"]
     cost = json.loads(cost_figure([AgentView(name=EVIL, cost_usd=1.0, job_hours=2.0)], {}))
+    assert len(cost["data"]) == 2
+    assert len(json.loads(cost_figure([AgentView(name="a", job_hours=2.0)], {}))["data"]) == 1
     assert cost["data"][0]["x"] == ["&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;"]
     loss = json.loads(loss_figure([RunView(job_id="train-1", kind="train", state="succeeded",
                                            curves=[Curve(name="loss", steps=[1, 2], values=[1.0, 0.5])])]))
