@@ -138,6 +138,10 @@ def launch(
                          agent_args=shlex.split(agent_args))
     try:
         check_options(opts)
+        running = StateDB().launch()
+        if not supervise and running is not None and running.state in ("starting", "running") and pid_is(
+                running.pid, "orchestrator", "launch"):
+            raise LaunchError(f"launch {running.id} is still running (pid {running.pid}); `orchestrator stop` first")
         if directions is not None:
             import prompts
 
