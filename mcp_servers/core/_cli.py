@@ -33,11 +33,12 @@ def mint(
     server: Annotated[list[str] | None, typer.Option("--server", "-s", help="scope; repeat (default: all)")] = None,
     admin: Annotated[bool, typer.Option(help="operator token with the admin scope (never give it to an agent)")] = False,
     label: Annotated[str, typer.Option(help="free note shown by `list`")] = "",
+    launch: Annotated[str | None, typer.Option(help="the launch this token belongs to (revoked with it)")] = None,
 ) -> None:
     """Print a new token on stdout (shown once; only its sha256 is stored)."""
     scopes = tuple(server) if server else AGENT_SCOPES
     try:
-        token = _store().mint(agent, scopes, admin=admin, label=label)
+        token = _store().mint(agent, scopes, admin=admin, label=label, launch=launch)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(token)
@@ -49,9 +50,9 @@ def list_tokens(
     all_: Annotated[bool, typer.Option("--all", help="include revoked tokens")] = False,
 ) -> None:
     """Token ids, agents, scopes and state (never the tokens)."""
-    table = Table("id", "agent", "scopes", "label", "created", "revoked")
+    table = Table("id", "agent", "scopes", "label", "launch", "created", "revoked")
     for info in _store().list(agent, include_revoked=all_):
-        table.add_row(str(info.id), info.agent, " ".join(info.scopes), info.label,
+        table.add_row(str(info.id), escape(info.agent), " ".join(info.scopes), escape(info.label), info.launch or "",
                       info.created_at.isoformat(timespec="seconds"),
                       info.revoked_at.isoformat(timespec="seconds") if info.revoked_at else "")
     Console().print(table)
@@ -61,10 +62,16 @@ def list_tokens(
 def revoke(
     token_id: Annotated[int | None, typer.Option("--id", help="token id from `list`")] = None,
     agent: Annotated[str | None, typer.Option(help="revoke every live token of this agent")] = None,
+    launch: Annotated[str | None, typer.Option(help="revoke every live token minted for this launch")] = None,
 ) -> None:
-    """Revoke by id or by agent; servers refuse the token from the next request on."""
+    """Revoke by id, by agent or by launch; servers refuse the token from the next request on."""
     try:
-        count = _store().revoke(token_id=token_id, agent=agent)
+        if launch is not None:
+            if token_id is not None or agent is not None:
+                raise ValueError("give one of --id, --agent or --launch")
+            count = _store().revoke_launch(launch)
+        else:
+            count = _store().revoke(token_id=token_id, agent=agent)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     _console.print(f"revoked {count} token(s)")

@@ -25,6 +25,19 @@ def test_tokens_mint_list_revoke(state: Path) -> None:
     assert TokenStore(state / "tokens.db").verify(token) is None
 
 
+def test_tokens_of_a_launch_are_revoked_together(state: Path) -> None:
+    runner = CliRunner()
+    launch_tokens = [runner.invoke(tokens_app, ["mint", name, "--launch", "L1"]).stdout.strip().splitlines()[-1]
+                     for name in ("a1", "a2")]
+    other = runner.invoke(tokens_app, ["mint", "a3", "--launch", "L2"]).stdout.strip().splitlines()[-1]
+    assert "L1" in runner.invoke(tokens_app, ["list"]).stdout
+    assert runner.invoke(tokens_app, ["revoke", "--launch", "L1", "--agent", "a1"]).exit_code != 0
+    revoked = runner.invoke(tokens_app, ["revoke", "--launch", "L1"])
+    assert revoked.exit_code == 0 and "revoked 2" in revoked.output
+    store = TokenStore(state / "tokens.db")
+    assert [store.verify(t) for t in launch_tokens] == [None, None] and store.verify(other) is not None
+
+
 def test_replica_where(state: Path) -> None:
     out = CliRunner().invoke(replica_app, ["where", "grader"])
     assert out.exit_code == 0 and "grader.db" in out.stdout and "file://" in out.stdout
