@@ -115,6 +115,7 @@ class ServerApp:
         self.tokens = TokenStore(self.settings.tokens_db)
         self.mcp = FastMCP(name, instructions=instructions, auth=DbTokenVerifier(self.tokens, name))
         self._local_identity: Identity | None = None
+        self._local_token: str | None = None
         token = local_token or (self.settings.token.get_secret_value() if self.settings.token else None)
         if token:
             self.set_local_token(token)
@@ -125,7 +126,7 @@ class ServerApp:
         identity = self.tokens.verify(token)
         if identity is None or not identity.allows(self.name):
             raise PermissionError(f"the token is unknown, revoked or not scoped for the {self.name} server")
-        self._local_identity = identity
+        self._local_identity, self._local_token = identity, token
         return identity
 
     @property
@@ -143,7 +144,12 @@ class ServerApp:
         if access is not None:
             return identity_from_access_token(access)
         if self._local_identity is not None:
-            return self._local_identity
+            # Checked on every call, as HTTP requests are: a token revoked while a stdio server runs stops working.
+            current = self.tokens.verify(self._local_token or "")
+            if current is None or not current.allows(self.name):
+                raise tool_error(f"this server's token (W2S_TOKEN) was revoked or lost the {self.name} scope",
+                                 "ask the operator for a new token and restart the server with it")
+            return current
         raise tool_error("no caller identity", "connect over HTTP with 'Authorization: Bearer <token>' "
                          "or start the stdio server with W2S_TOKEN set")
 

@@ -110,3 +110,13 @@ async def test_one_body_limit_over_http(state: Path) -> None:
     finally:
         server.should_exit = True
         await task
+
+
+async def test_a_revoked_local_token_stops_working(state: Path) -> None:
+    store = TokenStore(state / "tokens.db")
+    token = store.mint("alice", ["grader"])
+    async with Client(demo_app(token).mcp) as client:
+        assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
+        store.revoke(agent="alice")
+        with pytest.raises(ToolError, match="revoked"):
+            await client.call_tool("whoami", {})
