@@ -30,6 +30,12 @@ class Sources:
     slots: int = 1
     gpu: bool = False
     """Whether compute slots are GPUs (job hours are then GPU hours, else CPU hours)."""
+    jobs_db: Path | None = None
+    """The compute servers' jobs database when it is not `<state_dir>/jobs.db` (`W2S_JOBS_DB`; compose keeps it
+    in the compute service's own volume)."""
+    snapshot_store: Path | None = None
+    """The snapshot server's object store (default: its own setting, `W2S_SNAPSHOT_STORE_DIR` or
+    `<state_dir>/snapshots`)."""
     errors: dict[str, str] = field(default_factory=dict, compare=False)
     """The last read error per database (shown on the page; cleared by the next good read)."""
 
@@ -39,17 +45,24 @@ class Sources:
         gpus = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
         gpu = bool(gpus) or shutil.which("nvidia-smi") is not None
         slots = int(os.environ.get("W2S_COMPUTE_SLOTS") or 0) or max(1, len(gpus))
-        return cls(state_dir=state_dir or where.state_dir, workspaces_dir=where.workspaces_dir,
-                   label_store=where.label_store_dir, slots=slots, gpu=gpu)
+        from mcp_servers.snapshot import SnapshotSettings
+
+        state = state_dir or where.state_dir
+        store = SnapshotSettings(state_dir=state).store_root
+        jobs = os.environ.get("W2S_JOBS_DB")
+        return cls(state_dir=state, workspaces_dir=where.workspaces_dir, label_store=where.label_store_dir,
+                   slots=slots, gpu=gpu, jobs_db=Path(jobs) if jobs else None, snapshot_store=store)
 
     def db(self, name: str) -> Path:
         if name not in DB_NAMES:
             raise ValueError(f"unknown database {name!r}; one of {', '.join(DB_NAMES)}")
+        if name == "jobs" and self.jobs_db is not None:
+            return self.jobs_db
         return self.state_dir / f"{name}.db"
 
     @property
     def snapshot_objects(self) -> Path:
-        return self.state_dir / "snapshots" / "objects"
+        return (self.snapshot_store or self.state_dir / "snapshots") / "objects"
 
     @contextmanager
     def connect(self, name: str) -> Iterator[sqlite3.Connection | None]:

@@ -46,3 +46,13 @@ def test_unreadable_database_is_reported_not_fatal(w2s_home: Path) -> None:
     sources.db("grader").write_bytes(b"this is not a database" * 100)
     assert rows(sources, "grader", "grader_submission", "SELECT * FROM grader_submission") == []
     assert "grader.db" in sources.errors["grader"]
+
+
+def test_jobs_db_and_snapshot_store_elsewhere(w2s_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose keeps the jobs db in the compute service's volume and the snapshot store in its own."""
+    monkeypatch.setenv("W2S_JOBS_DB", str(tmp_path / "compute" / "jobs.db"))
+    monkeypatch.setenv("W2S_SNAPSHOT_STORE_DIR", str(tmp_path / "snaps"))
+    sources = Sources.from_env()
+    assert sources.db("jobs") == tmp_path / "compute" / "jobs.db"
+    assert sources.snapshot_objects == tmp_path / "snaps" / "objects"
+    assert sources.db("grader") == sources.state_dir / "grader.db"
