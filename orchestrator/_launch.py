@@ -147,7 +147,8 @@ class Launch:
         for index, name in enumerate(agent_names(opts.kind, opts.n)):
             direction = directions[index % len(directions)]
             workspaces[name] = self._prepare_agent(index, name, direction)
-        save_record(self.services, workspaces, self.launch_id)
+        if self.server_procs:  # a joined `serve` keeps its own record (its `stop` and `shell` use it)
+            save_record(self.services, workspaces, self.launch_id)
         self._syncer = FindingsSyncer(workspaces.values(), interval=1.0).start()
         with self.db.engine.begin() as conn:
             conn.exec_driver_sql("UPDATE launch SET state='running' WHERE id=?", (self.launch_id,))
