@@ -81,7 +81,8 @@ def artifact_id(config: WeakConfig, data_dir: Path | None = None) -> str:
     train = config.train.to_dict()
     for volatile in ("progress", "log_every", "eval_batch_size", "device"):
         train.pop(volatile, None)  # do not change the labels, so must not change the id
-    for added, default in (("max_rows", None), ("tier", None), ("head_kind", "linear"), ("head_hidden", 256)):
+    for added, default in (("max_rows", None), ("tier", None), ("head_kind", "linear"), ("head_hidden", 256),
+                           ("fast_epochs", 10.0), ("fast_lr", 1e-3)):
         if train.get(added) == default:
             train.pop(added, None)  # fields added later: at their defaults, ids of existing artifacts stay valid
     key = {"dataset": config.dataset, "train": train, "files": _file_hashes(config.dataset, data_dir),

@@ -20,9 +20,9 @@ from mcp_servers.grader.datasets._prepare import prepare
 from trainer import paths
 from trainer.ideas import make_config, run_idea
 
-HEAD = {"weak.model": "minilm-l6", "weak.tier": "head", "weak.max_length": 64, "weak.epochs": 2,
+HEAD = {"weak.model": "minilm-l6", "weak.tier": "head", "weak.max_length": 64, "weak.fast_epochs": 2,
         "weak.progress": False, "strong.model": "minilm-l6", "strong.tier": "head", "strong.max_length": 64,
-        "strong.epochs": 2, "strong.progress": False}
+        "strong.fast_epochs": 2, "strong.progress": False}
 
 
 def _labeled_folder(root: Path) -> Path:

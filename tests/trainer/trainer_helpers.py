@@ -59,8 +59,8 @@ def write_dataset(root: Path, name: str, kind: str, sizes: tuple[int, int, int] 
 
 
 TINY = {
-    "weak.model": "minilm-l6", "weak.lora": False, "weak.max_steps": 1, "weak.batch_size": 8, "weak.max_length": 64,
-    "weak.progress": False,
-    "strong.model": "minilm-l6", "strong.max_steps": 2, "strong.batch_size": 8, "strong.max_length": 64,
-    "strong.progress": False,
+    "weak.model": "minilm-l6", "weak.tier": "full", "weak.lora": False, "weak.max_steps": 1, "weak.batch_size": 8,
+    "weak.max_length": 64, "weak.progress": False,
+    "strong.model": "minilm-l6", "strong.tier": "lora", "strong.max_steps": 2, "strong.batch_size": 8,
+    "strong.max_length": 64, "strong.progress": False,
 }

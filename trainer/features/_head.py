@@ -139,8 +139,8 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
                run_name: str = "train", on_log: Callable[[dict[str, Any]], None] | None = None) -> Any:
     """`train()` for `tier="head"`: same config, loss registry, schedule, metrics lines and result type.
 
-    `config.lr` is the head's learning rate here (there is no backbone to train); epochs and batch size mean what
-    they mean on the other tiers.
+    The head tier reads `config.fast_epochs` and `config.fast_lr` (the other tiers' `epochs` / `lr` are tuned for
+    training a backbone); `max_steps`, batch size, loss, schedule and seed mean what they mean on the other tiers.
     """
     from trainer.classifier import task_of
     from trainer.training._logging import MetricsLogger
@@ -157,9 +157,9 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
     targets = torch.tensor(np.asarray(labels, dtype=np.float32))
     loss_fn = make_loss(config.loss, **config.loss_params)
     micro_per_epoch = math.ceil(len(rows) / config.batch_size)
-    total = config.max_steps or max(1, math.ceil(config.epochs * micro_per_epoch / config.grad_accum))
+    total = config.max_steps or max(1, math.ceil(config.fast_epochs * micro_per_epoch / config.grad_accum))
     params = [p for p in clf.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(params, lr=config.fast_lr, betas=config.betas, weight_decay=config.weight_decay)
     warmup = int(config.warmup_frac * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, config.schedule))
     metrics_path = out_dir / "metrics.jsonl" if out_dir else None

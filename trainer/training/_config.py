@@ -42,8 +42,13 @@ class TrainConfig:
     """Tokens per example; prompts are cut in the middle of the question, never in the answer options."""
     tier: Literal["head", "lora", "full"] | None = None
     """What trains: `head` = only a head on the model's cached frozen features (`trainer.features`: seconds on a CPU
-    once cached; `lr` is then the head's learning rate), `lora` = LoRA adapters + head, `full` = all weights.
-    None follows `lora`."""
+    once cached; it reads `fast_epochs` and `fast_lr`), `lora` = LoRA adapters + head, `full` = all weights.
+    None follows `lora`. Everything else (loss, batch size, seed, max_rows) means the same on every tier."""
+    fast_epochs: float = 10.0
+    """Epochs of the `head` tier (the other tiers read `epochs`): a frozen-feature head needs more passes, and they
+    cost milliseconds each, so one switch moves a config between tiers without retuning."""
+    fast_lr: float = 1e-3
+    """Learning rate of the `head` tier's head (the other tiers read `lr` / `head_lr`)."""
     head_kind: Literal["linear", "mlp"] = "linear"
     """Head of the `head` tier: linear (the zero-shot scorer's shape) or linear plus a one-hidden-layer MLP branch."""
     head_hidden: int = 256

@@ -43,7 +43,7 @@ def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -
     assert not list((_REAL_ARTIFACTS / "features").glob("*-L64"))
 
     labels = np.array([float(i % 2) for i in range(len(unlabel))], dtype=np.float32)
-    config = TrainConfig(model=model, tier="head", max_length=64, epochs=2, batch_size=8, lr=1e-3, progress=False)
+    config = TrainConfig(model=model, tier="head", max_length=64, fast_epochs=2, batch_size=8, progress=False)
     result = train(config, unlabel.rows, labels, w2s_home / "job")
     assert isinstance(result.classifier, HeadClassifier) and result.steps == 2 * 3
     assert result.history[-1]["step"] == result.steps
@@ -63,7 +63,7 @@ def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -
 def test_head_starts_as_the_zero_shot_scorer(w2s_home: Path) -> None:
     rows = load_split("tiny", "train_label").rows
     feats = feature_store("minilm-l6", 64, progress=False).features(rows)
-    config = TrainConfig(model="minilm-l6", tier="head", max_length=64, max_steps=1, lr=1e-12, progress=False)
+    config = TrainConfig(model="minilm-l6", tier="head", max_length=64, max_steps=1, fast_lr=1e-12, progress=False)
     result = train(config, rows, [0.5] * len(rows))
     cos = (feats.a * feats.b).sum(1)
     logits = result.classifier.logits_for_rows(rows)
@@ -72,16 +72,16 @@ def test_head_starts_as_the_zero_shot_scorer(w2s_home: Path) -> None:
 
 def test_mlp_head_preference_rows_and_a_loss(w2s_home: Path) -> None:
     rows = load_split("tinypref", "train_unlabel").rows
-    config = TrainConfig(model="minilm-l6", tier="head", head_kind="mlp", head_hidden=16, max_length=64, epochs=3,
-                         batch_size=4, lr=1e-2, loss="logconf", progress=False)
+    config = TrainConfig(model="minilm-l6", tier="head", head_kind="mlp", head_hidden=16, max_length=64, fast_epochs=3,
+                         batch_size=4, fast_lr=1e-2, loss="logconf", progress=False)
     result = train(config, rows, [float(i % 2) for i in range(len(rows))])
     p = predict(result.classifier, rows)
     assert p.shape == (len(rows),) and np.isfinite(p).all()
 
 
 def test_idea_runs_on_the_head_tier_with_grader_ready_predictions(w2s_home: Path) -> None:
-    overrides = {"weak.tier": "head", "weak.model": "minilm-l6", "weak.max_length": 64, "weak.epochs": 2,
-                 "strong.tier": "head", "strong.model": "minilm-l6", "strong.max_length": 64, "strong.epochs": 2}
+    overrides = {"weak.tier": "head", "weak.model": "minilm-l6", "weak.max_length": 64, "weak.fast_epochs": 2,
+                 "strong.tier": "head", "strong.model": "minilm-l6", "strong.max_length": 64, "strong.fast_epochs": 2}
     out = w2s_home / "runs" / "vanilla"
     result = run_idea("vanilla_w2s", make_config("vanilla_w2s", dataset="tiny", **overrides), out, progress=False)
     payload = json.loads((out / "predictions.json").read_text())

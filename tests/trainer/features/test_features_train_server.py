@@ -12,7 +12,7 @@ from tests.conftest import _OPERATOR
 from tests.mcp_servers.compute_fixtures import call, compute_env, servers, wait_done  # noqa: F401  (fixtures)
 from trainer.data import load_split
 
-HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "epochs": 1, "batch_size": 8}
+HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
 
 
 @pytest.fixture
