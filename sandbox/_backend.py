@@ -59,6 +59,12 @@ class Backend(ABC):
     def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> SandboxHandle:
         """Check the policy, build the sandbox and start `spec.command` in it."""
 
+    @classmethod
+    def from_target(cls, target: str) -> Backend:
+        """The backend for `<name>://<target>` (e.g. docker://ssh://ops@gpu-1); only backends with remote
+        targets override this."""
+        raise ValueError(f"sandbox backend {cls.name!r} takes no target, got {target!r}")
+
     def run(self, spec: SandboxSpec, *, timeout: float | None = None, stdin: bytes | None = None) -> RunResult:
         """Start, collect the output, wait; a command past `timeout` is stopped and reported as timed out."""
         handle = self.start(spec, stdin=stdin)
@@ -113,15 +119,17 @@ class NoSandboxError(RuntimeError):
 
 
 def get_backend(name: str = "auto", *, allow_none: bool = False) -> Backend:
-    """A backend by name; `auto`: docker when an engine answers, else bwrap when it runs, else refuse.
+    """A backend by name (`docker://host` for a remote engine); `auto`: docker when an engine answers, else bwrap
+    when it runs, else refuse.
 
     `none` is returned only when asked for by name (or `allow_none` with auto): it does not isolate anything.
     """
     _load_backends()
     if name != "auto":
-        if name not in _REGISTRY:
-            raise KeyError(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_REGISTRY))}, auto")
-        backend = _REGISTRY[name]()
+        kind, _, target = name.partition("://")
+        if kind not in _REGISTRY:
+            raise KeyError(f"unknown sandbox backend {kind!r}; known: {', '.join(sorted(_REGISTRY))}, auto")
+        backend = _REGISTRY[kind].from_target(name) if target else _REGISTRY[kind]()
         reason = backend.available()
         if reason:
             raise NoSandboxError(f"sandbox backend {name!r} cannot run here: {reason}")

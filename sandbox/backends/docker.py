@@ -11,6 +11,11 @@ a service the agents must reach joins the `w2s-agents` network instead.
 Secrets: `start` puts the token and the API key in a 0400 file bound read-only at /run/w2s/secrets.json, loaded by
 `python -I -m sandbox._envfile` into the agent's process only; the container's config (what `docker inspect`
 shows and the engine stores) holds no secret.
+
+Remote engines (`docker://ssh://user@host`, `docker://host:2376` with TLS; see `sandbox._engine`): bind sources are
+paths on the engine's host, so workspaces, the public tree and W2S_DOCKER_SECRETS_DIR sit on a filesystem both
+hosts mount at the same path (docs/scale-out.md); agents reach the servers through the egress proxy on that host
+(the trusted host's TLS endpoint), never directly.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox._backend import Backend, SandboxHandle, register
+from sandbox._engine import Engine, EngineError, engine_from_env, parse_engine
 from sandbox._spec import (
     INSIDE_ARTIFACTS,
     INSIDE_DATA,
@@ -49,11 +55,13 @@ IMAGE_VENV = "/opt/venv"
 
 
 def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK,
-                     proxy: str | None = EGRESS_PROXY, secrets_file: Path | None = None) -> dict[str, Any]:
+                     proxy: str | None = EGRESS_PROXY, secrets_file: Path | None = None,
+                     direct_servers: bool = True) -> dict[str, Any]:
     """kwargs for `docker.from_env().containers.run(**kwargs)`; no engine needed to build them.
 
     With `secrets_file` (what `start` passes) the token and API key are left out of the environment and read
-    from that file inside instead."""
+    from that file inside instead. `direct_servers=False` (a remote engine): the servers are not on the agents'
+    network, so their URLs go through the proxy too."""
     from docker.types import DeviceRequest, Mount
 
     mounts = [Mount(target=str(dst), source=str(src.resolve()), type="bind", read_only=True)
@@ -71,7 +79,8 @@ def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: st
         command = ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *command]
     if proxy:
         # The internal network has no route out; the proxy is the one door, and it only opens to the model API.
-        servers = sorted({u.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0] for u in spec.server_urls.values()})
+        servers = sorted({u.split("//", 1)[1].split("/", 1)[0].split(":", 1)[0] for u in spec.server_urls.values()}
+                         if direct_servers else ())
         env |= {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": ",".join(["localhost", "127.0.0.1", *servers])}
     devices: list[Any] = []
     if spec.gpu:
@@ -107,12 +116,13 @@ def container_config(spec: SandboxSpec, *, image: str = AGENT_IMAGE, network: st
     }
 
 
-def write_secrets(spec: SandboxSpec) -> Path | None:
-    """The agent's token and API key in a fresh 0400 file owned by the container's user; None when it has none."""
+def write_secrets(spec: SandboxSpec, parent: Path | None = None) -> Path | None:
+    """The agent's token and API key in a fresh 0400 file owned by the container's user; None when it has none.
+    `parent`: where the engine's host sees the file too (a remote engine); default the local temp dir."""
     values = {k: v for k, v in (("W2S_TOKEN", spec.token), ("ANTHROPIC_API_KEY", spec.api_key)) if v}
     if not values:
         return None
-    folder = Path(tempfile.mkdtemp(prefix=f"w2s-docker-{spec.agent_id}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"w2s-docker-{spec.agent_id}-", dir=parent))
     path = folder / "secrets.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "w") as handle:
@@ -175,16 +185,35 @@ class ContainerHandle(SandboxHandle):
 
 @register("docker")
 class DockerBackend(Backend):
-    def __init__(self, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK) -> None:
-        self.image, self.network = image, network
+    def __init__(self, image: str = AGENT_IMAGE, network: str = AGENT_NETWORK, engine: Engine | None = None,
+                 secrets_dir: Path | None = None) -> None:
+        self.image, self.network, self._engine = image, network, engine
+        folder = secrets_dir or os.environ.get("W2S_DOCKER_SECRETS_DIR")
+        self.secrets_dir = Path(folder) if folder else None
+
+    @classmethod
+    def from_target(cls, target: str) -> DockerBackend:
+        """`docker://ssh://user@host` or `docker://host:2376` (TLS): a remote engine."""
+        return cls(engine=parse_engine(target))
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = engine_from_env()
+        return self._engine
 
     def available(self) -> str | None:
         try:
-            import docker
-
-            docker.from_env(timeout=5).ping()
+            engine = self.engine
+        except EngineError as exc:
+            return str(exc)
+        if engine.remote and self.secrets_dir is None:
+            return ("a remote docker engine needs W2S_DOCKER_SECRETS_DIR: a folder both hosts mount at the same "
+                    "path, where each agent's token file is written (docs/scale-out.md)")
+        try:
+            engine.client(timeout=5).ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "no engine answers"
-            return f"no Docker engine answers ({type(exc).__name__}: {exc})"
+            return f"no Docker engine answers at {engine.base_url or 'the local socket'} ({type(exc).__name__}: {exc})"
         return None
 
     def ensure_network(self, client: Any) -> None:
@@ -203,11 +232,15 @@ class DockerBackend(Backend):
         # The container runs as uid 1000 of the image, which must own its workspace to write it.
         prepare_workspace(spec.workspace, owner=(AGENT_UID, AGENT_UID))
         check_policy([spec.workspace, *(src for src, _ in spec.read_only_binds())])
-        client = docker.from_env()
+        engine = self.engine
+        if engine.remote and self.secrets_dir is None:
+            raise EngineError("a remote docker engine needs W2S_DOCKER_SECRETS_DIR (a folder both hosts mount)")
+        client = engine.client()
         self.ensure_network(client)
-        secrets_file = write_secrets(spec)
+        secrets_file = write_secrets(spec, self.secrets_dir)
         try:
-            kwargs = container_config(spec, image=self.image, network=self.network, secrets_file=secrets_file)
+            kwargs = container_config(spec, image=self.image, network=self.network, secrets_file=secrets_file,
+                                      direct_servers=not engine.remote)
             try:
                 client.containers.get(kwargs["name"]).remove(force=True)  # a leftover from a crashed run
             except docker.errors.NotFound:

@@ -1,0 +1,157 @@
+"""Kubernetes manifests for agents on GPU nodes: one Pod, one Secret and the namespace's NetworkPolicy per launch.
+
+    python -m sandbox.k8s --agent agent-01 --server grader=https://w2s.example.org/grader/mcp ... > agent-01.yaml
+    kubectl apply -f agent-01.yaml
+
+The same policy as compose.yaml and the docker backend: non-root (uid 1000 of the agent image), read-only root
+filesystem with an in-memory /tmp, every capability dropped, no privilege escalation, no host namespaces, no
+service-account token, no labels/state/tokens volume (only the agent's own workspace, read-write through its
+subPath, and the public tree read-only), the token in a Secret mounted as a file (never an environment variable),
+GPUs through `resources.limits["nvidia.com/gpu"]`. The NetworkPolicy lets agent pods reach only DNS, the pods
+labelled as w2s servers or egress proxy, and the CIDRs the operator names (the trusted host's TLS reverse proxy);
+nothing reaches an agent pod. Enforcing it needs a CNI that implements NetworkPolicy (Calico, Cilium).
+
+Pure functions over `SandboxSpec`: no cluster is contacted, nothing here imports a Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox._spec import INSIDE_ARTIFACTS, INSIDE_DATA, INSIDE_MODELS, INSIDE_WORKSPACE, SandboxSpec
+
+AGENT_UID = 1000
+SECRETS_DIR = "/run/w2s"
+SECRETS_INSIDE = f"{SECRETS_DIR}/secrets.json"
+AGENT_LABELS = {"app.kubernetes.io/part-of": "w2s-lab", "w2s.role": "agent"}
+SERVER_ROLES = ("server", "egress")
+"""Pods with `w2s.role` in these are what agents may reach in the cluster (the MCP servers, the egress proxy)."""
+
+
+def _name(spec: SandboxSpec) -> str:
+    return f"w2s-agent-{spec.agent_id.lower().replace('_', '-').replace('.', '-')}"[:63].rstrip("-")
+
+
+def token_secret(spec: SandboxSpec, namespace: str = "w2s") -> dict[str, Any]:
+    """The agent's token (and API key, if any) as the JSON file `sandbox._envfile` loads inside."""
+    values = {k: v for k, v in (("W2S_TOKEN", spec.token), ("ANTHROPIC_API_KEY", spec.api_key)) if v}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": f"{_name(spec)}-secrets", "namespace": namespace,
+                         "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
+            "stringData": {"secrets.json": json.dumps(values)}}
+
+
+def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspaces_claim: str = "w2s-workspaces",
+              public_claim: str = "w2s-public", gpus: int | None = None, proxy: str | None = None) -> dict[str, Any]:
+    """The Pod of one agent. `gpus`: how many (default: one when `spec.gpu`, else none); `proxy`: the egress
+    proxy URL (model API and the trusted host's endpoint), set as HTTPS_PROXY."""
+    env = spec.environment(inside_venv=None)
+    for secret in ("W2S_TOKEN", "ANTHROPIC_API_KEY"):
+        env.pop(secret, None)
+    env |= {"PATH": "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin", "PYTHONPATH": ""}
+    if proxy:
+        env |= {"HTTPS_PROXY": proxy, "HTTP_PROXY": proxy, "NO_PROXY": "localhost,127.0.0.1"}
+    count = gpus if gpus is not None else (len(spec.gpu) if isinstance(spec.gpu, list) else int(bool(spec.gpu)))
+    env.pop("CUDA_VISIBLE_DEVICES", None)  # the device plugin picks the devices
+    limits: dict[str, str] = {}
+    if spec.limits.memory_mb:
+        limits["memory"] = f"{spec.limits.memory_mb}Mi"
+    if spec.limits.cpus:
+        limits["cpu"] = str(spec.limits.cpus)
+    if count:
+        limits["nvidia.com/gpu"] = str(count)
+    public = {INSIDE_DATA: "data", INSIDE_MODELS: "models", INSIDE_ARTIFACTS: "artifacts"}
+    mounts = [{"name": "workspace", "mountPath": str(INSIDE_WORKSPACE), "subPath": spec.agent_id}]
+    mounts += [{"name": "public", "mountPath": str(inside), "subPath": sub, "readOnly": True}
+               for inside, sub in public.items()]
+    mounts += [{"name": "tmp", "mountPath": "/tmp"},
+               {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
+    container = {
+        "name": "agent", "image": image, "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *spec.command],
+        "workingDir": str(spec.inside_cwd()),
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
+        "resources": {"limits": limits, "requests": {k: v for k, v in limits.items() if k != "nvidia.com/gpu"}},
+        "volumeMounts": mounts,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID,
+                            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                            "privileged": False, "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": _name(spec), "namespace": namespace,
+                     "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,  # no credentials to the cluster's API inside
+            "enableServiceLinks": False,
+            "hostNetwork": False, "hostPID": False, "hostIPC": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID,
+                                "fsGroup": AGENT_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [container],
+            "volumes": [
+                {"name": "workspace", "persistentVolumeClaim": {"claimName": workspaces_claim}},
+                {"name": "public", "persistentVolumeClaim": {"claimName": public_claim, "readOnly": True}},
+                {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.limits.tmp_mb}Mi"}},
+                {"name": "secrets", "secret": {"secretName": f"{_name(spec)}-secrets", "defaultMode": 0o440}},
+            ],
+        },
+    }
+
+
+def network_policy(namespace: str = "w2s", allowed_cidrs: list[str] | None = None,
+                   allowed_ports: tuple[int, ...] = (443,)) -> dict[str, Any]:
+    """Agent pods: no ingress; egress to DNS, w2s server/egress pods and `allowed_cidrs` on `allowed_ports`."""
+    egress: list[dict[str, Any]] = [
+        {"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"podSelector": {"matchExpressions": [{"key": "w2s.role", "operator": "In",
+                                                        "values": list(SERVER_ROLES)}]}}]},
+    ]
+    if allowed_cidrs:
+        egress.append({"to": [{"ipBlock": {"cidr": cidr}} for cidr in allowed_cidrs],
+                       "ports": [{"protocol": "TCP", "port": p} for p in allowed_ports]})
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "w2s-agents", "namespace": namespace, "labels": {"app.kubernetes.io/part-of":
+                                                                                  "w2s-lab"}},
+            "spec": {"podSelector": {"matchLabels": {"w2s.role": "agent"}}, "policyTypes": ["Ingress", "Egress"],
+                     "ingress": [], "egress": egress}}
+
+
+def manifests(spec: SandboxSpec, *, image: str, namespace: str = "w2s", allowed_cidrs: list[str] | None = None,
+              **pod: Any) -> list[dict[str, Any]]:
+    """NetworkPolicy, Secret and Pod of one agent, in the order `kubectl apply` needs them."""
+    return [network_policy(namespace, allowed_cidrs), token_secret(spec, namespace),
+            agent_pod(spec, image=image, namespace=namespace, **pod)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.k8s", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agent", required=True)
+    parser.add_argument("--image", default="w2s-lab-agent:latest")
+    parser.add_argument("--namespace", default="w2s")
+    parser.add_argument("--server", action="append", default=[], metavar="NAME=URL")
+    parser.add_argument("--allow-cidr", action="append", default=[], help="the trusted host's proxy, e.g. 10.0.0.5/32")
+    parser.add_argument("--proxy", default=None, help="egress proxy URL set as HTTPS_PROXY")
+    parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--token-file", type=Path, help="file holding the agent's token (never on the command line)")
+    parser.add_argument("command", nargs="+")
+    args = parser.parse_args(argv)
+    servers = dict(s.split("=", 1) for s in args.server)
+    token = args.token_file.read_text().strip() if args.token_file else None
+    spec = SandboxSpec(agent_id=args.agent, workspace=Path("/nonexistent"), command=args.command,
+                       server_urls=servers, token=token, gpu=args.gpus > 0)
+    yaml.safe_dump_all(manifests(spec, image=args.image, namespace=args.namespace, allowed_cidrs=args.allow_cidr,
+                                 gpus=args.gpus, proxy=args.proxy), sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""Kubernetes manifests of an agent against the shared policy (tests/sandbox/policy.py), checked statically: no
+cluster runs on these machines. Where `kubectl` reaches a cluster, the last test has it validate them server-side."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sandbox import SandboxSpec
+from sandbox.k8s import SECRETS_INSIDE, agent_pod, main, manifests, network_policy, token_secret
+from tests.sandbox.policy import check_agent, from_pod
+
+TOKEN = "w2s_k8sTok3nXyzXyzXyzXyzXyz"
+
+
+@pytest.fixture
+def spec(fake_home) -> SandboxSpec:
+    p = fake_home.paths
+    return SandboxSpec(agent_id="agent_07", workspace=p.workspaces_dir / "agent_07", token=TOKEN, api_key="sk-ant-k",
+                       server_urls={"grader": "https://w2s.example.org/grader/mcp"}, gpu=True,
+                       extra_env={"ANTHROPIC_BASE_URL": "https://w2s.example.org/model/agent_07"},
+                       command=["python", "-m", "orchestrator.agents.evolve", "--dataset", "toy"])
+
+
+def test_pod_obeys_the_agent_policy(spec: SandboxSpec, fake_home) -> None:
+    pod = agent_pod(spec, image="registry.example.org/w2s-lab-agent:1")
+    view = from_pod(pod)
+    check_agent(view, fake_home.paths.private_dirs())
+    assert view.uid == 1000 and view.gpus == 1
+    assert pod["spec"]["automountServiceAccountToken"] is False and pod["spec"]["restartPolicy"] == "Never"
+    assert pod["metadata"]["name"] == "w2s-agent-agent-07" and pod["metadata"]["labels"]["w2s.role"] == "agent"
+    (container,) = pod["spec"]["containers"]
+    assert container["command"][:5] == ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE]
+    assert container["command"][-len(spec.command):] == spec.command
+    workspace = next(m for m in container["volumeMounts"] if m["name"] == "workspace")
+    assert workspace["subPath"] == "agent_07"  # its own folder of the workspaces claim, never the others'
+    assert TOKEN not in json.dumps(pod) and "sk-ant-k" not in json.dumps(pod)
+
+
+def test_gpus_as_resource_limits(spec: SandboxSpec) -> None:
+    limits = agent_pod(spec, image="i", gpus=2)["spec"]["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "2" and limits["memory"].endswith("Mi")
+    cpu_only = agent_pod(spec.model_copy(update={"gpu": False}), image="i")
+    assert "nvidia.com/gpu" not in cpu_only["spec"]["containers"][0]["resources"]["limits"]
+
+
+def test_token_is_a_secret_file(spec: SandboxSpec) -> None:
+    secret = token_secret(spec)
+    assert json.loads(secret["stringData"]["secrets.json"]) == {"W2S_TOKEN": TOKEN, "ANTHROPIC_API_KEY": "sk-ant-k"}
+    pod = agent_pod(spec, image="i")
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "secrets")
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"]
+    assert volume["secret"]["defaultMode"] == 0o440  # readable by the pod's fsGroup, nobody else
+
+
+def test_network_policy_lets_agents_reach_servers_and_the_proxy_only() -> None:
+    policy = network_policy(allowed_cidrs=["10.0.0.5/32"])
+    spec = policy["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"w2s.role": "agent"}}
+    assert spec["policyTypes"] == ["Ingress", "Egress"] and spec["ingress"] == []
+    peers = [peer for rule in spec["egress"] for peer in rule["to"]]
+    assert all("ipBlock" not in p or p["ipBlock"] == {"cidr": "10.0.0.5/32"} for p in peers)
+    roles = [p["podSelector"]["matchExpressions"][0]["values"] for p in peers if "matchExpressions" in
+             p.get("podSelector", {})]
+    assert roles == [["server", "egress"]]
+    cidr_rule = next(r for r in spec["egress"] if any("ipBlock" in p for p in r["to"]))
+    assert cidr_rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert not any(p.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" for p in peers)
+
+
+def test_the_check_catches_each_breach(spec: SandboxSpec, fake_home) -> None:
+    """The shared check is not vacuous: every breach of a good pod fails it."""
+    good = agent_pod(spec, image="i")
+
+    def breach(change) -> None:  # type: ignore[no-untyped-def]
+        pod = copy.deepcopy(good)
+        change(pod["spec"], pod["spec"]["containers"][0])
+        with pytest.raises(AssertionError):
+            check_agent(from_pod(pod), fake_home.paths.private_dirs())
+
+    breach(lambda s, c: c["securityContext"].update(runAsUser=0, runAsNonRoot=False) or s["securityContext"].update(
+        runAsUser=0, runAsNonRoot=False))
+    breach(lambda s, c: c["securityContext"].update(readOnlyRootFilesystem=False))
+    breach(lambda s, c: c["securityContext"].update(allowPrivilegeEscalation=True))
+    breach(lambda s, c: c["securityContext"]["capabilities"].update(drop=[]))
+    breach(lambda s, c: s.update(hostNetwork=True))
+    breach(lambda s, c: c["env"].append({"name": "W2S_TOKEN", "value": TOKEN}))
+    breach(lambda s, c: (s["volumes"].append({"name": "labels", "persistentVolumeClaim": {"claimName": "w2s-labels"}}),
+                         c["volumeMounts"].append({"name": "labels", "mountPath": "/w2s/labels", "readOnly": True})))
+    # the public tree is read-only twice (mount and claim); only dropping both is a breach
+    breach(lambda s, c: (next(m for m in c["volumeMounts"] if m["mountPath"] == "/w2s/data").pop("readOnly"),
+                         next(v for v in s["volumes"] if v["name"] == "public")["persistentVolumeClaim"].pop(
+                             "readOnly")))
+
+
+def test_command_line_prints_the_three_manifests(spec: SandboxSpec, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    assert main(["--agent", "agent-02", "--server", "grader=https://w2s.example.org/grader/mcp", "--allow-cidr",
+                 "10.0.0.5/32", "--token-file", str(token_file), "--", "python", "-m", "x"]) == 0
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(capsys.readouterr().out)]
+    assert kinds == ["NetworkPolicy", "Secret", "Pod"]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None,
+                    reason="no Kubernetes cluster or kubectl on these machines: the manifests are checked statically "
+                           "against the shared policy above; see docs/scale-out.md for what was not run")
+def test_cluster_accepts_the_manifests(spec: SandboxSpec, tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump_all(manifests(spec, image="w2s-lab-agent:latest", allowed_cidrs=["10.0.0.5/32"])))
+    done = subprocess.run(["kubectl", "apply", "--dry-run=server", "-f", str(path)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    unreachable = ("connection refused", "Unable to connect", "failed to download openapi", "no configuration")
+    if done.returncode != 0 and any(sign in done.stderr for sign in unreachable):
+        pytest.skip("kubectl finds no Kubernetes cluster here; the manifests are checked statically against the shared "
+                    f"policy above ({done.stderr.strip()[:120]})")
+    assert done.returncode == 0, done.stderr
