@@ -34,7 +34,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _setup(home: Path) -> dict[str, str]:
-    os.environ.update(W2S_HOME=str(home), W2S_LITESTREAM="false")
+    # throughput, not integrity: the default budget and rate limits would refuse most of these submissions
+    os.environ.update(W2S_HOME=str(home), W2S_LITESTREAM="false", W2S_GRADER_MAX_SUBMISSIONS="0",
+                      W2S_GRADER_RATE_LIMIT_PER_MINUTE="0", W2S_GRADER_RATE_LIMIT_PER_HOUR="0")
     from mcp_servers.core import TokenStore
     from mcp_servers.grader._service import GraderSettings
     from mcp_servers.grader.datasets import LabelStore, prepare_dataset

@@ -15,6 +15,7 @@ from mcp_servers.core import create_sqlite_engine, read_session
 from mcp_servers.grader._board import leaderboard, publish, score_private
 from mcp_servers.grader._calibration import Calibration, SliceCalibration, read_calibration, write_calibration
 from mcp_servers.grader._finals import reopen
+from mcp_servers.grader._markdown import board_markdown
 from mcp_servers.grader._records import SubmissionRow
 from mcp_servers.grader._service import Grader, GraderError, GraderSettings
 
@@ -59,6 +60,19 @@ def reopen_cmd(dataset: Annotated[str, typer.Argument(help="dataset name")]) -> 
     except GraderError as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"{dataset}: " + ("re-opened" if done else "was not closed"))
+
+
+@grader_app.command("leaderboard")
+def leaderboard_cmd(
+    dataset: Annotated[str, typer.Argument(help="dataset name")],
+    markdown: Annotated[bool, typer.Option("--markdown", help="Markdown tables (agent strings escaped)")] = False,
+) -> None:
+    """The leaderboard as agents see it: JSON, or Markdown for reports."""
+    try:
+        board = leaderboard(_grader(), dataset)
+    except GraderError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(board_markdown(board) if markdown else board.model_dump_json(indent=2))
 
 
 @grader_app.command("agents")

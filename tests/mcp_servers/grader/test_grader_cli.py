@@ -38,3 +38,17 @@ def test_agent_strings_render_as_text(env: Any) -> None:
     assert "[/]" in out.stdout and "[bold green]BEST[/bold green]" in out.stdout
     agents = runner.invoke(grader_app, ["agents", "pref"], env={"COLUMNS": "200"})
     assert agents.exit_code == 0 and "alice" in agents.stdout
+
+
+def test_markdown_board_escapes_agent_strings(env: Any) -> None:
+    from mcp_servers.grader._markdown import md_text
+
+    assert md_text("[/]") == r"\[/\]" and md_text("a|b\n# h") == r"a\|b \# h"
+    assert md_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert\\(1\\)&gt;"
+    grader = Grader(GraderSettings(), create_sqlite_engine(env.settings.db_path("grader")))
+    who = TokenStore(env.settings.tokens_db).verify(env.tokens["alice"])
+    grader.submit(who, "pref", [0.0] * 120, idea="x | y\n| z | [link](http://e)")  # type: ignore[arg-type]
+    out = CliRunner().invoke(grader_app, ["leaderboard", "pref", "--markdown"])
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.stdout.splitlines() if line.startswith("| alice"))
+    assert row.count(" | ") == 8 and r"x \| y \| z \| \[link\]\(http://e\)" in row
