@@ -125,7 +125,13 @@ def open_beneath(root: int | str | os.PathLike[str], relpath: str | os.PathLike[
     want_dir = bool(flags & os.O_DIRECTORY)
     # O_NONBLOCK: a planted FIFO must not hang the server in open(); cleared again once it is known to be a file.
     open_flags = flags | _BASE_FLAGS | (0 if want_dir else os.O_NONBLOCK)
-    root_fd = root if isinstance(root, int) else os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    if isinstance(root, int):
+        root_fd = root
+    else:
+        try:
+            root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:  # named without the root's own (host) path: messages reach agents
+            raise BeneathError(exc.errno or errno.ENOENT, f"{shown!r} does not exist (no such workspace)") from None
     try:
         try:
             fd = _openat2(root_fd, shown, open_flags, mode)

@@ -82,7 +82,8 @@ class JobView(BaseModel):
         return cls(
             id=row.id, agent=row.agent, kind=row.kind, state=JobState(row.state), progress=row.progress,
             message=row.message, metrics=json.loads(row.metrics or "{}"),
-            result=json.loads(row.result) if row.result else None, error=row.error, run_dir=row.run_dir,
+            result=json.loads(row.result) if row.result else None, error=row.error,
+            run_dir=row.run_dir if not row.run_dir.startswith("/") else f"runs/{row.id}",  # rows stored before run dirs were relative
             created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
             attempts=row.attempts, queue_position=queue_position, log_tail=log_tail,
         )

@@ -98,7 +98,7 @@ class JobQueue:
     def _tail(self, row: JobRow, lines: int) -> str | None:
         """The last lines of the job's log, opened once beneath the workspace without following any link: the
         agent owns that folder and may have planted a link to any host file there."""
-        if self.workspaces_dir is None:
+        if self.workspaces_dir is None or row.run_dir.startswith("/"):  # no workspaces, or a row stored with a host path
             return None
         try:
             data = read_beneath_bytes(workspace_of(self.workspaces_dir, row.agent), f"{row.run_dir}/log.txt",

@@ -57,10 +57,8 @@ class JobSandbox:
 
     def workspace(self, agent: str) -> Path:
         path = workspace_of(self.workspaces_dir, agent)
-        prepare = getattr(sandbox, "prepare_workspace", None)  # creates and chowns it for the sandbox user
-        if prepare is not None:
-            return Path(prepare(path))
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # created for the sandbox user (the backend re-owns an existing one at start)
+            return sandbox.prepare_workspace(path)
         return path
 
     def command(self, backend: Backend) -> list[str]:

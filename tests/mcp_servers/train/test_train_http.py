@@ -14,6 +14,7 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 LONG_WEAK = {"max_steps": 400, "batch_size": 8, "epochs": 50}
 
 
+@pytest.mark.slow
 def test_tokens_agents_and_a_kill_9_mid_job(compute_env) -> None:
     import asyncio
 

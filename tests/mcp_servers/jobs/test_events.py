@@ -1,0 +1,37 @@
+"""The host reads a job's stdout as untrusted data: junk, endless lines, NaN metrics and oversized results never
+reach the database as such."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mcp_servers.jobs._events import Cancelled, Failed, Progress, Result, bounded_lines, parse_event
+from sandbox import SandboxSpec, get_backend
+from trainer.jobs._protocol import MAX_LINE_BYTES
+
+
+def test_events_are_validated_and_bounded() -> None:
+    progress = parse_event(json.dumps({"event": "progress", "fraction": 0.5, "message": "m" * 9000,
+                                       "metrics": {"loss": 0.5, "nan": float("nan"), "text": "x", "flag": True,
+                                                   **{f"k{i}": i for i in range(200)}}}).encode())
+    assert isinstance(progress, Progress) and len(progress.message) == 500
+    assert progress.metrics["loss"] == 0.5 and "nan" not in progress.metrics and "text" not in progress.metrics
+    assert "flag" not in progress.metrics and len(progress.metrics) <= 64
+    assert isinstance(parse_event(b'{"event": "result", "result": {"rows": 3}}'), Result)
+    assert isinstance(parse_event(b'{"event": "cancelled"}'), Cancelled)
+    huge = parse_event(json.dumps({"event": "result", "result": {"x": "y" * 300_000}}).encode())
+    assert isinstance(huge, Failed) and "over" in huge.error
+    for junk in (b"not json", b"[1, 2]", b'{"event": "progress", "fraction": 7}', b'{"event": "rm -rf"}',
+                 b'{"event": "result", "result": [1]}', b"{" * 100_000, b"x" * (MAX_LINE_BYTES + 1)):
+        assert parse_event(junk) is None
+
+
+def test_an_endless_line_is_skipped_and_the_stream_goes_on(tmp_path: Path) -> None:
+    code = ("import sys; w = sys.stdout.write; w('x' * (3 << 20) + '\\n'); "
+            "w('{\"event\": \"result\", \"result\": {\"ok\": 1}}\\n'); w('partial without newline')")
+    spec = SandboxSpec(agent_id="a1", workspace=tmp_path / "ws", command=["python", "-c", code])
+    handle = get_backend("none").start(spec)
+    lines = list(bounded_lines(handle))
+    handle.wait()
+    assert [parse_event(line) for line in lines] == [Result(event="result", result={"ok": 1})]
