@@ -81,3 +81,29 @@ async def test_a_rate_limit_defers_with_growing_backoff(w2s_home: Path, tmp_path
         assert agent.can_submit and second.submission is None
         assert [e["event"] for e in events].count("submission") == 1
         assert any("deferred" in e.get("message", "") for e in events)
+
+
+def test_confirmation_waits_for_three_screens_then_follows_the_best(tmp_path: Path) -> None:
+    agent = EvolveAgent(Settings("sentiment", time.time() + 3600, workdir=tmp_path, population=6),
+                        Tools({}, "t", lambda *a, **k: None), lambda *a, **k: None)
+    agent.screen_extra, agent.confirm_extra, agent.same_tier = {"strong.tier": "head"}, {"strong.tier": "lora"}, False
+    agent.initial_left = 6
+
+    def screen(lr: float, fit: float) -> Trial:
+        t = trial(fit, 4)
+        t.genome, t.tier = Genome("vanilla_w2s", {"strong.lr": lr}), "screen"
+        agent.book.trials.append(t)
+        agent.initial_left -= 1
+        return t
+
+    screen(1e-4, 0.70)
+    screen(2e-4, 0.75)
+    assert agent.to_confirm() is None  # two screens: too early
+    screen(5e-4, 0.72)
+    first = agent.to_confirm()
+    assert first is not None and first.tier == "confirm" and first.genome.options == {"strong.lr": 2e-4}
+    agent.confirmed[first.genome.key] = first
+    screen(1e-3, 0.74)
+    assert agent.to_confirm() is None  # nothing beats the confirmed genome's screen
+    screen(3e-4, 0.80)
+    assert agent.to_confirm().genome.options == {"strong.lr": 3e-4}  # type: ignore[union-attr]
