@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.orchestrator.dashboard.dash_helpers import DEnv, build_denv, populate
+from trainer import paths
+
+# Resolved at collection, before any test repoints W2S_HOME: the operator's packaged corpora and model cache.
+_OPERATOR = paths()
 
 
 @pytest.fixture
@@ -19,6 +23,8 @@ def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("W2S_HOME", str(home))
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     monkeypatch.setenv("W2S_TENSORBOARD", "0")
+    monkeypatch.setenv("W2S_RAW_DIR", str(_OPERATOR.raw_dir))
+    monkeypatch.setenv("W2S_MODELS_DIR", str(_OPERATOR.models_dir))
     return home
 
 

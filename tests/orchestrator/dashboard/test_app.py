@@ -1,18 +1,26 @@
 """The dashboard page in a real headless Chromium, over a record written by the real grader, findings, snapshot
-and jobs services: leaderboard numbers, search, a finding's page, live update, a screenshot, inert agent text."""
+and jobs services: leaderboard numbers, search, a finding's page, live update, a screenshot, inert agent text;
+and (slow) over a short offline launch of evolve agents in bwrap sandboxes."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mcp_servers.core import create_sqlite_engine
 from mcp_servers.grader._board import leaderboard
+from mcp_servers.grader._service import Grader, GraderSettings
+from mcp_servers.grader.datasets._build import build_testbed
 from orchestrator.dashboard._app import build_app, plotly_js
 from orchestrator.dashboard._sources import Sources
-from tests.orchestrator.dashboard.browser_helpers import browser, serving
+from tests.orchestrator.dashboard.browser_helpers import browser, chromium_path, serving
 from tests.orchestrator.dashboard.dash_helpers import DEnv
+from tests.orchestrator.launch_helpers import base_port, cli, cli_env, count, wait_for
+
+EVOLVE_ARGS = "--population 2 --brood 1 --margin 5"
 
 
 def test_page_in_chromium(denv: DEnv, tmp_path: Path) -> None:
@@ -107,3 +115,35 @@ def test_unreadable_database_is_named_on_the_page(w2s_home: Path) -> None:
     with serving(build_app(sources)) as url:
         page = httpx.get(url + "/")
     assert page.status_code == 200 and "Some records could not be read" in page.text and "findings.db" in page.text
+
+
+@pytest.mark.slow
+@pytest.mark.bwrap
+def test_dashboard_over_an_offline_launch(w2s_home: Path) -> None:
+    chromium_path()
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    build_testbed("sentiment", "tiny", seed=0)
+    env = cli_env()
+    started = cli("launch", "--n", "1", "--agent", "evolve", "--dataset", "sentiment", "--minutes", "20",
+                  "--base-port", str(base_port()), "--agent-args", EVOLVE_ARGS, "--sandbox", "bwrap", env=env,
+                  timeout=400)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        wait_for("a graded submission", lambda: count(
+            "grader.db", "SELECT COUNT(*) FROM grader_submission WHERE agent = 'evolve1'") >= 1, 1200, 2)
+        settings = GraderSettings()
+        board = leaderboard(Grader(settings, create_sqlite_engine(settings.db_path("grader"))), "sentiment")
+        with serving(build_app(Sources.from_env(), poll_s=0.5)) as url, browser() as chrome:
+            page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url + "/")
+            agents = page.locator("#agents").inner_text()
+            assert "evolve1" in agents and "running" in agents
+            first = page.locator("#board-sentiment tr").nth(1)
+            entry = board.entries[0]
+            assert first.locator("td.acc").inner_text() == f"{entry.accuracy:.3f}"
+            assert entry.agent in first.inner_text()
+            page.wait_for_selector("#plots[data-drawn='3']", timeout=30_000)
+    finally:
+        stopped = cli("stop", env=env, timeout=180)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
