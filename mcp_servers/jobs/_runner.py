@@ -63,7 +63,7 @@ def _kill_job_process(pid: int) -> None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return
-    if b"trainer.jobs" not in cmdline and b"bwrap" not in cmdline:
+    if not any(mark in cmdline for mark in (b"trainer.jobs", b"bwrap", b"sandbox/_launch.py")):
         return
     try:
         os.kill(pid, signal.SIGKILL)

@@ -140,3 +140,17 @@ def test_jobs_see_the_sandbox_layout_and_the_slot_gpu_not_the_operators(queue: J
     assert queue.view(job).result == {
         "W2S_DATA_DIR": "/w2s/data", "W2S_WORKSPACE": "/w2s/workspace", "W2S_LABEL_STORE": "/nonexistent/operator-only",
         "W2S_STATE_DIR": "/nonexistent/operator-only", "CUDA_VISIBLE_DEVICES": "7", "OMP_NUM_THREADS": "1"}
+
+
+def test_recovery_kills_only_a_pid_that_is_still_a_job() -> None:
+    from mcp_servers.jobs._runner import _kill_job_process
+
+    # After a restart a recorded pid may belong to anything; an unrelated process is left alone.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        _kill_job_process(other.pid)
+        time.sleep(0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()

@@ -86,3 +86,6 @@ def test_even_the_unsafe_none_backend_refuses_a_planted_runs_link(queue: JobQueu
     os.symlink(bob_runs, workspaces / "alice" / "runs")
     view = _run(queue, unsafe, "alice", SLEEP, {"seconds": 0})
     assert view.state == JobState.FAILED and list(bob_runs.iterdir()) == []
+    # The development path itself works: the same job in a clean workspace succeeds on the host.
+    view = _run(queue, unsafe, "carol", SLEEP, {"seconds": 0.1, "steps": 2})
+    assert view.state == JobState.SUCCEEDED and (workspaces / "carol" / view.run_dir / "result.txt").is_file()
