@@ -1,7 +1,9 @@
 """The grader: the one place that holds labels; submit-and-score over MCP (`python -m mcp_servers.grader`).
 
 Library side (no MCP needed): `score` (pure scoring), `Calibration` with `read_calibration` /
-`write_calibration` (the per-dataset calibration file), `Grader` (validate, score, integrity, store).
+`write_calibration` (the per-dataset calibration file), `Grader` (validate, score, integrity, store), and
+`visible_scores` / `read_visible_scores` (the score an agent may see: what every other server that shows grader
+scores must call).
 """
 
 from mcp_servers.grader._calibration import (
@@ -13,6 +15,7 @@ from mcp_servers.grader._calibration import (
     write_calibration,
 )
 from mcp_servers.grader._scoring import PredictionError, Scores, SliceScore, pgr, score, slice_of, validate_predictions
+from mcp_servers.grader._visible import VisibleScore, read_visible_scores, visible_scores
 
 __all__ = [
     "CALIBRATION_FILE",
@@ -21,13 +24,16 @@ __all__ = [
     "Scores",
     "SliceCalibration",
     "SliceScore",
+    "VisibleScore",
     "build_server",
     "calibration_path",
     "pgr",
     "read_calibration",
+    "read_visible_scores",
     "score",
     "slice_of",
     "validate_predictions",
+    "visible_scores",
     "write_calibration",
 ]
 
