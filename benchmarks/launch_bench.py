@@ -110,16 +110,21 @@ def startup(n: int, settle: float, timeout: float) -> dict[str, object]:
                                                    "max": round(max(rss_later) / 1024, 1)}}
 
 
-def research(n: int, minutes: float, dataset: str, evolve_args: str) -> dict[str, object]:
-    """Launch on the operator's home for `minutes`, then the launch's best public PGR (the grader's number)."""
+def _home_env(home: Path | None) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     env.pop("ANTHROPIC_API_KEY", None)
+    if home is not None:
+        env["W2S_HOME"] = str(home)
+    return env
+
+
+def research(n: int, minutes: float, dataset: str, evolve_args: str, home: Path | None) -> dict[str, object]:
+    """Launch for `minutes` on a calibrated home, then the launch's best public PGR (the grader's number)."""
+    env = _home_env(home)
     started = time.time()
     done = _cli("launch", "--n", str(n), "--agent", "evolve", "--dataset", dataset, "--minutes", str(minutes),
                 "--follow", "--base-port", "18420", "--agent-args", evolve_args, env=env, timeout=minutes * 60 + 900)
-    from trainer import paths
-
-    state = paths().state_dir
+    state = (home / "private" / "state") if home is not None else _operator_state()
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(started))
     with sqlite3.connect(f"file:{state / 'grader.db'}?mode=ro", uri=True) as conn:
         best, count = conn.execute("SELECT MAX(reported_pgr), COUNT(*) FROM grader_submission WHERE dataset=? AND "
@@ -128,12 +133,18 @@ def research(n: int, minutes: float, dataset: str, evolve_args: str) -> dict[str
             "launch_rc": done.returncode, "wall_s": round(time.time() - started)}
 
 
-def vanilla(dataset: str) -> float | None:
+def _operator_state() -> Path:
+    from trainer import paths
+
+    return paths().state_dir
+
+
+def vanilla(dataset: str, home: Path | None) -> float | None:
     """vanilla_w2s's PGR scored by the grader's library (`w2s-admin demo`), seed 0."""
     with tempfile.TemporaryDirectory(prefix="vanilla-") as runs:
         done = subprocess.run([sys.executable, "-m", "mcp_servers.admin", "demo", "--dataset", dataset, "--idea",
                                "vanilla_w2s", "--runs", runs], cwd=REPO, capture_output=True, text=True, check=False,
-                              env=dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1"))
+                              env=_home_env(home))
     rows = [line for line in done.stdout.splitlines() if line.startswith(f"| {dataset} | vanilla_w2s")]
     return float(rows[-1].strip("| ").split("|")[-1]) if rows else None
 
@@ -147,15 +158,18 @@ def main() -> None:
     parser.add_argument("--dataset", default="sentiment")
     parser.add_argument("--evolve-args", default="")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="W2S_HOME of the research runs (its dataset calibrated); default the operator's")
+    parser.add_argument("--vanilla-pgr", type=float, default=None, help="skip the vanilla_w2s run: this PGR")
     args = parser.parse_args()
     if not args.skip_startup:
         print(json.dumps({"startup": startup(args.n, args.settle, args.timeout)}), flush=True)
     durations = [float(m) for m in args.pgr_minutes.split(",") if m.strip()]
     if durations:
-        base = vanilla(args.dataset)
+        base = args.vanilla_pgr if args.vanilla_pgr is not None else vanilla(args.dataset, args.home)
         print(json.dumps({"vanilla_w2s_pgr": base}), flush=True)
         for minutes in durations:
-            result = research(args.n, minutes, args.dataset, args.evolve_args)
+            result = research(args.n, minutes, args.dataset, args.evolve_args, args.home)
             best = result["best_public_pgr"]
             result["vs_vanilla"] = None if best is None or base is None else round(float(best) - base, 3)  # type: ignore[arg-type]
             print(json.dumps({"research": result}), flush=True)
