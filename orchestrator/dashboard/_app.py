@@ -118,7 +118,7 @@ class Dashboard:
         detail = _findings.finding(self.sources, request.path_params["finding_id"])
         if detail is None:
             return PlainTextResponse("no such finding", status_code=404)
-        return _raw_json({"loss": _figures.loss_figure(finding_runs(self.sources, detail))})
+        return _raw_json({"loss": _figures.loss_figure(finding_runs(self.sources, detail, tracking=False))})
 
     async def snapshot(self, request: Request) -> Response:
         diff = snapshot_diff(self.sources, request.path_params["snapshot_id"])

@@ -97,7 +97,7 @@ def parse_metrics(raw: bytes) -> list[Curve]:
     return [Curve(name=k, steps=xs, values=ys) for k, (xs, ys) in series.items()]
 
 
-def read_run(sources: Sources, job: Job) -> RunView:
+def read_run(sources: Sources, job: Job, tracking: bool = True) -> RunView:
     view = RunView(job_id=job.id, kind=job.kind, state=job.state, curves=[])
     located = run_location(sources, job)
     fd = None if located is None else _dir(*located)
@@ -125,7 +125,7 @@ def read_run(sources: Sources, job: Job) -> RunView:
         os.close(fd)
     view.curves = parse_metrics(raw) if raw else []
     view.tensorboard = tb
-    view.mlflow = mlflow_run(job)
+    view.mlflow = mlflow_run(job) if tracking else None
     return view
 
 
@@ -151,5 +151,6 @@ def linked_jobs(sources: Sources, detail: FindingDetail) -> list[Job]:
     return (same_idea or before)[:MAX_RUNS]
 
 
-def finding_runs(sources: Sources, detail: FindingDetail) -> list[RunView]:
-    return [read_run(sources, job) for job in linked_jobs(sources, detail)]
+def finding_runs(sources: Sources, detail: FindingDetail, tracking: bool = True) -> list[RunView]:
+    """The runs behind a finding; `tracking` False skips the MLflow lookup (curves only)."""
+    return [read_run(sources, job, tracking) for job in linked_jobs(sources, detail)]

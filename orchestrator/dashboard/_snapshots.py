@@ -16,6 +16,8 @@ from orchestrator.dashboard._sources import Sources, rows
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 MAX_TEXT_BYTES = 256 * 1024
 MAX_DIFF_LINES = 2000
+MAX_DIFF_FILES = 100
+"""Changed files past this many are listed without a text diff (a page stays quick on a huge snapshot)."""
 
 
 class FileChange(BaseModel):
@@ -96,6 +98,9 @@ def snapshot_diff(sources: Sources, snapshot_id: int) -> SnapshotDiff | None:
         if old == new and path in before and path in now:
             continue
         kind = "added" if path not in before else "removed" if path not in now else "changed"
-        diff, note = _diff(sources, path, old, new)
+        if len(changes) < MAX_DIFF_FILES:
+            diff, note = _diff(sources, path, old, new)
+        else:
+            diff, note = None, f"no diff: more than {MAX_DIFF_FILES} files changed"
         changes.append(FileChange(path=path, change=kind, diff=diff, note=note))
     return SnapshotDiff(snapshot=snap, parent=parent, files=sorted(now), changes=changes)

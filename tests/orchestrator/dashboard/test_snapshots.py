@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from orchestrator.dashboard._snapshots import read_object, snapshot_diff
 from tests.orchestrator.dashboard.dash_helpers import DEnv
 
@@ -36,3 +38,16 @@ def test_first_snapshot_has_no_parent(denv: DEnv) -> None:
 def test_read_object_takes_digests_only(denv: DEnv) -> None:
     assert read_object(denv.sources, "../../grader.db") is None
     assert read_object(denv.sources, None) is None
+
+
+def test_huge_change_sets_list_files_past_the_cap_without_diffs(denv: DEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.dashboard import _snapshots
+
+    monkeypatch.setattr(_snapshots, "MAX_DIFF_FILES", 2)
+    ws = denv.workspace("alice")
+    for i in range(4):
+        (ws / f"extra{i}.txt").write_text(f"line {i}\n")
+    sid = denv.snapshots.upload(denv.who("alice"), "many files").snapshot_id
+    changes = snapshot_diff(denv.sources, sid).changes  # type: ignore[union-attr]
+    assert len(changes) == 4 and [c.diff is not None for c in changes] == [True, True, False, False]
+    assert "more than 2 files" in (changes[-1].note or "")
