@@ -44,7 +44,9 @@ _EXTRA_ENV_ALLOWED = re.compile(
 )
 # W2S_* variables that would point the trainer at a private location.
 _PRIVATE_W2S_VARS = frozenset({"W2S_HOME", "W2S_RAW_DIR", "W2S_LABELED_DIR", "W2S_LABEL_STORE", "W2S_STATE_DIR",
-                               "W2S_CONFIG", "W2S_REPLICA_URL"})
+                               "W2S_CONFIG", "W2S_REPLICA_URL", "W2S_REPLICA_ENDPOINT", "W2S_REPLICA_REGION",
+                               "W2S_REPLICA_FORCE_PATH_STYLE", "W2S_SNAPSHOT_STORE_URL", "W2S_DOCKER_HOST",
+                               "W2S_DOCKER_CERT_PATH", "W2S_DOCKER_SECRETS_DIR"})
 SECRET_HOME_DIRS: tuple[str, ...] = (".ssh", ".aws", ".gnupg", ".docker", ".kube", ".netrc", ".claude", ".config",
                                      ".git-credentials", ".pypirc", ".cache/huggingface")
 

@@ -180,6 +180,6 @@ def _settings_for(server: str) -> ServerSettings:
 
 @replica_app.command("where")
 def where(server: Annotated[str, typer.Argument(help="server name")]) -> None:
-    """Print a server's database path and replica URL."""
+    """Print a database's path and replica URL (the URL names endpoints, never credentials)."""
     settings = _settings_for(server)
-    typer.echo(f"{settings.db_path(server)}\t{settings.replica_for(server)}")
+    typer.echo(f"{database_path(server, settings)}\t{settings.replica_for(server)}")

