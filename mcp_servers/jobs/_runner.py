@@ -200,8 +200,7 @@ class JobRunner:
         for row in self.queue.cancel_requests(os.getpid()):
             with self._lock:
                 running = self._running.get(row.id)
-            if running is None:  # already ended, or started by a dispatcher before a restart
-                self.queue.finish(row.id, JobState.CANCELLED, message="cancelled while running")
+            if running is None:  # another dispatcher in this process runs it, or it is ending: its reader records it
                 continue
             if not running.cancelling:
                 running.cancelling = True
