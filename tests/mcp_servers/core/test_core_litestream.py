@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcp_servers.core import LitestreamError, Replicator, litestream_binary, restore
+from mcp_servers.core._litestream import replica_exists
 
 
 def test_replicate_then_restore(tmp_path: Path) -> None:
@@ -98,6 +99,8 @@ def test_replicate_to_s3_then_restore(tmp_path: Path, s3) -> None:  # type: igno
     assert keys and all(k.endswith(".ltx") for k in keys)
     with sqlite3.connect(restore(url, tmp_path / "back.db")) as conn:
         assert conn.execute("SELECT count(*), sum(x) FROM t").fetchone() == (100, sum(range(10)) + sum(range(90)))
+    # what the refuse-to-start guard and `restore --all` ask of an S3 replica
+    assert replica_exists(url) and not replica_exists(ServerSettings().replica_for("never-written"))
 
 
 def test_config_replicator_streams_several_databases_with_a_private_config(tmp_path: Path, s3) -> None:  # type: ignore[no-untyped-def]
