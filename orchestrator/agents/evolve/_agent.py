@@ -130,6 +130,25 @@ class EvolveAgent:
         raise Stopped
 
     # --- setup ------------------------------------------------------------------------------------------------
+    def resume(self) -> None:
+        """Carry on after a restart: earlier trials are not rerun, earlier submissions set the bar."""
+        count = self.book.load(self.s.workdir)
+        if not count:
+            return
+        for trial in self.book.trials:
+            self.evolver.seen.add(trial.genome.key)
+            self.evolver.idea_counts[trial.genome.idea] += trial.tier == "screen"
+            if trial.tier == "confirm":
+                self.confirmed[trial.genome.key] = trial
+            if trial.submission and trial.fitness:
+                self.counts["submissions"] += 1
+                self.best_submitted = max(self.best_submitted, trial.fitness.value)
+                overall = trial.submission.get("overall", {})
+                if overall.get("improved"):
+                    self.best = {"submission_id": trial.submission.get("submission_id"), "pgr": overall.get("pgr"),
+                                 "accuracy": overall.get("accuracy"), "genome": trial.genome.to_dict()}
+        self.log(f"resumed {count} trials from an earlier run ({self.counts['submissions']} submissions)")
+
     async def setup(self) -> None:
         datasets = (await self.guarded(self.tools.call("grader", "list_datasets")))["result"]
         names = [d["name"] for d in datasets]
@@ -147,6 +166,7 @@ class EvolveAgent:
                 "single tier (the preset caps the run)" if self.same_tier else
                 f"lora capped at {self.s.screen_steps} steps -> full lora")
         self.log(f"dataset {self.s.dataset}; screening: {tier}; direction {self.s.direction or 'none'}")
+        self.resume()
         for genome, pgr in read_shared(self.s.workdir / "shared_findings", self.shared_seen):
             if len(self.queue) < max(1, self.s.population // 2) and self.evolver.admit(genome):
                 self.queue.append(Trial(genome, "screen", origin="shared"))

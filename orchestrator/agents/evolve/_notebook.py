@@ -3,6 +3,7 @@ every step, so a restarted agent (or a person) reads the current state."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agents.evolve._fitness import Fitness
-from orchestrator.agents.evolve._space import Genome
+from orchestrator.agents.evolve._space import Genome, InvalidGenome
+
+STATE_FILE = ".evolve_state.json"
+"""Machine-readable twin of NOTEBOOK.md: what a restarted agent resumes from (no re-runs, no re-submissions)."""
 
 
 @dataclass
@@ -72,12 +76,43 @@ class Notebook:
         return "\n".join(lines)
 
     def write(self, folder: Path) -> None:
-        """Atomic replace; a symlink planted at NOTEBOOK.md is replaced, never followed."""
-        tmp = folder / f".NOTEBOOK.md.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(self.render())
-        os.replace(tmp, folder / "NOTEBOOK.md")
+        """NOTEBOOK.md and the state file, each replaced atomically; a planted symlink is replaced, never followed."""
+        _replace(folder, "NOTEBOOK.md", self.render())
+        state = {"version": 1, "dataset": self.dataset, "trials": [{
+            "genome": t.genome.to_dict(), "tier": t.tier, "job_id": t.job_id, "error": t.error,
+            "seconds": round(t.seconds, 1), "origin": t.origin, "submission": t.submission,
+            "fitness": t.fitness.to_dict() if t.fitness else None} for t in self.trials]}
+        _replace(folder, STATE_FILE, json.dumps(state, default=str))
+
+    def load(self, folder: Path) -> int:
+        """Trials of an earlier run of this agent on this dataset (a restart); answers how many. A missing,
+        foreign or damaged state file gives 0 and is overwritten later."""
+        try:
+            fd = os.open(folder / STATE_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, encoding="utf-8") as handle:
+                state = json.load(handle)
+            if state.get("version") != 1 or state.get("dataset") != self.dataset:
+                return 0
+            loaded = []
+            for item in state["trials"]:
+                f = item.get("fitness")
+                fitness = Fitness(float(f["value"]), f.get("label_accuracy"), f.get("consistency"),
+                                  float(f.get("confidence") or 0.0), str(f.get("source"))) if f else None
+                loaded.append(Trial(Genome.from_dict(item["genome"]), str(item["tier"]), item.get("job_id"),
+                                    fitness, item.get("error"), float(item.get("seconds") or 0.0), None,
+                                    item.get("submission"), str(item.get("origin") or "generated")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, InvalidGenome):
+            return 0
+        self.trials[:0] = loaded
+        return len(loaded)
+
+
+def _replace(folder: Path, name: str, text: str) -> None:
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, folder / name)
 
 
 def _num(value: float | None) -> str:

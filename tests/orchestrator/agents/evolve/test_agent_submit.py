@@ -107,3 +107,20 @@ def test_confirmation_waits_for_three_screens_then_follows_the_best(tmp_path: Pa
     assert agent.to_confirm() is None  # nothing beats the confirmed genome's screen
     screen(3e-4, 0.80)
     assert agent.to_confirm().genome.options == {"strong.lr": 3e-4}  # type: ignore[union-attr]
+
+
+def test_a_restarted_agent_resumes_without_rerunning_or_resubmitting(tmp_path: Path) -> None:
+    def agent() -> EvolveAgent:
+        return EvolveAgent(Settings("sentiment", time.time() + 3600, workdir=tmp_path),
+                           Tools({}, "t", lambda *a, **k: None), lambda *a, **k: None)
+
+    first = agent()
+    done = trial(0.75, 4)
+    done.submission = {"submission_id": 9, "overall": {"improved": True, "pgr": 0.4, "accuracy": 0.8}}
+    first.book.trials.append(done)
+    first.save()
+    second = agent()
+    second.resume()
+    assert second.counts["submissions"] == 1 and second.best and second.best["submission_id"] == 9
+    assert second.best_submitted == 0.75 and not second.evolver.admit(done.genome)
+    assert done.genome.key in second.confirmed

@@ -34,3 +34,21 @@ def test_write_replaces_a_planted_link_instead_of_following_it(tmp_path: Path) -
     assert target.read_text() == "keep me"
     assert not (tmp_path / "NOTEBOOK.md").is_symlink() and "evolve agent" in (tmp_path / "NOTEBOOK.md").read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".NOTEBOOK")] == []
+
+
+def test_state_round_trips_for_a_restart_and_refuses_foreign_or_damaged_files(tmp_path: Path) -> None:
+    book = Notebook("sentiment", None, 0)
+    book.trials += [Trial(Genome("vanilla_w2s", {"strong.lr": 2e-4}, "group_normalize"), "confirm", "train-1",
+                          Fitness(0.8, 0.8, 0.9, 0.5, "train_label"), seconds=12.0, test_probs=[0.1, 0.9],
+                          submission={"submission_id": 3, "overall": {"improved": True}}),
+                    Trial(Genome("ue_zeroshot"), "screen", error="failed")]
+    book.write(tmp_path)
+    again = Notebook("sentiment", None, 0)
+    assert again.load(tmp_path) == 2
+    first, second = again.trials
+    assert first.genome == book.trials[0].genome and first.fitness == book.trials[0].fitness
+    assert first.submission == {"submission_id": 3, "overall": {"improved": True}} and first.test_probs is None
+    assert second.fitness is None and second.error == "failed"
+    assert Notebook("questions", None, 0).load(tmp_path) == 0  # another dataset's state
+    (tmp_path / ".evolve_state.json").write_text("{not json")
+    assert Notebook("sentiment", None, 0).load(tmp_path) == 0
