@@ -135,6 +135,9 @@ class EvolveAgent:
         count = self.book.load(self.s.workdir)
         if not count:
             return
+        # A trial cut short by a stop has neither fitness nor error: it is run again.
+        self.book.trials = [t for t in self.book.trials if t.fitness is not None or t.error is not None]
+        count = len(self.book.trials)
         for trial in self.book.trials:
             self.evolver.seen.add(trial.genome.key)
             self.evolver.idea_counts[trial.genome.idea] += trial.tier == "screen"
