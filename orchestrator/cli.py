@@ -32,11 +32,9 @@ from orchestrator._db import LIVE_STATES, StateDB
 from orchestrator._launch import Launch, LaunchError, LaunchOptions, check_options, install_signal_handlers
 from orchestrator._services import Service, load_record, pid_is, plan, save_record, start_services, stop_services
 from orchestrator._view import agents_table, leaderboard
-from orchestrator.dashboard import register as register_dashboard
 from trainer import paths
 
 app = typer.Typer(help="Run the w2s-lab MCP servers and the agents that use them.", no_args_is_help=True)
-register_dashboard(app)  # `dashboard` and `report`
 console = Console(width=None if sys.stdout.isatty() else 160)
 
 
