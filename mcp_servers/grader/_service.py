@@ -228,6 +228,8 @@ class Grader:
         ladder_text = (f"The overall accuracy changes only when it beats your best on this dataset by >= {step} "
                        "(Ladder rule); otherwise your best is repeated and improved=false. The ID/OOD parts are "
                        "those of your best submission, no finer in rows than the overall step. " if step > 0 else "")
+        if step > 0 and self.settings.withhold_flagged:
+            ladder_text += "A flagged submission (near-duplicate, climb) gets your best repeated. "
         return (f"Scored on the public part of test ({public} of {total} rows); only your final submissions "
                 "(select_final_submissions; default: your best) are scored on the private part, when the "
                 f"operator publishes. {ladder_text}Numbers are rounded to {self.settings.decimals} digits.")
