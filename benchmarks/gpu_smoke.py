@@ -50,26 +50,28 @@ def main() -> None:
         os.environ.update(W2S_HOME=tmp, W2S_RAW_DIR=str(operator.raw_dir), W2S_MODELS_DIR=str(operator.models_dir))
         from mcp_servers.core import create_sqlite_engine
         from mcp_servers.grader.datasets._build import build_testbed
-        from mcp_servers.jobs import JobQueue, JobRunner, visible_gpus
-        from mcp_servers.train._recipes import run_sft_job
-        from trainer.data import load_split, write_jsonl
+        from mcp_servers.jobs import JobQueue, JobRunner, JobSandbox, visible_gpus
+        from trainer.data import load_split
         from trainer.training import TrainConfig
 
         build_testbed("sentiment", "tiny", seed=0)
+        where = paths()
+        for folder, _, _ in os.walk(where.data_dir):
+            os.chmod(folder, 0o755)  # the job's sandbox runs as an unprivileged user
         split = load_split("sentiment", "train_unlabel")
-        run_dir = Path(tmp) / "workspaces" / "gpu" / "runs" / "sft"
-        run_dir.mkdir(parents=True)
-        write_jsonl(run_dir / "labels.jsonl", ({"id": i, "p": float(n % 2)} for n, i in enumerate(split.ids)))
         config = TrainConfig(model=model, lora=True, lora_r=16, lora_alpha=32, max_steps=args.steps, batch_size=8,
                              lr=1e-4, max_length=512, progress=False)
         spec = {"dataset": "sentiment", "split": "train_unlabel", "config": config.to_dict(), "hard_labels": False,
-                "labels_source": "smoke"}
+                "labels_source": "smoke", "labels": [float(n % 2) for n in range(len(split))]}
         db = Path(tmp) / "jobs.db"
-        queue = JobQueue(create_sqlite_engine(db))
+        where.workspaces_dir.mkdir(parents=True, exist_ok=True)
+        queue = JobQueue(create_sqlite_engine(db), workspaces_dir=where.workspaces_dir)
+        box = JobSandbox(workspaces_dir=where.workspaces_dir, data_dir=where.data_dir, models_dir=where.models_dir,
+                         artifacts_dir=where.artifacts_dir, backend_name=os.environ.get("W2S_SANDBOX", "auto"))
         report["visible_gpus"] = visible_gpus()
         started = time.perf_counter()
-        with JobRunner(queue, db):
-            job = queue.submit("gpu", "train", f"{run_sft_job.__module__}:run_sft_job", spec, run_dir)
+        with JobRunner(queue, box):  # the job runs in a sandbox given the slot's GPU
+            job = queue.submit("gpu", "train", "trainer.jobs.train:run_sft_job", spec)
             while not queue.view(job.id).state.finished:
                 time.sleep(0.5)
         view = queue.view(job.id, log_lines=30)
@@ -82,7 +84,7 @@ def main() -> None:
         from trainer.inference import predict, vllm_available
 
         test = load_split("sentiment", "test")
-        checkpoint = run_dir / "checkpoint"
+        checkpoint = where.workspaces_dir / "gpu" / view.result["checkpoint"]
         t = time.perf_counter()
         torch_p = predict(checkpoint, test.rows, backend="torch")
         report["torch_predict_s"] = round(time.perf_counter() - t, 2)

@@ -138,7 +138,7 @@ class JobRunner:
         while not self._stop.is_set() and (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
             row, slot = claimed
             try:
-                handle = self.box.start(_payload(row), self._gpu(slot))
+                handle = self.box.start(_payload(row), self._gpu(slot), self._backend)
             except Exception as exc:  # the job fails with the reason; others keep running
                 log.exception("job %s: sandbox did not start", row.id)
                 self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}")

@@ -79,6 +79,7 @@ class JobSandbox:
                            gpu=[gpu] if gpu is not None else False,
                            code_dirs=[code / "trainer", code / "sandbox"])
 
-    def start(self, payload: JobPayload, gpu: str | None) -> SandboxHandle:
-        backend = self.backend()
+    def start(self, payload: JobPayload, gpu: str | None, backend: Backend | None = None) -> SandboxHandle:
+        """Start the job in a fresh sandbox; `backend` as resolved once by the runner (else resolved here)."""
+        backend = backend or self.backend()
         return backend.start(self.spec(payload.agent, backend, gpu), stdin=payload.dumps())
