@@ -8,18 +8,18 @@ only.
 
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from mcp_servers.core import BUSY_TIMEOUT_MS
 from mcp_servers.findings._clean import finite_or_none
+from mcp_servers.grader import visible_scores
 
 
 class GraderScore(BaseModel):
@@ -35,26 +35,9 @@ class GraderScore(BaseModel):
     id_accuracy: float | None = None
     ood_accuracy: float | None = None
     flags: list[str] = Field(default_factory=list, description="grader integrity flags (e.g. near-duplicate)")
+    final: bool = Field(False, description="a published final selection (only these ever get private scores)")
     private_accuracy: float | None = Field(default=None, description="published private-part accuracy")
     private_pgr: float | None = None
-
-
-_SUBMISSIONS = """
-SELECT s.id, s.agent, s.dataset, s.created_at, s.idea, s.reported_accuracy, s.reported_pgr,
-       s.reported_id_accuracy, s.reported_ood_accuracy, s.flags,
-       (SELECT p.accuracy FROM grader_private_score p WHERE p.submission_id = s.id AND p.scored_at <=
-           (SELECT MAX(b.published_at) FROM grader_publication b WHERE b.dataset = s.dataset)
-        ORDER BY p.id DESC LIMIT 1),
-       (SELECT p.pgr FROM grader_private_score p WHERE p.submission_id = s.id AND p.scored_at <=
-           (SELECT MAX(b.published_at) FROM grader_publication b WHERE b.dataset = s.dataset)
-        ORDER BY p.id DESC LIMIT 1)
-FROM grader_submission s WHERE s.id IN ({marks})
-"""
-
-
-def _time(value: str | datetime) -> datetime:
-    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class GraderUnavailable(RuntimeError):
@@ -86,16 +69,15 @@ class GraderLink:
         out: dict[int, GraderScore] = {}
         try:
             with closing(self._connect()) as conn:
-                for start in range(0, len(wanted), 500):
-                    chunk = wanted[start:start + 500]
-                    rows = conn.execute(_SUBMISSIONS.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
-                    for r in rows:
-                        out[int(r[0])] = GraderScore(
-                            submission_id=r[0], agent=r[1], dataset=r[2], submitted_at=_time(r[3]), idea=r[4],
-                            accuracy=r[5], pgr=finite_or_none(r[6]), id_accuracy=finite_or_none(r[7]),
-                            ood_accuracy=finite_or_none(r[8]),
-                            flags=json.loads(r[9] or "[]"), private_accuracy=self._round(r[10]),
-                            private_pgr=self._round(r[11]))
+                # The grader's one definition of what anyone but the operator may see (public as answered,
+                # private only for published final selections).
+                for sid, v in visible_scores(conn, wanted, self.decimals).items():
+                    out[sid] = GraderScore(
+                        submission_id=sid, agent=v.agent, dataset=v.dataset, submitted_at=v.submitted_at,
+                        idea=v.idea, accuracy=v.accuracy, pgr=finite_or_none(v.pgr),
+                        id_accuracy=finite_or_none(v.id_accuracy), ood_accuracy=finite_or_none(v.ood_accuracy),
+                        flags=v.flags, final=v.final, private_accuracy=self._round(v.private_accuracy),
+                        private_pgr=self._round(v.private_pgr))
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return {}
@@ -106,7 +88,7 @@ class GraderLink:
         """Changes whenever a grader score of an existing submission can have changed (private publication)."""
         try:
             with closing(self._connect()) as conn:
-                row = conn.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM grader_private_score), "
+                row = conn.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM grader_published_score), "
                                    "(SELECT COALESCE(MAX(id), 0) FROM grader_publication)").fetchone()
         except (GraderUnavailable, sqlite3.OperationalError):
             return ""

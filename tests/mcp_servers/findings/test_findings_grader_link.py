@@ -21,9 +21,11 @@ def test_reads_grader_scored_submissions(fenv: FEnv) -> None:
     assert found[a].private_pgr is None and found[a].submitted_at.tzinfo is not None
     before = link.version()
     score_private(fenv.grader, "toy")
-    assert link.version() != before and link.submissions([a])[a].private_pgr is None  # scored, not yet published
+    # An operator's preview changes nothing anyone else may see: neither the scores nor the version.
+    assert link.version() == before and link.submissions([a])[a].private_pgr is None
     publish(fenv.grader, "toy", fenv.home / "published")
-    assert link.submissions([a])[a].private_accuracy is not None
+    assert link.version() != before
+    assert link.submissions([a])[a].private_accuracy is not None and link.submissions([a])[a].final
 
 
 def test_is_read_only(fenv: FEnv) -> None:
