@@ -45,11 +45,12 @@ def test_no_key_with_claude_is_a_clear_message(w2s_home: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2700)
 def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
     build_testbed("sentiment", "tiny", seed=0)
     env = cli_env()
     port = base_port()
-    started = cli("launch", "--n", "3", "--agent", "evolve", "--dataset", "sentiment", "--minutes", "20",
+    started = cli("launch", "--n", "3", "--agent", "evolve", "--dataset", "sentiment", "--minutes", "40",
                   "--base-port", str(port), "--agent-args", EVOLVE_ARGS, "--sandbox", "bwrap", env=env, timeout=400)
     assert started.returncode == 0, started.stdout + started.stderr
     db = StateDB()
@@ -77,7 +78,7 @@ def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
         def graded() -> int:
             return count("grader.db", "SELECT COUNT(*) FROM grader_submission WHERE agent LIKE 'evolve%'")
 
-        wait_for("a first graded submission", lambda: graded() >= 1, 900, 2)
+        wait_for("a first graded submission", lambda: graded() >= 1, 1500, 2)
         # kill -9 of the grader under the launch: restarted, no submission lost, agents carry on.
         record = load_record()
         assert record is not None and record["launch"] == launch.id
@@ -88,7 +89,7 @@ def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
                                                   if s["name"] == "grader")["restarts"] == 1, 60)
         wait_for("grader healthy", lambda: Service(name="grader", port=grader.port).healthy(), 120)
         assert graded() >= before
-        wait_for(">= 3 graded submissions", lambda: graded() >= 3, 1200, 2)
+        wait_for(">= 3 graded submissions", lambda: graded() >= 3, 1500, 2)
         wait_for("a finding", lambda: count("findings.db", "SELECT COUNT(*) FROM findings_finding") >= 1, 600, 2)
         wait_for("findings synced into every workspace", lambda: all(
             len(list((w / "shared_findings").glob("*.md"))) >= 2 for w in workspaces), 60)
