@@ -39,6 +39,8 @@ class SubmitResult(BaseModel):
     flags: list[str] = Field(default_factory=list)
     submissions_used: int
     submissions_left: int | None = None
+    replayed: bool = Field(False, description="true: this repeats the answer to an earlier call with the same "
+                                              "idempotency_key; nothing new was stored or counted")
 
 
 class SubmissionView(BaseModel):

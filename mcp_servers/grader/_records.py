@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, LargeBinary, func
+from sqlalchemy import Engine, LargeBinary, UniqueConstraint, func
 from sqlmodel import Column, Field, SQLModel, select
 
 from mcp_servers.core import init_tables
@@ -48,6 +48,23 @@ class SubmissionRow(SQLModel, table=True):
     improved: bool
     flags: str = "[]"
     """JSON list of integrity flags."""
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """The first answer to a submission sent with a client key, stored in the submission's own transaction: a
+    retry with the key (say after a crash ate the answer) gets that answer again and stores nothing new."""
+
+    __tablename__ = "grader_idempotency"
+    __table_args__ = (UniqueConstraint("agent", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent: str
+    key: str
+    request_sha256: str
+    """Hash of the request (dataset, predictions, idea, note, seed): the same key with another request is refused."""
+    submission_id: int = Field(foreign_key="grader_submission.id")
+    result_json: str
+    created_at: datetime
 
 
 class PrivateScoreRow(SQLModel, table=True):
@@ -113,14 +130,14 @@ _APPEND_ONLY = tuple(
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
     for table in ("grader_submission", "grader_private_score", "grader_publication", "grader_final",
-                  "grader_published_score", "grader_reopen")
+                  "grader_published_score", "grader_reopen", "grader_idempotency")
     for op in ("UPDATE", "DELETE")
 )
 
 
 def init_grader_db(engine: Engine) -> None:
     init_tables(engine, SubmissionRow, PrivateScoreRow, PublicationRow, FinalSelectionRow, PublishedScoreRow,
-                ReopenRow, ddl=(
+                ReopenRow, IdempotencyRow, ddl=(
         *_APPEND_ONLY,
         "CREATE INDEX IF NOT EXISTS grader_submission_agent_dataset ON grader_submission (agent, dataset, id)",
     ))

@@ -48,13 +48,17 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
         note: Annotated[str | None, Field(description="free note kept with the submission", max_length=2000)] = None,
         seed: Annotated[int | None, Field(description="training seed behind these predictions", ge=0,
                                           le=MAX_INT)] = None,
+        idempotency_key: Annotated[str | None, Field(
+            description="optional retry key (e.g. a uuid4 per submission): a retry with the same key answers the "
+                        "first result and stores and counts nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
     ) -> SubmitResult:
         """Score test-set predictions (public part), store them, and answer accuracy and PGR (never per row)."""
         who = app.identity()
         if "/" in dataset:
             raise GraderError(f"{dataset!r} is not a dataset name",
                               "send a bare name from list_datasets; only the test split is ever scored")
-        return grader.submit(who, dataset, predictions, idea=idea, note=note, seed=seed)
+        return grader.submit(who, dataset, predictions, idea=idea, note=note, seed=seed,
+                             idempotency_key=idempotency_key)
 
     @app.mcp.tool(name="get_submission", annotations=READ_ONLY)
     @refusals

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -19,13 +20,19 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, write_session
+from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
 from mcp_servers.grader._calibration import Calibration, read_calibration
 from mcp_servers.grader._climb import ClimbSettings, inspect
 from mcp_servers.grader._feedback import Best, Feedback
 from mcp_servers.grader._integrity import pack_hard, public_mask, split_salt
 from mcp_servers.grader._models import DatasetInfo, SubmitResult
-from mcp_servers.grader._records import SubmissionRow, closed_at, encode_predictions, init_grader_db
+from mcp_servers.grader._records import (
+    IdempotencyRow,
+    SubmissionRow,
+    closed_at,
+    encode_predictions,
+    init_grader_db,
+)
 from mcp_servers.grader._scoring import PredictionError, hard_labels, score, slice_array, validate_predictions
 from mcp_servers.grader.datasets import HiddenLabels, LabelStore
 from trainer import paths
@@ -33,6 +40,8 @@ from trainer import paths
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_INT = 2**63 - 1
 """Largest integer SQLite stores: every id and seed is bounded by it at the tool boundary."""
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+"""A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
 
 
 class GraderError(RefusedError):
@@ -75,6 +84,25 @@ def _reference(cal: Calibration | None, part: str) -> tuple[float, float] | None
         return cal.weak_acc, cal.strong_acc
     sliced = cal.slices.get(part)  # type: ignore[call-overload]
     return None if sliced is None else (sliced.weak_acc, sliced.strong_acc)
+
+
+def _request_sha256(**args: Any) -> str:
+    return hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()
+
+
+def _first_answer(session: Any, agent: str, key: str, request: str) -> SubmitResult | None:
+    """The stored answer to the agent's earlier call with `key` (marked replayed), None for a new key."""
+    row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == agent,
+                                                    IdempotencyRow.key == key)).first()
+    if row is None:
+        return None
+    if row.request_sha256 != request:
+        raise GraderError(f"idempotency_key {key!r} was used for another submission ({row.submission_id}); "
+                          "nothing was stored",
+                          "send a new key for new predictions; reuse a key only to retry the very same call")
+    first = SubmitResult.model_validate_json(row.result_json)
+    first.replayed = True
+    return first
 
 
 @dataclass(frozen=True)
@@ -137,7 +165,17 @@ class Grader:
 
     # -- submit -----------------------------------------------------------------------------------------------
     def submit(self, who: Identity, dataset: str, predictions: list[float] | np.ndarray, idea: str | None = None,
-               note: str | None = None, seed: int | None = None) -> SubmitResult:
+               note: str | None = None, seed: int | None = None,
+               idempotency_key: str | None = None) -> SubmitResult:
+        """Score, store and answer one submission.
+
+        With `idempotency_key`, a retry (same agent, key and request) answers the first result and stores and
+        counts nothing: no budget, no rate limit, no climb-detector step, even after the run closed. The key is
+        stored in the submission's own transaction, so a crash between commit and answer leaves both or neither.
+        """
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
+            raise GraderError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
+                              "send a fresh uuid4 per new submission, and the same one when retrying it")
         if seed is not None and not 0 <= seed <= MAX_INT:
             raise GraderError(f"seed {seed} is out of range", f"send a seed between 0 and {MAX_INT} (2**63 - 1)")
         if len(predictions) > self.settings.max_predictions:
@@ -149,12 +187,22 @@ class Grader:
             values = validate_predictions(predictions, len(labels))
         except PredictionError as exc:
             raise GraderError(str(exc)) from None
+        blob, digest = encode_predictions(values)
+        request = _request_sha256(dataset=dataset, predictions_sha256=digest, idea=idea, note=note, seed=seed)
+        if idempotency_key is not None:  # a replay is answered without scoring again
+            with read_session(self.engine) as session:
+                first = _first_answer(session, who.agent, idempotency_key, request)
+            if first is not None:
+                return first
         cal = self.calibration(dataset)
         exact = score(values, labels, cal, mask, slices)
         bits = pack_hard(hard_labels(values))
-        blob, digest = encode_predictions(values)
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
+            if idempotency_key is not None:  # a concurrent retry may have stored it since the check above
+                first = _first_answer(session, who.agent, idempotency_key, request)
+                if first is not None:
+                    return first
             closed = closed_at(session, dataset)
             if closed is not None:
                 raise GraderError(f"the run on {dataset} is closed: private scores were published at "
@@ -185,6 +233,10 @@ class Grader:
             session.add(row)
             session.flush()
             result.submission_id = int(row.id or 0)
+            if idempotency_key is not None:
+                session.add(IdempotencyRow(agent=who.agent, key=idempotency_key, request_sha256=request,
+                                           submission_id=result.submission_id, result_json=result.model_dump_json(),
+                                           created_at=now))
         return result
 
     def _history(self, session: Any, agent: str, dataset: str) -> tuple[list[tuple[int, bytes]], Best | None]:

@@ -1,10 +1,13 @@
-"""`python -m mcp_servers.grader` as a real process: concurrency, kill -9, litestream restore, Inspector smoke."""
+"""`python -m mcp_servers.grader` as a real process: concurrency, kill -9 (under load and between commit and answer),
+litestream restore, Inspector smoke."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -106,6 +109,47 @@ async def test_deleted_db_restored_from_litestream_replica(env: Any, make_server
         assert got.structured_content["note"] == "r19"
     finally:
         server.stop()
+
+
+KILL_AFTER_COMMIT = """
+import os, signal
+from mcp_servers.grader import _service
+_submit = _service.Grader.submit
+
+
+def submit(self, *args, **kwargs):
+    _submit(self, *args, **kwargs)  # committed: the row and its key are on disk
+    os.kill(os.getpid(), signal.SIGKILL)  # the answer is never sent
+
+
+_service.Grader.submit = submit
+"""
+
+
+@pytest.mark.timeout(120)
+async def test_retry_after_kill9_between_commit_and_answer_is_stored_once(env: Any, make_server: Any,
+                                                                           tmp_path: Path) -> None:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_AFTER_COMMIT)  # loaded by the server process only, at its start
+    doomed = make_server()
+    doomed.env["PYTHONPATH"] = os.pathsep.join((str(hook), doomed.env["PYTHONPATH"]))
+    doomed.start()
+    call = {"dataset": "pref", "predictions": [1.0] * 120, "note": "once", "idempotency_key": "retry-me"}
+    with pytest.raises(Exception):  # noqa: B017 - the connection closed without an answer
+        async with _client(doomed.url, env.tokens["alice"]) as client:
+            await asyncio.wait_for(client.call_tool("submit_predictions", call), 10)
+    assert doomed.proc is not None and doomed.proc.wait(30) == -signal.SIGKILL
+    db = env.settings.db_path("grader")
+    assert list(_rows(db).values()) == [("alice", "once")]  # committed before the kill
+    server = make_server().start()
+    async with _client(server.url, env.tokens["alice"]) as client:
+        retried = (await client.call_tool("submit_predictions", call)).structured_content
+        fresh = (await client.call_tool("submit_predictions", call | {"idempotency_key": "new-one"}))
+    stored = _rows(db)
+    assert retried["replayed"] and stored[retried["submission_id"]] == ("alice", "once")
+    assert len(stored) == 2 and fresh.structured_content["submission_id"] != retried["submission_id"]
+    assert retried["submissions_used"] == 1 and fresh.structured_content["submissions_used"] == 2
 
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"

@@ -96,3 +96,46 @@ def test_integers_bounded(env: Any) -> None:
 
     with pytest.raises(GraderError, match="submission id 9223372036854775808 is out of range"):
         get_submission(grader, who, 2**63)
+
+
+def _count(grader: Grader, table: str) -> int:
+    with grader.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_idempotency_key_replays_the_first_answer_and_stores_nothing(env: Any) -> None:
+    grader, who = _grader(env)
+    first = grader.submit(who, "pref", [0.0] * 120, idea="v", seed=3, idempotency_key="k-1")
+    again = grader.submit(who, "pref", [0.0] * 120, idea="v", seed=3, idempotency_key="k-1")
+    assert again.replayed and not first.replayed
+    assert again.model_dump(exclude={"replayed"}) == first.model_dump(exclude={"replayed"})
+    assert _count(grader, "grader_submission") == 1 == _count(grader, "grader_idempotency")
+    other = grader.submit(who, "pref", [0.0] * 120, idea="v", seed=3, idempotency_key="k-2")  # a new key: new one
+    assert other.submission_id != first.submission_id and other.submissions_used == 2
+    bob = TokenStore(env.settings.tokens_db).verify(env.tokens["bob"])
+    assert grader.submit(bob, "pref", [0.0] * 120, idea="v", seed=3, idempotency_key="k-1").agent == "bob"
+    assert _count(grader, "grader_submission") == 3  # keys belong to one agent
+
+
+def test_same_key_other_request_is_refused(env: Any) -> None:
+    grader, who = _grader(env)
+    first = grader.submit(who, "pref", [0.0] * 120, note="a", idempotency_key="k")
+    for change in ({"predictions": [1.0] * 120}, {"note": "b"}, {"seed": 1}, {"idea": "x"}):
+        args: dict[str, Any] = {"predictions": [0.0] * 120, "note": "a"} | change
+        with pytest.raises(GraderError, match=f"used for another submission \\({first.submission_id}\\)"):
+            grader.submit(who, "pref", idempotency_key="k", **args)
+    with pytest.raises(GraderError, match="idempotency_key must be"):
+        grader.submit(who, "pref", [0.0] * 120, idempotency_key="no spaces; or quotes'")
+    assert _count(grader, "grader_submission") == 1 == _count(grader, "grader_idempotency")
+
+
+def test_a_replay_costs_no_budget_and_a_new_key_does(env: Any) -> None:
+    grader, who = _grader(env, max_submissions=1, rate_limit_per_minute=1)
+    first = grader.submit(who, "pref", [0.0] * 120, idempotency_key="k-1")
+    assert first.submissions_left == 0
+    assert grader.submit(who, "pref", [0.0] * 120, idempotency_key="k-1").submission_id == first.submission_id
+    with pytest.raises(GraderError, match="budget spent"):
+        grader.submit(who, "pref", [0.0] * 120, idempotency_key="k-2")
+    with grader.engine.begin() as conn:
+        with pytest.raises(IntegrityError, match="append-only"):
+            conn.execute(text("DELETE FROM grader_idempotency"))
