@@ -129,7 +129,10 @@ def research(n: int, minutes: float, dataset: str, evolve_args: str, home: Path 
     with sqlite3.connect(f"file:{state / 'grader.db'}?mode=ro", uri=True) as conn:
         best, count = conn.execute("SELECT MAX(reported_pgr), COUNT(*) FROM grader_submission WHERE dataset=? AND "
                                    "created_at>=? AND agent LIKE 'evolve%'", (dataset, since)).fetchone()
-    return {"minutes": minutes, "agents": n, "best_public_pgr": best, "submissions": count,
+        # The evolve agent's first candidate is vanilla_w2s itself: its submission is the same-run baseline.
+        ideas = dict(conn.execute("SELECT idea, MAX(reported_pgr) FROM grader_submission WHERE dataset=? AND "
+                                  "created_at>=? AND agent LIKE 'evolve%' GROUP BY idea", (dataset, since)).fetchall())
+    return {"minutes": minutes, "agents": n, "best_public_pgr": best, "submissions": count, "per_idea": ideas,
             "launch_rc": done.returncode, "wall_s": round(time.time() - started)}
 
 
