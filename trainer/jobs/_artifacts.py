@@ -1,5 +1,6 @@
 """Where a job's weak-label artifacts go: the shared cache is read-only in a sandbox, so a job builds into the
-agent's own `artifacts/` and sees the shared ones there as links (a cache hit costs nothing).
+agent's own `artifacts/` and sees the shared ones (and the shared feature cache) there as links (a cache hit costs
+nothing).
 
 The host never follows those links: it looks an id up in the shared cache first, then reads the agent's own copy
 with `open_beneath` (mcp_servers/train/_labels.py).
@@ -25,8 +26,12 @@ def use_own_artifacts(workspace: Path) -> Path:
     own = make_dirs_nofollow(workspace, OWN_ARTIFACTS)
     shared = Path(shared_env) if shared_env else None
     if shared is not None and shared.is_dir():
-        for entry in sorted(shared.glob("weak-*")):
-            if (entry / "info.json").is_file() and not os.path.lexists(own / entry.name):
+        # Weak artifacts one by one (the agent's own sit beside them); the feature cache as a whole (the trainer
+        # reads it there and, finding it read-only, writes new features under HOME instead).
+        entries = [e for e in sorted(shared.glob("weak-*")) if (e / "info.json").is_file()]
+        entries += [shared / "features"] if (shared / "features").is_dir() else []
+        for entry in entries:
+            if not os.path.lexists(own / entry.name):
                 try:
                     os.symlink(entry, own / entry.name)
                 except FileExistsError:
