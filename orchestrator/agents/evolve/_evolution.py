@@ -38,10 +38,12 @@ class Evolver:
     """Proposes genomes; remembers every key it proposed so no experiment is run twice."""
 
     def __init__(self, dataset: str, seed: int, direction: str | None = None,
-                 check: Callable[[Genome], Genome] | None = None) -> None:
+                 check: Callable[[Genome], Genome] | None = None, frozen: frozenset[str] = frozenset()) -> None:
         self.dataset, self.rng = dataset, random.Random(seed)
         self.bias = DIRECTION_BIAS.get(direction or "", {})
         self.check = check or (lambda g: validate(g, dataset))
+        self.frozen = frozen
+        """Genes never mutated (the LoRA-side hyperparameters when screening cannot see them)."""
         self.seen: set[str] = set()
         self.idea_counts: Counter[str] = Counter()
 
@@ -75,7 +77,7 @@ class Evolver:
                                        "idea": []}
         if loss_params.get(genome.options.get("strong.loss", "xent")):
             genes["strong.loss_params"] = []
-        return genes
+        return {k: v for k, v in genes.items() if k not in self.frozen}
 
     def _step(self, gene: str, values: list[Any], current: Any) -> Any:
         """A neighbouring value of an ordered gene most of the time, else any other value."""

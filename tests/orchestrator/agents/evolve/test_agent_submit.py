@@ -124,3 +124,16 @@ def test_a_restarted_agent_resumes_without_rerunning_or_resubmitting(tmp_path: P
     assert second.counts["submissions"] == 1 and second.best and second.best["submission_id"] == 9
     assert second.best_submitted == 0.75 and not second.evolver.admit(done.genome)
     assert done.genome.key in second.confirmed
+
+
+def test_screening_tier_follows_the_trainer() -> None:
+    from dataclasses import fields
+
+    from orchestrator.agents.evolve._agent import HEAD_SCREEN, tier_overrides
+    from trainer.training import TrainConfig
+
+    screen, confirm = tier_overrides(None, 40)
+    if "tier" in {f.name for f in fields(TrainConfig)}:
+        assert screen == HEAD_SCREEN and confirm == {"strong.tier": "lora"}
+    else:
+        assert screen == {"strong.max_steps": 40} and confirm == {}

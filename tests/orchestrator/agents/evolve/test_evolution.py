@@ -84,3 +84,14 @@ def test_underexplored_ideas_are_upweighted() -> None:
     evolver.idea_counts.update({"vanilla_w2s": 50})
     picks = Counter(evolver.pick_idea() for _ in range(300))
     assert picks["vanilla_w2s"] < min(picks[i] for i in picks if i != "vanilla_w2s")
+
+
+def test_frozen_genes_are_never_mutated() -> None:
+    from orchestrator.agents.evolve._agent import LORA_GENES
+
+    evolver = Evolver("sentiment", 4, "simplicity-bias", frozen=LORA_GENES)
+    scored = scored_baselines(evolver)
+    for _ in range(3):
+        kids = evolver.children(scored, 10)
+        assert kids and all(not (set(k.options) & LORA_GENES) for k in kids)
+        scored += [Scored(k, 0.6) for k in kids]
