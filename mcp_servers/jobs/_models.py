@@ -55,6 +55,27 @@ class JobRow(SQLModel, table=True):
     owner_pid: int | None = None
     """The dispatcher process that started it; a restart finds jobs whose owner is gone."""
     cancel_requested: bool = False
+    lease_owner: str | None = Field(default=None, index=True)
+    """The dispatcher instance holding the running job (`<pid space>/<pid>/<nonce>`); only it writes the row."""
+    lease_until: float | None = None
+    """Unix time the lease ends unless its dispatcher renews it; any live dispatcher requeues the job after."""
+    owner_space: str | None = None
+    """Boot id and pid namespace of the owner: its pid means something (alive, kill) only in the same space."""
+
+
+LEASE_COLUMNS: dict[str, str] = {"lease_owner": "VARCHAR", "lease_until": "FLOAT", "owner_space": "VARCHAR"}
+"""Columns added after the first jobs databases were created (migrated by `JobQueue`)."""
+
+
+class JobKey(SQLModel, table=True):
+    """A client's idempotency key for a job request: a retry with the same key answers the first job."""
+
+    __tablename__ = "job_idempotency"
+
+    agent: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    request_sha256: str
+    job_id: str
 
 
 class JobView(BaseModel):

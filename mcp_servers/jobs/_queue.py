@@ -1,14 +1,19 @@
-"""Jobs in SQLite: submit with quotas, fair claiming across agents, cancellation, and recovery after a restart.
+"""Jobs in SQLite: submit with quotas and idempotency keys, fair claiming across agents, leases, cancellation,
+and taking back jobs whose dispatcher is gone.
 
 Every read-then-write runs in `BEGIN IMMEDIATE`, so several dispatchers (the train and the predict server) may
-share one queue and one set of slots without starting a job twice or overfilling a slot.
+share one queue and one set of slots without starting a job twice or overfilling a slot. A running job is leased
+to one dispatcher (`_lease.py`); only the lease holder writes its progress and outcome.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
+import re
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
 
 from mcp_servers.core import BeneathError, init_tables, read_beneath_bytes, read_session, workspace_of, write_session
 from mcp_servers.core._beneath import is_beneath_path
-from mcp_servers.jobs._models import JobRow, JobState, JobView, utcnow
+from mcp_servers.jobs._lease import LeaseHolder, pid_space
+from mcp_servers.jobs._models import LEASE_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_TAIL_BYTES = 16384
 MAX_METRICS = 64
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 class JobError(Exception):
@@ -43,7 +51,18 @@ class Quotas:
     max_running_per_agent: int | None = None
     """Slots one agent may hold at once; None lets an agent use every free slot when nobody else waits."""
     max_attempts: int = 2
-    """A job interrupted by a server restart is requeued until it has started this many times."""
+    """A job whose dispatcher died (lease expired) is requeued until it has started this many times."""
+
+
+def request_digest(request: dict[str, Any]) -> str:
+    """What a client asked for, for comparing a retry with the first request under the same key."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise JobError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
+                       "send a fresh random key (e.g. a uuid4) per distinct request, the same one on a retry")
 
 
 class JobQueue:
@@ -52,31 +71,54 @@ class JobQueue:
         self.quotas = quotas or Quotas()
         self.workspaces_dir = workspaces_dir
         """Where agents' workspaces are; log tails are read beneath them (None: no log tails)."""
-        init_tables(engine, JobRow)
+        init_tables(engine, JobRow, JobKey)
+        _migrate(engine)
+
+    def replay(self, agent: str, idempotency_key: str | None, request: dict[str, Any]) -> JobView | None:
+        """The job a previous call with this key queued (None for a new key); the same key with another request is
+        refused. Servers call it before validating, so a retry answers the first job even if, say, a quota is now
+        full; `submit` checks again inside its transaction (two retries racing queue one job)."""
+        check_idempotency_key(idempotency_key)
+        if idempotency_key is None:
+            return None
+        with read_session(self.engine) as session:
+            job_id = _first_job(session, agent, idempotency_key, request_digest(request))
+        return self.view(job_id, agent) if job_id is not None else None
 
     def submit(self, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str | None = None,
-               job_id: str | None = None) -> JobView:
+               job_id: str | None = None, idempotency_key: str | None = None,
+               request: dict[str, Any] | None = None) -> JobView:
         """Queue a job whose `spec` the caller has already validated. `target` is a `trainer.jobs` function run
-        inside the agent's sandbox; `run_dir` is relative to the agent's workspace (default `runs/<job id>`)."""
+        inside the agent's sandbox; `run_dir` is relative to the agent's workspace (default `runs/<job id>`).
+        With `idempotency_key`, the key and a digest of `request` (the client's arguments; default the spec) are
+        stored in the job's transaction, and a repeated key answers the first job instead of queueing another."""
+        check_idempotency_key(idempotency_key)
         job_id = job_id or f"{kind}-{secrets.token_hex(6)}"
         run_dir = run_dir if run_dir is not None else f"runs/{job_id}"
         if not target.startswith("trainer.jobs.") or ":" not in target:
             raise ValueError(f"job target {target!r} must be a trainer.jobs function ('trainer.jobs.<m>:<f>')")
         if not is_beneath_path(run_dir):
             raise ValueError(f"run_dir {run_dir!r} must be relative to the workspace, without '..'")
+        digest = request_digest(request if request is not None else {"kind": kind, "target": target, "spec": spec})
         with write_session(self.engine) as session:
-            active = session.exec(
-                select(JobRow.id).where(JobRow.agent == agent,
-                                        col(JobRow.state).in_([JobState.QUEUED, JobState.RUNNING]))
-            ).all()
-            limit = self.quotas.max_queued_per_agent
-            if limit is not None and len(active) >= limit:
-                raise JobError(f"you already have {len(active)} queued or running jobs (limit {limit})",
-                               "wait for some to finish (wait_job) or cancel some (cancel_job)")
-            row = JobRow(id=job_id, agent=agent, kind=kind, spec=json.dumps({"target": target, "args": spec}),
-                         run_dir=run_dir)
-            session.add(row)
-        return self.view(job_id, agent)
+            first = _first_job(session, agent, idempotency_key, digest) if idempotency_key is not None else None
+            if first is None:
+                self._add(session, agent, kind, target, spec, run_dir, job_id)
+                if idempotency_key is not None:
+                    session.add(JobKey(agent=agent, key=idempotency_key, request_sha256=digest, job_id=job_id))
+        return self.view(first or job_id, agent)
+
+    def _add(self, session: Session, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str,
+             job_id: str) -> None:
+        active = session.exec(
+            select(JobRow.id).where(JobRow.agent == agent, col(JobRow.state).in_([JobState.QUEUED, JobState.RUNNING]))
+        ).all()
+        limit = self.quotas.max_queued_per_agent
+        if limit is not None and len(active) >= limit:
+            raise JobError(f"you already have {len(active)} queued or running jobs (limit {limit})",
+                           "wait for some to finish (wait_job) or cancel some (cancel_job)")
+        session.add(JobRow(id=job_id, agent=agent, kind=kind, spec=json.dumps({"target": target, "args": spec}),
+                           run_dir=run_dir))
 
     def _row(self, job_id: str, agent: str | None) -> JobRow:
         with read_session(self.engine) as session:
@@ -136,9 +178,11 @@ class JobQueue:
             session.add(row)
         return self.view(job_id, agent)
 
-    def claim_next(self, n_slots: int, owner_pid: int) -> tuple[JobRow, int] | None:
+    def claim_next(self, n_slots: int, owner_pid: int, holder: LeaseHolder | None = None) -> tuple[JobRow, int] | None:
         """Start the fairest queued job if a slot is free: the agent with the fewest running jobs, then the one
-        that started a job longest ago, then that agent's oldest job (round-robin across agents)."""
+        that started a job longest ago, then that agent's oldest job (round-robin across agents). The job is
+        leased to `holder` (default: a fresh holder for `owner_pid`, which must renew it like any other)."""
+        holder = holder or LeaseHolder(pid=owner_pid)
         with write_session(self.engine) as session:
             running = session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING)).all()
             free = sorted(set(range(n_slots)) - {r.slot for r in running})
@@ -162,7 +206,9 @@ class JobQueue:
                 return None
             job = min(candidates, key=lambda r: (holding[r.agent], last_start.get(r.agent, _EPOCH),
                                                  r.created_at))
-            job.state, job.slot, job.owner_pid = JobState.RUNNING, free[0], owner_pid
+            job.state, job.slot, job.owner_pid = JobState.RUNNING, free[0], holder.pid
+            job.lease_owner, job.owner_space = holder.owner, holder.space
+            job.lease_until = time.time() + holder.lease_s
             job.started_at, job.attempts, job.message = utcnow(), job.attempts + 1, "starting"
             session.add(job)
         return job, free[0]
@@ -174,11 +220,27 @@ class JobQueue:
                 row.pid = pid
                 session.add(row)
 
-    def record_progress(self, job_id: str, fraction: float, message: str, metrics: dict[str, Any]) -> None:
-        """What a running job reported (already validated and bounded by the dispatcher)."""
+    def renew(self, holder: LeaseHolder, job_ids: list[str]) -> set[str]:
+        """Extend `holder`'s leases on `job_ids`; answers the ids it still holds (a job missing from the answer was
+        taken back: its dispatcher must stop that job's sandbox and write nothing more about it)."""
+        if not job_ids:
+            return set()
+        with write_session(self.engine) as session:
+            rows = session.exec(select(JobRow).where(col(JobRow.id).in_(job_ids), JobRow.state == JobState.RUNNING,
+                                                     JobRow.lease_owner == holder.owner)).all()
+            until = time.time() + holder.lease_s
+            for row in rows:
+                row.lease_until = until
+                session.add(row)
+            return {row.id for row in rows}
+
+    def record_progress(self, job_id: str, fraction: float, message: str, metrics: dict[str, Any],
+                        owner: str | None = None) -> None:
+        """What a running job reported (already validated and bounded by the dispatcher); with `owner`, only while
+        that dispatcher still holds the job's lease."""
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
-            if row is None or row.state != JobState.RUNNING:
+            if row is None or row.state != JobState.RUNNING or (owner is not None and row.lease_owner != owner):
                 return
             row.progress = fraction
             if message:
@@ -189,13 +251,17 @@ class JobQueue:
             session.add(row)
 
     def finish(self, job_id: str, state: JobState, result: dict[str, Any] | None = None,
-               error: str | None = None, message: str | None = None) -> None:
-        """Record the end of a job once; a job that already ended keeps its first outcome."""
+               error: str | None = None, message: str | None = None, owner: str | None = None) -> bool:
+        """Record the end of a job once; a job that already ended keeps its first outcome. With `owner`, only the
+        lease holder of a running job records it (a job taken back from a dispatcher is not that one's to end)."""
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
             if row is None or JobState(row.state).finished:
-                return
+                return False
+            if owner is not None and (row.state != JobState.RUNNING or row.lease_owner != owner):
+                return False
             row.state, row.finished_at, row.slot = state, utcnow(), None
+            row.lease_owner = row.lease_until = None
             if state == JobState.SUCCEEDED:
                 row.progress = 1.0
             row.result = json.dumps(result) if result is not None else row.result
@@ -203,32 +269,92 @@ class JobQueue:
             row.message = (message or {JobState.SUCCEEDED: "done", JobState.CANCELLED: "cancelled"}.get(
                 state, "failed"))[:500]
             session.add(row)
+        return True
 
-    def cancel_requests(self, owner_pid: int) -> list[JobRow]:
+    def cancel_requests(self, owner: int | LeaseHolder) -> list[JobRow]:
+        """Running jobs of this dispatcher (a holder; or any of a process, by pid) whose cancel was asked for."""
+        where = JobRow.owner_pid == owner if isinstance(owner, int) else JobRow.lease_owner == owner.owner
         with read_session(self.engine) as session:
-            return list(session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING,
-                                                          JobRow.owner_pid == owner_pid,
+            return list(session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING, where,
                                                           col(JobRow.cancel_requested).is_(True))).all())
 
-    def recover(self, alive: Callable[[int], bool], kill: Callable[[int], None]) -> list[JobView]:
-        """Jobs left running by a dispatcher that is gone: stop any orphaned worker, then requeue the job, or fail
-        it with the reason once it has used its attempts. Nothing is left silently in `running`."""
+    def recover(self, alive: Callable[[int], bool], kill: Callable[[int], None],
+                space: str | None = None) -> list[JobView]:
+        """Jobs whose dispatcher is gone, taken back now (see `expire`); kept for callers of the old name."""
+        return self.expire(alive, kill, space)
+
+    def expire(self, alive: Callable[[int], bool], kill: Callable[[int], None], space: str | None = None,
+               now: float | None = None) -> list[JobView]:
+        """Take back running jobs whose dispatcher is gone: the lease ran out, or the owner's pid is in our pid
+        space (`space`, default this process's) and dead. Any orphaned sandbox we can see is
+        killed, then the job is requeued, or failed with the reason once it has used its attempts. Nothing is left
+        silently in `running`, and a live dispatcher's job is never touched before its lease ends."""
+        now = time.time() if now is None else now
+        space = space if space is not None else pid_space()
         changed: list[str] = []
         with write_session(self.engine) as session:
             for row in session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING)).all():
-                if row.owner_pid is not None and alive(row.owner_pid):
-                    continue
-                if row.pid is not None and alive(row.pid):
-                    kill(row.pid)
-                if row.cancel_requested:
-                    row.state, row.message = JobState.CANCELLED, "cancelled (its server restarted meanwhile)"
-                    row.finished_at = utcnow()
-                elif row.attempts < self.quotas.max_attempts:
-                    row.state, row.message = JobState.QUEUED, f"requeued: its server restarted during attempt {row.attempts}"
+                same_space = row.owner_space is None or row.owner_space == space
+                owner_dead = row.owner_pid is None or (same_space and not alive(row.owner_pid))
+                if row.lease_until is not None:
+                    expired = row.lease_until < now
+                    if not expired and not owner_dead:
+                        continue
+                    why = "its server's lease expired" if expired else "its server died or restarted"
+                elif owner_dead:  # a row from before leases: the old pid check
+                    why = "its server died or restarted"
                 else:
-                    row.state, row.finished_at = JobState.FAILED, utcnow()
-                    row.error = row.message = f"its server restarted during attempt {row.attempts} (no attempts left)"
-                row.slot = row.pid = row.owner_pid = None
+                    continue
+                if row.pid is not None and same_space and alive(row.pid):
+                    kill(row.pid)
+                self._take_back(row, why)
                 session.add(row)
                 changed.append(row.id)
         return [self.view(job_id) for job_id in changed]
+
+    def release(self, holder: LeaseHolder) -> list[JobView]:
+        """Give back every job `holder` still runs (its server is stopping and has stopped their sandboxes)."""
+        changed: list[str] = []
+        with write_session(self.engine) as session:
+            for row in session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING,
+                                                         JobRow.lease_owner == holder.owner)).all():
+                self._take_back(row, "its server stopped")
+                session.add(row)
+                changed.append(row.id)
+        return [self.view(job_id) for job_id in changed]
+
+    def _take_back(self, row: JobRow, why: str) -> None:
+        if row.cancel_requested:
+            row.state, row.message = JobState.CANCELLED, f"cancelled ({why} meanwhile)"
+            row.finished_at = utcnow()
+        elif row.attempts < self.quotas.max_attempts:
+            row.state, row.message = JobState.QUEUED, f"requeued: {why} during attempt {row.attempts}"
+        else:
+            row.state, row.finished_at = JobState.FAILED, utcnow()
+            row.error = row.message = f"{why} during attempt {row.attempts} (no attempts left)"
+        row.slot = row.pid = row.owner_pid = row.lease_owner = row.lease_until = row.owner_space = None
+
+
+def _first_job(session: Session, agent: str, key: str, digest: str) -> str | None:
+    row = session.get(JobKey, (agent, key))
+    if row is None:
+        return None
+    if row.request_sha256 != digest:
+        raise JobError(f"idempotency_key {key!r} was used for another request (job {row.job_id})",
+                       "send a new key for a different request; reuse a key only to retry the same call")
+    return row.job_id
+
+
+def _migrate(engine: Engine) -> None:
+    """Add the lease columns to a jobs table created before leases (several servers may race to do it)."""
+    with engine.begin() as conn:
+        have = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(job)").fetchall()}
+        for name, sql_type in LEASE_COLUMNS.items():
+            if name in have:
+                continue
+            try:
+                conn.exec_driver_sql(f"ALTER TABLE job ADD COLUMN {name} {sql_type}")
+            except OperationalError as exc:  # another server added it between our check and the ALTER
+                if "duplicate column" not in str(exc):
+                    raise
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_job_lease_owner ON job (lease_owner)")

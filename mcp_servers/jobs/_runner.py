@@ -3,6 +3,10 @@
 Slots are the visible GPUs (one job per GPU, given to the sandbox as its only device), or one CPU slot. A job
 runs `python -I -m trainer.jobs` inside the requesting agent's sandbox and answers JSON lines on its stdout; a
 reader thread per job validates them and is the only writer of that job's row. The job never sees the database.
+
+A second thread keeps the leases (`_lease.py`): it renews this dispatcher's jobs while their readers live, stops
+the sandbox of a job whose lease it lost (and writes nothing more about that job), and takes back the jobs of
+dispatchers that are gone, whichever server they belonged to.
 """
 
 from __future__ import annotations
@@ -11,17 +15,16 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Self
 
 from sqlalchemy import Engine
 
 from mcp_servers.jobs._events import Cancelled, Failed, Progress, Result, bounded_lines, parse_event
+from mcp_servers.jobs._lease import EXPIRE_EVERY_S, LeaseHolder, default_lease_s, kill_job_process, pid_alive
 from mcp_servers.jobs._models import JobRow, JobState
 from mcp_servers.jobs._queue import JobQueue
 from mcp_servers.jobs._sandboxed import JobSandbox
@@ -47,28 +50,7 @@ def visible_gpus() -> list[str]:
     return []
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _kill_job_process(pid: int) -> None:
-    """Kill an orphaned job's sandbox, but only if that pid is still one (pids are reused after a restart)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    if not any(mark in cmdline for mark in (b"trainer.jobs", b"bwrap", b"sandbox/_launch.py")):
-        return
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+_kill_job_process = kill_job_process  # the name tests and older callers use
 
 
 @dataclass
@@ -76,18 +58,23 @@ class _Running:
     handle: SandboxHandle
     thread: threading.Thread | None = None
     cancelling: bool = False
+    lost: bool = False
+    """Its lease was taken back: the sandbox is stopped and nothing more is written about the job."""
     outcome: Result | Failed | Cancelled | None = field(default=None)
 
 
 class JobRunner:
-    def __init__(self, queue: JobQueue, box: JobSandbox, slots: int | None = None, poll_s: float = 0.2) -> None:
+    def __init__(self, queue: JobQueue, box: JobSandbox, slots: int | None = None, poll_s: float = 0.2,
+                 lease_s: float | None = None) -> None:
         self.queue, self.box, self.poll_s = queue, box, poll_s
+        self.holder = LeaseHolder(lease_s if lease_s is not None else default_lease_s())
         self.gpus = visible_gpus()
         self.slots = slots or max(1, len(self.gpus))
         self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lease_thread: threading.Thread | None = None
         self._backend: Backend | None = None
 
     @property
@@ -96,17 +83,22 @@ class JobRunner:
 
     def start(self) -> JobRunner:
         self._backend = self.box.backend()  # refuses here, at server start, when no sandbox can run
-        for job in self.queue.recover(pid_alive, _kill_job_process):
-            log.warning("job %s after restart: %s", job.id, job.message)
+        self.holder = LeaseHolder(self.holder.lease_s)  # this process's pid (a runner may be built before a fork)
+        for job in self.queue.expire(pid_alive, kill_job_process, self.holder.space):
+            log.warning("job %s at start: %s", job.id, job.message)
         self._thread = threading.Thread(target=self._loop, name="job-dispatcher", daemon=True)
         self._thread.start()
+        self._lease_thread = threading.Thread(target=self._leases, name="job-leases", daemon=True)
+        self._lease_thread.start()
         return self
 
     def stop(self, kill_running: bool = True) -> None:
-        """Stop dispatching; running jobs are killed and left for `recover` to requeue on the next start."""
+        """Stop dispatching; running jobs are killed and given back to the queue (requeued within their attempts),
+        so another live dispatcher may run them at once."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._lease_thread):
+            if thread is not None:
+                thread.join(timeout=5)
         if kill_running:
             with self._lock:
                 running = list(self._running.values())
@@ -115,6 +107,8 @@ class JobRunner:
             for job in running:
                 if job.thread is not None:
                     job.thread.join(timeout=5)
+            for view in self.queue.release(self.holder):
+                log.warning("job %s: %s", view.id, view.message)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -131,17 +125,43 @@ class JobRunner:
                 log.exception("dispatcher step failed")
             self._stop.wait(self.poll_s)
 
+    def _leases(self) -> None:
+        next_renew = 0.0
+        while not self._stop.wait(min(EXPIRE_EVERY_S, self.holder.heartbeat_s)):
+            try:
+                if time.monotonic() >= next_renew:
+                    next_renew = time.monotonic() + self.holder.heartbeat_s
+                    self._renew()
+                for job in self.queue.expire(pid_alive, kill_job_process, self.holder.space):
+                    log.warning("job %s taken back: %s", job.id, job.message)
+            except Exception:  # a transient db error: the next heartbeat comes well within the lease
+                log.exception("lease step failed")
+
+    def _renew(self) -> None:
+        """Renew the jobs whose readers live; a job whose lease is gone (taken back after we missed heartbeats,
+        e.g. this process was stopped) has its sandbox stopped: another dispatcher owns the job now."""
+        with self._lock:
+            live = {job_id: r for job_id, r in self._running.items()
+                    if not r.lost and (r.thread is None or r.thread.is_alive())}
+        kept = self.queue.renew(self.holder, list(live))
+        for job_id, running in live.items():
+            if job_id not in kept and job_id in self._running:
+                running.lost = True
+                log.warning("job %s: lease lost to another dispatcher; stopping its sandbox", job_id)
+                threading.Thread(target=running.handle.stop, kwargs={"grace_s": 2.0}, daemon=True).start()
+
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None
 
     def _dispatch(self) -> None:
-        while not self._stop.is_set() and (claimed := self.queue.claim_next(self.slots, os.getpid())) is not None:
+        while not self._stop.is_set() and (claimed := self.queue.claim_next(self.slots, self.holder.pid, self.holder)) is not None:
             row, slot = claimed
             try:
                 handle = self.box.start(_payload(row), self._gpu(slot), self._backend)
             except Exception as exc:  # the job fails with the reason; others keep running
                 log.exception("job %s: sandbox did not start", row.id)
-                self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}")
+                self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}",
+                                  owner=self.holder.owner)
                 continue
             running = _Running(handle)
             with self._lock:
@@ -163,17 +183,19 @@ class JobRunner:
                     event.message = event.message or pending.message
                 pending = event
                 if time.monotonic() - last_write >= PROGRESS_EVERY_S:
-                    self.queue.record_progress(job_id, event.fraction, event.message, event.metrics)
+                    self.queue.record_progress(job_id, event.fraction, event.message, event.metrics,
+                                               owner=self.holder.owner)
                     pending, last_write = None, time.monotonic()
             elif event is not None and running.outcome is None:
                 running.outcome = event
         if pending is not None:
-            self.queue.record_progress(job_id, pending.fraction, pending.message, pending.metrics)
+            self.queue.record_progress(job_id, pending.fraction, pending.message, pending.metrics,
+                                       owner=self.holder.owner)
         code = self._wait(running.handle)
         with self._lock:
             self._running.pop(job_id, None)
-        if self._stop.is_set() and not running.cancelling:
-            return  # the server is stopping: the job stays `running` for recover() on the next start
+        if running.lost or (self._stop.is_set() and not running.cancelling):
+            return  # taken back, or the server is stopping (stop() gives the job back to the queue)
         self._record(job_id, running, code)
 
     def _wait(self, handle: SandboxHandle) -> int | None:
@@ -185,19 +207,19 @@ class JobRunner:
                     return handle.stop(grace_s=2.0)
 
     def _record(self, job_id: str, running: _Running, code: int | None) -> None:
-        outcome = running.outcome
+        outcome, owner = running.outcome, self.holder.owner
         if running.cancelling or isinstance(outcome, Cancelled):
-            self.queue.finish(job_id, JobState.CANCELLED, message="cancelled while running")
+            self.queue.finish(job_id, JobState.CANCELLED, message="cancelled while running", owner=owner)
         elif isinstance(outcome, Result):
-            self.queue.finish(job_id, JobState.SUCCEEDED, result=outcome.result)
+            self.queue.finish(job_id, JobState.SUCCEEDED, result=outcome.result, owner=owner)
         elif isinstance(outcome, Failed):
-            self.queue.finish(job_id, JobState.FAILED, error=outcome.error)
+            self.queue.finish(job_id, JobState.FAILED, error=outcome.error, owner=owner)
         else:
             self.queue.finish(job_id, JobState.FAILED, error=f"job exited with code {code} before reporting "
-                              "(out of memory or killed?)")
+                              "(out of memory or killed?)", owner=owner)
 
     def _cancel(self) -> None:
-        for row in self.queue.cancel_requests(os.getpid()):
+        for row in self.queue.cancel_requests(self.holder):
             with self._lock:
                 running = self._running.get(row.id)
             if running is None:  # another dispatcher in this process runs it, or it is ending: its reader records it
