@@ -1,6 +1,7 @@
 """Chaos benchmark: agents write as fast as they can while every server is SIGKILLed and restarted.
 
-    python benchmarks/chaos_bench.py [--agents 9] [--seconds 90] [--kills 9] [--restore-seconds 20] [--json]
+    python benchmarks/chaos_bench.py [--agents 9] [--calm-seconds 15] [--seconds 90] [--kills 9]
+                                     [--restore-seconds 20] [--json] [--keep]
 
 Real server processes (grader, findings, snapshot) on loopback ports, each with its litestream replica, in a
 temporary W2S_HOME. `--agents` simulated agents speak MCP over streamable HTTP (a minimal client: initialize,
@@ -10,7 +11,8 @@ starting, timeout) is retried with the same key until it is acknowledged. The be
 `--kills` times, spread over `--seconds`, it SIGKILLs the next server (round robin) and restarts it at once on
 the same port and database (the orchestrator's supervisor adds a backoff; this measures the floor).
 
-Kill phase, at the end: acknowledged writes lost (acked id missing or naming another row; goal 0), duplicates
+Calm phase first (`--calm-seconds`, the same-run baseline): the same load, nothing killed, for the throughput
+ratio. Kill phase, at the end: acknowledged writes lost (acked id missing or naming another row; goal 0), duplicates
 (a tag stored twice, i.e. a retry stored again; goal 0), seconds from each kill to the killed server's next
 acknowledged write (median, max), refusals (tool errors; goal 0).
 
@@ -255,7 +257,7 @@ def _lost_and_duplicates(home: Path, acks: list[Ack]) -> tuple[list[Ack], int]:
     for server in SERVERS:
         rows = _stored(home, server)
         lost += [a for a in acks if a.server == server and rows.get(a.id) != a.tag]
-        tags = [t for t in rows.values() if t.startswith(("kill-", "restore-"))]
+        tags = [t for t in rows.values() if t.startswith(("calm-", "kill-", "restore-"))]
         duplicates += len(tags) - len(set(tags))
     return lost, duplicates
 
@@ -345,7 +347,8 @@ def _summary(home: Path, log: Log, events: list[tuple[str, float, float, float]]
     if restore is not None:
         killed = restore["killed"]
         before = [a for a in log.acks if a.server == "grader" and a.at <= restore["reaped"]]
-        after = [a for a in log.acks if a.server == "grader" and a.at > restore["reaped"]]
+        # a replayed answer names a row committed before the kill whose first answer was lost: not a new id
+        after = [a for a in log.acks if a.server == "grader" and a.at > restore["reaped"] and not a.replayed]
         gone = [a for a in lost if a.server == "grader"]
         rows = _stored(home, "grader")
         reused = sum(1 for a in before if a.id in rows and rows[a.id] != a.tag)
@@ -358,6 +361,8 @@ def _summary(home: Path, log: Log, events: list[tuple[str, float, float, float]]
             "kill_to_next_ack_s": _r(min(a.at for a in after) - killed) if after else None,
             "restart_s": _r(restore["healthy"] - killed),
             "other_lost": sum(1 for a in lost if a.server != "grader" and a.tag.startswith("restore-")),
+            "replayed_after_restart": sum(1 for a in log.acks if a.server == "grader" and a.replayed
+                                          and a.at > restore["reaped"]),
         }
     return out
 
@@ -366,13 +371,19 @@ def _r(value: float) -> float:
     return round(value, 2)
 
 
-async def run(agents: int, seconds: float, kills: int, restore_seconds: float, home: Path) -> dict[str, Any]:
+async def run(agents: int, seconds: float, kills: int, restore_seconds: float, home: Path,
+              calm_seconds: float = 0.0) -> dict[str, Any]:
     tokens = _setup(home, agents)
     servers = {name: Server(name, home) for name in SERVERS}
     log = Log()
     try:
         for server in servers.values():
             await asyncio.to_thread(server.start)
+        calm = Log()
+        if calm_seconds:  # same-run baseline: the same load, nothing killed
+            until = time.monotonic() + calm_seconds
+            await asyncio.gather(*(_agent(k, "calm", servers, t, until, calm) for k, t in enumerate(tokens)))
+        log.acks += calm.acks
         events = await _kill_phase(servers, tokens, seconds, kills, log)
         restore = await _restore_phase(home, servers, tokens, restore_seconds, log) if restore_seconds else None
     finally:
@@ -380,6 +391,10 @@ async def run(agents: int, seconds: float, kills: int, restore_seconds: float, h
             server.stop()
     summary = _summary(home, log, events, restore, seconds)
     summary["agents"] = agents
+    if calm_seconds:
+        summary["calm_writes_per_s"] = round(len(calm.acks) / calm_seconds, 1)
+        summary["kill_vs_calm_throughput"] = round(summary["writes_per_s"] / max(summary["calm_writes_per_s"], 0.1), 2)
+        summary["calm_lost"] = sum(1 for a in _lost_and_duplicates(home, calm.acks)[0])
     return summary
 
 
@@ -389,12 +404,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90.0, help="length of the kill phase")
     parser.add_argument("--kills", type=int, default=9, help="SIGKILLs in the kill phase (round robin over servers)")
     parser.add_argument("--restore-seconds", type=float, default=20.0, help="length of the restore phase (0: skip)")
+    parser.add_argument("--calm-seconds", type=float, default=15.0,
+                        help="same-run baseline first: the same load with no kill (0: skip)")
     parser.add_argument("--json", action="store_true", help="print only the summary as one JSON line")
     parser.add_argument("--keep", action="store_true", help="keep the temporary W2S_HOME (logs, databases)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="w2s-chaos-bench-"))
     try:
-        summary = asyncio.run(run(args.agents, args.seconds, args.kills, args.restore_seconds, home))
+        summary = asyncio.run(run(args.agents, args.seconds, args.kills, args.restore_seconds, home,
+                                  args.calm_seconds))
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
