@@ -63,9 +63,17 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                                            max_length=256)] = None,
         batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
         max_length: Annotated[int, Field(ge=8, le=131072)] = 512,
+        idempotency_key: Annotated[str | None, Field(
+            description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
+                        "job and queues nothing; the same key with other arguments is refused",
+            max_length=128)] = None,
     ) -> JobView:
         """Queue a prediction job; its result names a predictions file (read it with read_predictions)."""
         agent = app.identity().agent
+        asked = {"tool": "predict", "dataset": dataset, "split": split, "checkpoint": checkpoint, "model": model,
+                 "batch_size": batch_size, "max_length": max_length}
+        if (first := queue.replay(agent, idempotency_key, asked)) is not None:
+            return first
         if dataset not in list_datasets(compute.settings.data_dir):
             raise JobError(f"unknown dataset {dataset!r}",
                            f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
@@ -78,7 +86,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                 "model": model, "batch_size": batch_size, "max_length": max_length}
         job_id = f"predict-{secrets.token_hex(6)}"
         return queue.submit(agent, "predict", "trainer.jobs.predict:run_predict_job", spec, f"runs/{job_id}",
-                            job_id=job_id)
+                            job_id=job_id, idempotency_key=idempotency_key, request=asked)
 
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals

@@ -42,9 +42,18 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
         preset: Annotated[str | None, Field(description="named config bundle (smoke, reference-qwen, ...) under "
                                                         "config; config's own fields win", max_length=64)] = None,
+        idempotency_key: Annotated[str | None, Field(
+            description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
+                        "job and queues nothing; the same key with other arguments is refused",
+            max_length=128)] = None,
     ) -> JobView:
         """Queue a training job and answer its id at once (poll with job_status or wait_job)."""
         agent = app.identity().agent
+        asked = {"tool": "start_training", "dataset": dataset, "recipe": recipe, "idea": idea, "config": config,
+                 "labels_source": labels_source, "train_split": train_split, "hard_labels": hard_labels,
+                 "preset": preset}
+        if (first := queue.replay(agent, idempotency_key, asked)) is not None:
+            return first
         if dataset not in list_datasets(compute.settings.data_dir):
             raise JobError(f"unknown dataset {dataset!r}",
                            f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
@@ -59,6 +68,6 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
             raise JobError(f"unknown recipe {recipe!r}", f"use one of: {', '.join(sorted(RECIPES))}")
         spec = recipe_impl.prepare(request)  # a refused request leaves nothing behind: nothing was written
         return queue.submit(agent, "train", recipe_impl.target, spec | {"recipe": recipe}, f"runs/{job_id}",
-                            job_id=job_id)
+                            job_id=job_id, idempotency_key=idempotency_key, request=asked)
 
     return compute

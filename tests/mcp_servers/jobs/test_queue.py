@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,30 @@ def test_run_dirs_are_workspace_relative_and_targets_are_trainer_jobs(queue: Job
     with pytest.raises(ValueError, match="trainer.jobs"):
         queue.submit("a", "peek", "mcp_servers.jobs.builtin:sleep_job", {})
     assert len(queue.list(agent="a")) == 1
+
+
+def test_a_repeated_idempotency_key_answers_the_first_job_and_queues_nothing(queue: JobQueue) -> None:
+    request = {"tool": "start_training", "dataset": "d"}
+    first = queue.submit("a", "sleep", SLEEP, {"seconds": 0}, idempotency_key="k-1", request=request)
+    assert queue.replay("a", "k-1", request).id == first.id
+    again = queue.submit("a", "sleep", SLEEP, {"seconds": 0}, idempotency_key="k-1", request=request)
+    assert again.id == first.id and len(queue.list(agent="a")) == 1
+    assert queue.replay("b", "k-1", request) is None  # keys are per agent
+    with pytest.raises(JobError, match="used for another request"):
+        queue.replay("a", "k-1", {"tool": "start_training", "dataset": "other"})
+    with pytest.raises(JobError, match="used for another request"):
+        queue.submit("a", "sleep", SLEEP, {"seconds": 1}, idempotency_key="k-1")
+    with pytest.raises(JobError, match="idempotency_key must be"):
+        queue.submit("a", "sleep", SLEEP, {"seconds": 0}, idempotency_key="bad key; drop table")
+    assert len(queue.list(agent="a")) == 1
+
+
+def test_racing_retries_with_one_key_queue_one_job(queue: JobQueue) -> None:
+    answers: list[str] = []
+    threads = [threading.Thread(target=lambda: answers.append(
+        queue.submit("a", "sleep", SLEEP, {"seconds": 0}, idempotency_key="k-1").id)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(answers)) == 1 and len(queue.list(agent="a")) == 1
