@@ -33,10 +33,10 @@ _DEFER = re.compile(r"rate limit|too many|try again|retry|wait|slow down|budget|
 """A refusal that passes with time: back off and resubmit the same candidate later."""
 
 
-HEAD_SCREEN: dict[str, Any] = {"strong.tier": "head", "strong.lr": 5e-3, "strong.epochs": 5.0}
-"""Fast-tier screening with fixed head hyperparameters: the tier's default (lr 5e-4, one epoch) left the head
-under-trained on sentiment (train_label accuracy 0.65 on weak labels; lr 5e-3 with 5 epochs: 0.77, 10 epochs
-0.775, 30 epochs 0.75), and the LoRA-side genes mean nothing to a head. Screening thus ranks the label side."""
+HEAD_SCREEN: dict[str, Any] = {"strong.tier": "head"}
+"""Fast-tier screening. The head reads its own `fast_epochs`/`fast_lr` (the trainer's defaults are tuned for a
+frozen-feature head; before they existed, lr 5e-4 for one epoch left it at 0.65 train_label accuracy on sentiment's
+weak labels), so the LoRA-side genes mean nothing to a screen and stay frozen: screening ranks the label side."""
 LORA_GENES = frozenset({"strong.lr", "strong.lora_r", "strong.epochs", "strong.warmup_frac", "strong.weight_decay"})
 """Genes a head screen cannot see: frozen while screening is on the head tier (confirmations use the defaults)."""
 
