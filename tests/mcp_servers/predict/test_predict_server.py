@@ -77,3 +77,19 @@ async def test_a_checkpoint_behind_a_link_is_refused(servers: dict, compute_env)
         with pytest.raises(ToolError, match="symbolic link"):
             await call(predict, "predict", dataset="sentiment", checkpoint="ckpt")
         assert (await call(predict, "list_jobs"))["result"] == []
+
+
+async def test_a_retried_predict_with_the_same_key_queues_one_job(servers: dict, compute_env) -> None:
+    for compute in servers.values():
+        compute.runner.stop()
+    checkpoint = compute_env.settings.workspaces_dir / "alice" / "ckpt"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "classifier.json").write_text("{}")
+    async with Client(servers["predict"].app.mcp) as predict:
+        args = {"dataset": "sentiment", "checkpoint": "ckpt", "idempotency_key": "p-1"}
+        first = await call(predict, "predict", **args)
+        again = await call(predict, "predict", **args)
+        with pytest.raises(ToolError, match="used for another request"):
+            await call(predict, "predict", **(args | {"split": "train_unlabel"}))
+        listed = await call(predict, "list_jobs")
+    assert again["id"] == first["id"] and [j["id"] for j in listed["result"]] == [first["id"]]

@@ -134,3 +134,21 @@ async def test_predict_refusals(servers: dict, compute_env) -> None:
         with pytest.raises(ToolError, match="no job"):
             await call(predict, "read_predictions", job_id="predict-nothere")
         assert (await call(predict, "list_jobs"))["result"] == []
+
+
+async def test_a_retried_start_training_with_the_same_key_queues_one_job(servers: dict, compute_env) -> None:
+    for compute in servers.values():
+        compute.runner.stop()  # queueing is the point: nothing needs to run
+    async with Client(servers["train"].app.mcp) as train:
+        args = {"dataset": "sentiment", "recipe": "weak", "config": FAST_WEAK, "idempotency_key": "retry-7f3a"}
+        first = await call(train, "start_training", **args)
+        again = await call(train, "start_training", **args)  # the answer of the first call was lost: retry
+        with pytest.raises(ToolError, match="used for another request"):
+            await call(train, "start_training", **(args | {"config": {"max_steps": 3}}))
+        with pytest.raises(ToolError, match="idempotency_key must be"):
+            await call(train, "start_training", **(args | {"idempotency_key": "no spaces allowed"}))
+        other = await call(train, "start_training", **(args | {"idempotency_key": "retry-8b1c"}))
+        listed = await call(train, "list_jobs")
+    assert again["id"] == first["id"] and other["id"] != first["id"]
+    assert sorted(j["id"] for j in listed["result"]) == sorted([first["id"], other["id"]])
+
