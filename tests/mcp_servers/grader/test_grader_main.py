@@ -92,7 +92,7 @@ async def test_deleted_db_restored_from_litestream_replica(env: Any, make_server
             try:
                 if set(_rows(restore(replica, probe))) >= set(ids):
                     break
-            except Exception:  # noqa: BLE001 - replica not written yet
+            except Exception:  # noqa: BLE001, S110 - replica not written yet
                 pass
             await asyncio.sleep(0.5)
     finally:

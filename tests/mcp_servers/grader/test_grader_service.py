@@ -136,6 +136,16 @@ def test_a_replay_costs_no_budget_and_a_new_key_does(env: Any) -> None:
     assert grader.submit(who, "pref", [0.0] * 120, idempotency_key="k-1").submission_id == first.submission_id
     with pytest.raises(GraderError, match="budget spent"):
         grader.submit(who, "pref", [0.0] * 120, idempotency_key="k-2")
-    with grader.engine.begin() as conn:
-        with pytest.raises(IntegrityError, match="append-only"):
-            conn.execute(text("DELETE FROM grader_idempotency"))
+    with grader.engine.begin() as conn, pytest.raises(IntegrityError, match="append-only"):
+        conn.execute(text("DELETE FROM grader_idempotency"))
+
+
+def test_a_retry_after_the_run_closed_still_gets_its_answer(env: Any) -> None:
+    from mcp_servers.grader._board import publish
+
+    grader, who = _grader(env)
+    first = grader.submit(who, "pref", [0.0] * 120, idempotency_key="late-retry")
+    publish(grader, "pref")
+    assert grader.submit(who, "pref", [0.0] * 120, idempotency_key="late-retry").submission_id == first.submission_id
+    with pytest.raises(GraderError, match="closed"):
+        grader.submit(who, "pref", [0.0] * 120, idempotency_key="new-key")
