@@ -181,8 +181,8 @@ class JobQueue:
     def claim_next(self, n_slots: int, owner_pid: int, holder: LeaseHolder | None = None) -> tuple[JobRow, int] | None:
         """Start the fairest queued job if a slot is free: the agent with the fewest running jobs, then the one
         that started a job longest ago, then that agent's oldest job (round-robin across agents). The job is
-        leased to `holder` (default: a fresh holder for `owner_pid`, which must renew it like any other)."""
-        holder = holder or LeaseHolder(pid=owner_pid)
+        leased to `holder`, which must renew it (`renew`); without one, only `owner_pid`'s life counts (as before
+        leases: such a job is taken back when that pid is gone, never on time)."""
         with write_session(self.engine) as session:
             running = session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING)).all()
             free = sorted(set(range(n_slots)) - {r.slot for r in running})
@@ -206,17 +206,18 @@ class JobQueue:
                 return None
             job = min(candidates, key=lambda r: (holding[r.agent], last_start.get(r.agent, _EPOCH),
                                                  r.created_at))
-            job.state, job.slot, job.owner_pid = JobState.RUNNING, free[0], holder.pid
-            job.lease_owner, job.owner_space = holder.owner, holder.space
-            job.lease_until = time.time() + holder.lease_s
+            job.state, job.slot, job.owner_pid = JobState.RUNNING, free[0], owner_pid
+            job.owner_space = holder.space if holder is not None else pid_space()
+            if holder is not None:
+                job.lease_owner, job.lease_until = holder.owner, time.time() + holder.lease_s
             job.started_at, job.attempts, job.message = utcnow(), job.attempts + 1, "starting"
             session.add(job)
         return job, free[0]
 
-    def set_pid(self, job_id: str, pid: int | None) -> None:
+    def set_pid(self, job_id: str, pid: int | None, owner: str | None = None) -> None:
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
-            if row is not None:
+            if row is not None and (owner is None or row.lease_owner == owner):
                 row.pid = pid
                 session.add(row)
 

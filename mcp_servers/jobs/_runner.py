@@ -71,6 +71,7 @@ class JobRunner:
         self.gpus = visible_gpus()
         self.slots = slots or max(1, len(self.gpus))
         self._running: dict[str, _Running] = {}
+        self._starting: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -143,30 +144,40 @@ class JobRunner:
         with self._lock:
             live = {job_id: r for job_id, r in self._running.items()
                     if not r.lost and (r.thread is None or r.thread.is_alive())}
-        kept = self.queue.renew(self.holder, list(live))
+            starting = list(self._starting)
+        kept = self.queue.renew(self.holder, [*live, *starting])
         for job_id, running in live.items():
             if job_id not in kept and job_id in self._running:
                 running.lost = True
                 log.warning("job %s: lease lost to another dispatcher; stopping its sandbox", job_id)
                 threading.Thread(target=running.handle.stop, kwargs={"grace_s": 2.0}, daemon=True).start()
 
+    def _claim(self) -> tuple[JobRow, int] | None:
+        """The next job, leased to this dispatcher (subclasses that dispatch elsewhere claim through this too)."""
+        return self.queue.claim_next(self.slots, self.holder.pid, self.holder)
+
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None
 
     def _dispatch(self) -> None:
-        while not self._stop.is_set() and (claimed := self.queue.claim_next(self.slots, self.holder.pid, self.holder)) is not None:
+        while not self._stop.is_set() and (claimed := self._claim()) is not None:
             row, slot = claimed
+            with self._lock:
+                self._starting.add(row.id)  # renewed while the sandbox starts (a docker start may take seconds)
             try:
                 handle = self.box.start(_payload(row), self._gpu(slot), self._backend)
             except Exception as exc:  # the job fails with the reason; others keep running
                 log.exception("job %s: sandbox did not start", row.id)
                 self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}",
                                   owner=self.holder.owner)
+                with self._lock:
+                    self._starting.discard(row.id)
                 continue
             running = _Running(handle)
             with self._lock:
                 self._running[row.id] = running
-            self.queue.set_pid(row.id, getattr(handle, "pid", None))
+                self._starting.discard(row.id)
+            self.queue.set_pid(row.id, getattr(handle, "pid", None), owner=self.holder.owner)
             running.thread = threading.Thread(target=self._follow, args=(row.id, running), daemon=True,
                                               name=f"job-{row.id}")
             running.thread.start()

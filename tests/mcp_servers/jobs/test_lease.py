@@ -107,7 +107,8 @@ def test_a_jobs_table_from_before_leases_is_migrated(tmp_path: Path) -> None:
     queue = JobQueue(create_sqlite_engine(db))
     JobQueue(create_sqlite_engine(db))  # a second server migrating the same file finds nothing to do
     job = queue.submit("a", "sleep", SLEEP, {"seconds": 0}).id
-    assert queue.claim_next(1, os.getpid()) is not None and _row(queue, job).lease_until is not None
+    holder = LeaseHolder(pid=os.getpid())
+    assert queue.claim_next(1, holder.pid, holder) is not None and _row(queue, job).lease_owner == holder.owner
 
 
 # ---- dispatchers with real sandboxes ----
@@ -120,7 +121,7 @@ from mcp_servers.jobs import JobQueue, JobRunner, JobSandbox
 db, workspaces, data = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 queue = JobQueue(create_sqlite_engine(db), workspaces_dir=workspaces)
 box = JobSandbox(workspaces_dir=workspaces, data_dir=data, backend_name="bwrap")
-runner = JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=2.0).start()
+runner = JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=3.0).start()
 print(queue.submit("a", "sleep", "trainer.jobs.builtin:sleep_job", {"seconds": 2.0, "steps": 10}).id, flush=True)
 time.sleep(300)
 """
@@ -158,7 +159,7 @@ def test_a_hung_dispatchers_job_is_taken_back_within_the_lease_and_its_orphan_sa
         sandbox = _row(queue, job).pid
         os.kill(hung.pid, signal.SIGSTOP)  # alive (and a pid in our space) but renewing nothing
         stopped = time.monotonic()
-        with JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=2.0):
+        with JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=3.0):
             _wait_for(lambda: f"/{hung.pid}/" not in (_row(queue, job).lease_owner or ""), 10, "the take-back")
             taken_s = time.monotonic() - stopped
             _wait_for(lambda: not pid_alive(sandbox), 5, "the orphan sandbox's end")
@@ -166,9 +167,9 @@ def test_a_hung_dispatchers_job_is_taken_back_within_the_lease_and_its_orphan_sa
             _wait_for(lambda: queue.view(job).state == JobState.SUCCEEDED, 60, "attempt 2 on the live dispatcher")
         view = queue.view(job, log_lines=50)
         assert view.attempts == 2 and "attempt 2 started" in (view.log_tail or "")
-        # The lease (2 s) from the last renewal, plus at most one expiry scan (1 s) and scheduling on a busy box.
-        assert taken_s < 2.0 + 2.5, f"taken back {taken_s:.1f}s after the dispatcher hung (lease 2 s)"
-        print(f"hung dispatcher -> job requeued in {taken_s:.2f} s (lease 2 s)")
+        # The lease (3 s) from the last renewal, plus at most one expiry scan (1 s) and scheduling on a busy box.
+        assert taken_s < 3.0 + 3.0, f"taken back {taken_s:.1f}s after the dispatcher hung (lease 3 s)"
+        print(f"hung dispatcher -> job requeued in {taken_s:.2f} s (lease 3 s)")
     finally:
         os.kill(hung.pid, signal.SIGCONT)
         hung.kill()
