@@ -93,9 +93,10 @@ class ServerSettings(BaseSettings):
         description="Run `litestream replicate` beside the server's database while it serves.",
     )
     max_request_bytes: int = Field(
-        default=8 * 1024 * 1024,
+        default=12 * 1024 * 1024,
         validation_alias=AliasChoices("max_request_bytes", "W2S_MAX_REQUEST_BYTES"),
-        description="HTTP bodies above this size are refused with 413 before any tool runs.",
+        description="HTTP bodies above this size are refused with 413 before any tool runs (one limit for every "
+                    "body; the inline snapshot cap, 8 MiB, is sized so its base64 fits).",
     )
 
     @classmethod

@@ -85,7 +85,8 @@ class SnapshotSettings(ServerSettings):
     max_file_bytes: int = Field(20 * MiB, ge=1, description="larger files are skipped (model weights)")
     max_total_bytes: int = Field(512 * MiB, ge=1, description="most content bytes in one snapshot")
     max_files: int = Field(20_000, ge=1, description="most files and folders in one snapshot")
-    inline_max_bytes: int = Field(4 * MiB, ge=1, description="largest inline tar.gz (after base64 decoding)")
+    inline_max_bytes: int = Field(8 * MiB, ge=1, description="largest inline tar.gz (after base64 decoding; its "
+                                  "base64, 4/3 larger, must fit the core's max_request_bytes, 12 MiB)")
     download_inline_max_bytes: int = Field(16 * MiB, ge=1, description="largest snapshot sent back inline")
     ignore: list[str] = Field(default_factory=list, description="extra ignore patterns (gitignore-like)")
     max_page: int = Field(100, ge=1, le=1000)

@@ -54,6 +54,8 @@ class _CappedReader(io.RawIOBase):
 
 
 def decode_b64(data: str, limit: int) -> bytes:
+    """Standard base64, line-wrapped or not (`base64` wraps at 76 columns by default)."""
+    data = "".join(data.split())
     if len(data) > (limit + 2) // 3 * 4 + 4:
         raise ArchiveRefused(f"archive over {limit} bytes", )
     try:
@@ -87,6 +89,8 @@ def stage_archive(raw: bytes, staging: Staging, limits: ArchiveLimits, rules: Ig
                 members += 1
                 if members > limits.max_files:
                     raise ArchiveRefused(f"more than {limits.max_files} members (tar bomb)")
+                if member.isdir() and set(member.name.split("/")) <= {"", "."}:
+                    continue  # the archive's own root (`tar czf - -C dir .` writes "./")
                 try:
                     name = clean_relpath(member.name, "member")
                 except UnsafePath as exc:

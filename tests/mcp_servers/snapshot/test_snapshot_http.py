@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
 
@@ -56,3 +57,18 @@ async def test_stdio_with_litestream_replica(senv: SEnv) -> None:
     while not (replica.is_dir() and any(p.is_file() for p in replica.rglob("*"))):
         assert time.monotonic() < deadline, "no replica written"
         await asyncio.sleep(0.2)
+
+
+async def test_a_6_mb_inline_snapshot_over_http(senv: SEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the advertised inline cap, over real HTTP: the MCP SDK's own 4 MiB body limit no longer answers 413."""
+    for name in ("W2S_SNAPSHOT_INLINE_MAX_BYTES", "W2S_SNAPSHOT_MAX_FILE_BYTES", "W2S_SNAPSHOT_MAX_TOTAL_BYTES"):
+        monkeypatch.delenv(name, raising=False)  # the defaults, as advertised
+    blob = os.urandom(6_000_000)  # incompressible: the tar.gz stays about 6 MB, its base64 about 8 MB
+    archive_b64 = tar_b64([(member("weights.bin"), blob)])
+    assert len(archive_b64) > 8_000_000
+    app = build_server()
+    async with running(app.http_app()) as url:
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {senv.tokens['bob']}"})
+        async with Client(transport, timeout=120) as bob:
+            up = (await bob.call_tool("upload_snapshot", {"message": "big", "archive_b64": archive_b64})).data
+    assert up.files == 1 and up.source == "inline"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
+import subprocess
 import tarfile
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from mcp_servers.snapshot import IgnoreRules
 from mcp_servers.snapshot._store import Staging
-from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_archive, stage_archive
+from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_archive, decode_b64, stage_archive
 
 LIMITS = ArchiveLimits(max_archive_bytes=1 << 20, max_files=100, max_file_bytes=1 << 20, max_total_bytes=4 << 20)
 
@@ -41,3 +43,21 @@ def test_build_then_stage_round_trip(tmp_path: Path) -> None:
     assert skipped == [] and staging.dirs == ["a"]
     got = {f.path: (f.local.read_bytes(), f.executable) for f in staging.files}
     assert got == blobs
+
+
+def test_tar_of_dot_and_wrapped_base64_are_normal_input(tmp_path: Path) -> None:
+    """`tar czf - -C dir .` names its root "./" and every file "./x"; `base64` wraps lines at 76 columns."""
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "idea.py").write_text("LR = 1e-4\n")
+    (source / "NOTEBOOK.md").write_text("# notes\n")
+    archive = subprocess.run(["tar", "czf", "-", "-C", str(source), "."], capture_output=True, check=True).stdout
+    wrapped = subprocess.run(["base64"], input=archive, capture_output=True, check=True).stdout.decode()
+    assert "\n" in wrapped.strip()
+    raw = decode_b64(wrapped, LIMITS.max_archive_bytes)
+    assert raw == base64.b64decode("".join(wrapped.split()))
+    staging = Staging(tmp_path / "staging")
+    assert stage_archive(raw, staging, LIMITS, IgnoreRules()) == []
+    assert sorted(f.path for f in staging.files) == ["NOTEBOOK.md", "pkg/idea.py"]
+    with pytest.raises(ArchiveRefused, match="base64"):
+        decode_b64("not base64 at all!", LIMITS.max_archive_bytes)
