@@ -292,21 +292,17 @@ class JobQueue:
         silently in `running`, and a live dispatcher's job is never touched before its lease ends."""
         now = time.time() if now is None else now
         space = space if space is not None else pid_space()
+        running = select(JobRow).where(JobRow.state == JobState.RUNNING)
+        with read_session(self.engine) as session:  # every dispatcher scans each second: write only when needed
+            if not any(_gone(row, space, now, alive) for row in session.exec(running).all()):
+                return []
         changed: list[str] = []
         with write_session(self.engine) as session:
-            for row in session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING)).all():
-                same_space = row.owner_space is None or row.owner_space == space
-                owner_dead = row.owner_pid is None or (same_space and not alive(row.owner_pid))
-                if row.lease_until is not None:
-                    expired = row.lease_until < now
-                    if not expired and not owner_dead:
-                        continue
-                    why = "its server's lease expired" if expired else "its server died or restarted"
-                elif owner_dead:  # a row from before leases: the old pid check
-                    why = "its server died or restarted"
-                else:
+            for row in session.exec(running).all():
+                why = _gone(row, space, now, alive)
+                if why is None:
                     continue
-                if row.pid is not None and same_space and alive(row.pid):
+                if row.pid is not None and row.owner_space in (None, space) and alive(row.pid):
                     kill(row.pid)
                 self._take_back(row, why)
                 session.add(row)
@@ -334,6 +330,17 @@ class JobQueue:
             row.state, row.finished_at = JobState.FAILED, utcnow()
             row.error = row.message = f"{why} during attempt {row.attempts} (no attempts left)"
         row.slot = row.pid = row.owner_pid = row.lease_owner = row.lease_until = row.owner_space = None
+
+
+def _gone(row: JobRow, space: str, now: float, alive: Callable[[int], bool]) -> str | None:
+    """Why a running job's dispatcher counts as gone, or None while it lives."""
+    same_space = row.owner_space is None or row.owner_space == space
+    owner_dead = row.owner_pid is None or (same_space and not alive(row.owner_pid))
+    if row.lease_until is not None and row.lease_until < now:
+        return "its server's lease expired"
+    if owner_dead:  # no need to wait for the lease; rows without a lease (claimed without a holder) only this way
+        return "its server died or restarted"
+    return None
 
 
 def _first_job(session: Session, agent: str, key: str, digest: str) -> str | None:
