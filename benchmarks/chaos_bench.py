@@ -65,6 +65,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_bench() -> None:
+    """A server outlives nothing: SIGTERM when the thread that started it (or the bench) dies."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+
+
 class Server:
     """`python -m mcp_servers.<name> --transport http` on a fixed loopback port, restartable on the same home."""
 
@@ -83,7 +90,8 @@ class Server:
         log = (self.home / "logs" / f"{self.name}.log").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", f"mcp_servers.{self.name}", "--transport", "http",
                                       "--port", str(self.port)], cwd=REPO, env=self.env, stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_bench)  # noqa: PLW1509 - one prctl, no locks
         self.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
