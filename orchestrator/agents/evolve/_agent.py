@@ -323,7 +323,8 @@ class EvolveAgent:
         try:
             result = await self.guarded(self.tools.call(
                 "grader", "submit_predictions", dataset=self.s.dataset, predictions=predictions,
-                idea=f"evolve:{trial.genome.idea}"[:80], note=trial.genome.key[:2000], seed=self.s.seed))
+                idea=f"evolve:{trial.genome.idea}"[:80], note=f"{trial.tier}: {trial.genome.key}"[:2000],
+                seed=self.s.seed))
         except ToolFailure as exc:
             if _SPENT.search(exc.message):
                 self.can_submit, self.pending = False, None
@@ -371,7 +372,8 @@ class EvolveAgent:
         try:
             posted = await self.guarded(self.tools.call(
                 "findings", "post_finding",
-                **finding_text(trial.genome, self.s.dataset, result, trial.fitness.to_dict(), previous, tried)))
+                **finding_text(trial.genome, self.s.dataset, result, trial.fitness.to_dict(), previous, tried,
+                               trial.tier)))
             self.counts["findings"] += 1
             self.emit("finding", finding_id=posted["finding_id"], submission_id=result["submission_id"])
         except ToolFailure as exc:
@@ -412,6 +414,13 @@ class EvolveAgent:
             return
         confirm = self.to_confirm()
         if confirm is not None:
+            if self.counts["submissions"] == 0 and self.pending is None:
+                # A full fine-tune takes minutes to hours: the screened winner is submitted first, so the agent has
+                # a graded result even if the confirmation does not finish before the deadline.
+                screened = next((t for t in self.book.trials if t.tier == "screen" and t.genome.key ==
+                                 confirm.genome.key and t.fitness), None)
+                if screened is not None and self.worth_submitting(screened):
+                    await self.submit(screened)
             self.confirmed[confirm.genome.key] = confirm
             await self.evaluate(confirm)
             if self.worth_submitting(confirm):

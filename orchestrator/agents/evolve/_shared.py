@@ -72,7 +72,7 @@ def read_shared(folder: Path, seen_files: set[str]) -> list[tuple[Genome, float 
 
 
 def finding_text(genome: Genome, dataset: str, submission: dict[str, Any], fitness: dict[str, Any],
-                 baseline: dict[str, Any] | None, trials: int) -> dict[str, Any]:
+                 baseline: dict[str, Any] | None, trials: int, tier: str = "confirm") -> dict[str, Any]:
     """Arguments of post_finding for a grader-confirmed improvement."""
     overall = submission["overall"]
     pgr = overall.get("pgr")
@@ -86,8 +86,11 @@ def finding_text(genome: Genome, dataset: str, submission: dict[str, Any], fitne
     body = "\n".join([
         "## Method",
         (f"Offline evolutionary agent: {trials} candidate configurations screened so far (fast tier), the best "
-        "confirmed with a full run of the strong student, submitted only when its held-out train_label accuracy "
-        "beat every earlier submission's."),
+         "confirmed with a full run of the strong student, submitted only when its held-out train_label accuracy "
+         "beat every earlier submission's. "
+         + ("These predictions come from the confirmation run." if tier == "confirm" else
+            "These predictions come from the fast-tier screen (the agent's first submission, made before the "
+            "confirmation run so that a graded result exists even if that run does not finish in time).")),
         "",
         "## Configuration",
         f"- idea: `{genome.idea}`",

@@ -137,3 +137,19 @@ def test_screening_tier_follows_the_trainer() -> None:
         assert screen == HEAD_SCREEN and confirm == {"strong.tier": "lora"}
     else:
         assert screen == {"strong.max_steps": 40} and confirm == {}
+
+
+async def test_the_screened_winner_is_submitted_before_its_confirmation(w2s_home: Path, tmp_path: Path) -> None:
+    async with agent_with_grader(w2s_home, tmp_path) as (agent, events):
+        agent.screen_extra, agent.confirm_extra, agent.same_tier = {"strong.tier": "head"}, {"strong.tier": "lora"}, False
+        n = len(load_split("sentiment", "test"))
+        screened = trial(0.7, n)
+        screened.tier = "screen"
+        agent.book.trials.append(screened)
+        agent.initial_left = 0
+        await agent.step()  # submits the screen, then tries the confirmation (no train server here: it fails)
+        assert screened.submission is not None and agent.counts["submissions"] == 1
+        confirm = agent.book.trials[-1]
+        assert confirm.tier == "confirm" and "no URL for the train server" in (confirm.error or "")
+        await agent.step()  # nothing new to confirm, nothing resubmitted; the search breeds children next
+        assert [e["event"] for e in events].count("submission") == 1
