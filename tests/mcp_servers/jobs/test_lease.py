@@ -147,6 +147,26 @@ def test_a_dispatcher_that_loses_its_lease_stops_the_sandbox_and_writes_nothing(
     assert view.state == JobState.FAILED and "lease expired" in (view.error or "")
 
 
+def _stop_outside_a_transaction(pid: int, db: Path) -> None:
+    """SIGSTOP `pid` at a moment it holds no SQLite write lock. (Frozen inside a write, it would block every
+    server's writes until it resumes or dies: SQLite's locks belong to the live process; no lease breaks them.)"""
+    import sqlite3
+
+    for _ in range(100):
+        os.kill(pid, signal.SIGSTOP)
+        conn = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.05)
+        finally:
+            conn.close()
+    raise AssertionError("the dispatcher always held the write lock")
+
+
 @pytest.mark.bwrap
 def test_a_hung_dispatchers_job_is_taken_back_within_the_lease_and_its_orphan_sandbox_stops(
         db_path: Path, box: JobSandbox) -> None:
@@ -157,7 +177,7 @@ def test_a_hung_dispatchers_job_is_taken_back_within_the_lease_and_its_orphan_sa
         queue = JobQueue(create_sqlite_engine(db_path), workspaces_dir=box.workspaces_dir)
         _wait_for(lambda: _row(queue, job).pid is not None and _row(queue, job).progress > 0, 60, "a running job")
         sandbox = _row(queue, job).pid
-        os.kill(hung.pid, signal.SIGSTOP)  # alive (and a pid in our space) but renewing nothing
+        _stop_outside_a_transaction(hung.pid, db_path)  # alive (and a pid in our space) but renewing nothing
         stopped = time.monotonic()
         with JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=3.0):
             _wait_for(lambda: f"/{hung.pid}/" not in (_row(queue, job).lease_owner or ""), 10, "the take-back")
