@@ -194,3 +194,39 @@ def test_a_hung_dispatchers_job_is_taken_back_within_the_lease_and_its_orphan_sa
         os.kill(hung.pid, signal.SIGCONT)
         hung.kill()
         hung.wait()
+
+
+def _descendants(root: int) -> set[int]:
+    """`root` and every process below it (read from /proc: the sandbox's inner processes included)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat[stat.rfind(")") + 2:].split()[1]), []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+@pytest.mark.bwrap
+def test_every_process_of_the_sandbox_dies_with_its_dispatcher(db_path: Path, box: JobSandbox) -> None:
+    """SIGKILL of the dispatcher alone: prlimit and the root launcher exec into bwrap, so bwrap's parent is the
+    dispatcher and --die-with-parent takes down the sandbox, the job's python inside it included."""
+    dispatcher = subprocess.Popen([sys.executable, "-c", _DISPATCHER, str(db_path), str(box.workspaces_dir),
+                                   str(box.data_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        job = dispatcher.stdout.readline().strip()
+        queue = JobQueue(create_sqlite_engine(db_path), workspaces_dir=box.workspaces_dir)
+        _wait_for(lambda: _row(queue, job).pid is not None and _row(queue, job).progress > 0, 60, "a running job")
+        sandbox = _descendants(_row(queue, job).pid)
+        assert len(sandbox) >= 3  # bwrap, its pid-1 child in the namespace, the job's python
+    finally:
+        dispatcher.kill()
+        dispatcher.wait()
+    _wait_for(lambda: not any(pid_alive(pid) for pid in sandbox), 5, "the sandbox's end")
