@@ -9,6 +9,7 @@ from pathlib import Path
 from mcp_servers.core import ServerApp, workspace_of
 from mcp_servers.jobs._queue import JobQueue
 from mcp_servers.jobs._runner import JobRunner
+from mcp_servers.jobs._runners import make_runner
 from mcp_servers.jobs._settings import ComputeSettings
 from mcp_servers.jobs._tools import register_job_tools
 
@@ -31,7 +32,7 @@ def build_compute(name: str, settings: ComputeSettings | None = None, instructio
     settings = settings or ComputeSettings()
     app = ServerApp(name, settings, instructions=instructions, local_token=local_token)
     queue = JobQueue(app.engine, settings.quotas(), workspaces_dir=settings.workspaces_dir)
-    runner = JobRunner(queue, settings.job_sandbox(), slots=settings.slots).start()
+    runner = make_runner(queue, settings).start()
     atexit.register(runner.stop)
     register_job_tools(app, queue)
     return Compute(app, queue, runner, settings)

@@ -43,6 +43,16 @@ class ComputeSettings(ServerSettings):
                          description="Backend every job runs in, the agents' own: auto | bwrap | docker | none "
                                      "(none is unsafe: jobs run on the host as the operator).")
 
+    compute_backend: str = Field(default="local", validation_alias=AliasChoices(
+        "compute_backend", "W2S_COMPUTE_BACKEND"), description="Where job sandboxes start: local (this host) | ray "
+                                                               "(one Ray task per job; the `ray` extra).")
+    ray_address: str | None = Field(default=None, validation_alias=AliasChoices("ray_address", "W2S_RAY_ADDRESS"),
+                                    description="ray.init(address=...): `host:6379` of a running cluster, `auto`, "
+                                                "or unset for a one-node cluster on this host.")
+    ray_num_cpus: float = Field(default=1.0, ge=0, validation_alias=AliasChoices("ray_num_cpus", "W2S_RAY_NUM_CPUS"))
+    ray_num_gpus: float | None = Field(default=None, ge=0, validation_alias=AliasChoices(
+        "ray_num_gpus", "W2S_RAY_NUM_GPUS"), description="GPUs per job; default 1 when the cluster has GPUs, else 0.")
+
     def db_path(self, server: str) -> Path:
         return self.state_dir / "jobs.db"
 
