@@ -4,6 +4,7 @@ runner's results, progress, cancel and fairness; a node killed mid-job costs an 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from mcp_servers.core import create_sqlite_engine
 from mcp_servers.jobs import JobQueue, JobSandbox, JobState, Quotas
+from tests.mcp_servers.compute_fixtures import FAST_SFT, FAST_WEAK, ComputeEnv, call, wait_done
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]'; dev includes it)")
 from ray.cluster_utils import Cluster
@@ -178,3 +180,40 @@ def _node_running(cluster: Cluster, queue: JobQueue, job: str) -> object:
                     return node
         time.sleep(0.1)
     raise AssertionError(f"{job} never ran on a worker node: {queue.view(job)}")
+
+
+async def test_a_real_weak_sft_predict_chain_through_the_servers_on_ray(cluster: Cluster, compute_env: ComputeEnv,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The train and predict servers with `W2S_COMPUTE_BACKEND=ray`: tiny real jobs (two steps each) run on the
+    worker nodes and answer as on the local runner, with workspace-relative paths only."""
+    from fastmcp import Client
+
+    from mcp_servers.predict import build_server as build_predict
+    from mcp_servers.train import build_server as build_train
+
+    monkeypatch.setenv("W2S_COMPUTE_BACKEND", "ray")
+    monkeypatch.setenv("W2S_RAY_ADDRESS", cluster.address)
+    settings = compute_env.settings.model_copy(update={"compute_backend": "ray", "ray_address": cluster.address,
+                                                       "slots": None})
+    made = [build_train(settings, compute_env.tokens["alice"]), build_predict(settings, compute_env.tokens["alice"])]
+    try:
+        assert all(isinstance(compute.runner, RayJobRunner) for compute in made)
+        async with Client(made[0].app.mcp) as train, Client(made[1].app.mcp) as predict:
+            weak = await wait_done(train, (await call(train, "start_training", dataset="sentiment", recipe="weak",
+                                                      config=FAST_WEAK))["id"])
+            assert weak["state"] == "succeeded", (weak["error"], weak["log_tail"])
+            sft = await wait_done(train, (await call(train, "start_training", dataset="sentiment", recipe="sft",
+                                                     config=FAST_SFT,
+                                                     labels_source=weak["result"]["labels_source"]))["id"])
+            assert sft["state"] == "succeeded", (sft["error"], sft["log_tail"])
+            pred = await wait_done(predict, (await call(predict, "predict", dataset="sentiment",
+                                                        checkpoint=sft["id"]))["id"])
+            assert pred["state"] == "succeeded", (pred["error"], pred["log_tail"])
+            out = await call(predict, "read_predictions", job_id=pred["id"])
+    finally:
+        for compute in made:
+            compute.runner.stop()
+    assert sft["result"]["checkpoint"] == f"runs/{sft['id']}/checkpoint" and sft["metrics"]["step"] == 2
+    assert len(out["predictions"]) > 0 and all(0.0 <= p <= 1.0 for p in out["predictions"])
+    for answer in (weak, sft, pred):
+        assert str(compute_env.home) not in json.dumps(answer, default=str)
