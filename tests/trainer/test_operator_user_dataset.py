@@ -55,6 +55,7 @@ def test_forum_posts_dataset_end_to_end(w2s_home: Path, tmp_path: Path) -> None:
     cal = calibrate("forum", [0, 1], store.root, tmp_path / "cal", report=lines.append, **HEAD)
     assert cal.seeds == 2 and cal.slices == {}  # no id_/ood_ subsets: overall only, nothing breaks
     assert any("forum_posts" in line for line in lines) and any("seed 1 (2/2)" in line for line in lines)
+    assert any("s left" in line for line in lines if line.startswith("seed 0 (1/2): ceiling test"))
     assert (tmp_path / "cal" / "forum" / "calibration.json").is_file()
     assert cal.gap_warning == gap_verdict(cal)
 
