@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,11 +178,13 @@ class JobQueue:
             session.add(row)
         return self.view(job_id, agent)
 
-    def claim_next(self, n_slots: int, owner_pid: int, holder: LeaseHolder | None = None) -> tuple[JobRow, int] | None:
+    def claim_next(self, n_slots: int, owner_pid: int, holder: LeaseHolder | None = None,
+                   exclude: Collection[str] = ()) -> tuple[JobRow, int] | None:
         """Start the fairest queued job if a slot is free: the agent with the fewest running jobs, then the one
         that started a job longest ago, then that agent's oldest job (round-robin across agents). The job is
         leased to `holder`, which must renew it (`renew`); without one, only `owner_pid`'s life counts (as before
-        leases: such a job is taken back when that pid is gone, never on time)."""
+        leases: such a job is taken back when that pid is gone, never on time). `exclude`: jobs the caller still
+        has a reader for (an attempt it lost): it must not take them again until that reader has ended."""
         with write_session(self.engine) as session:
             running = session.exec(select(JobRow).where(JobRow.state == JobState.RUNNING)).all()
             free = sorted(set(range(n_slots)) - {r.slot for r in running})
@@ -201,7 +203,7 @@ class JobQueue:
                 if started is not None and (agent not in last_start or started > last_start[agent]):
                     last_start[agent] = started
             cap = self.quotas.max_running_per_agent
-            candidates = [r for r in queued if cap is None or holding[r.agent] < cap]
+            candidates = [r for r in queued if (cap is None or holding[r.agent] < cap) and r.id not in exclude]
             if not candidates:
                 return None
             job = min(candidates, key=lambda r: (holding[r.agent], last_start.get(r.agent, _EPOCH),
@@ -214,10 +216,10 @@ class JobQueue:
             session.add(job)
         return job, free[0]
 
-    def set_pid(self, job_id: str, pid: int | None, owner: str | None = None) -> None:
+    def set_pid(self, job_id: str, pid: int | None, owner: str | None = None, attempt: int | None = None) -> None:
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
-            if row is not None and (owner is None or row.lease_owner == owner):
+            if row is not None and _holds(row, owner, attempt):
                 row.pid = pid
                 session.add(row)
 
@@ -236,12 +238,12 @@ class JobQueue:
             return {row.id for row in rows}
 
     def record_progress(self, job_id: str, fraction: float, message: str, metrics: dict[str, Any],
-                        owner: str | None = None) -> None:
+                        owner: str | None = None, attempt: int | None = None) -> None:
         """What a running job reported (already validated and bounded by the dispatcher); with `owner`, only while
-        that dispatcher still holds the job's lease."""
+        that dispatcher still holds the job's lease (and with `attempt`, for that attempt)."""
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
-            if row is None or row.state != JobState.RUNNING or (owner is not None and row.lease_owner != owner):
+            if row is None or row.state != JobState.RUNNING or not _holds(row, owner, attempt):
                 return
             row.progress = fraction
             if message:
@@ -252,14 +254,16 @@ class JobQueue:
             session.add(row)
 
     def finish(self, job_id: str, state: JobState, result: dict[str, Any] | None = None,
-               error: str | None = None, message: str | None = None, owner: str | None = None) -> bool:
+               error: str | None = None, message: str | None = None, owner: str | None = None,
+               attempt: int | None = None) -> bool:
         """Record the end of a job once; a job that already ended keeps its first outcome. With `owner`, only the
         lease holder of a running job records it (a job taken back from a dispatcher is not that one's to end)."""
         with write_session(self.engine) as session:
             row = session.get(JobRow, job_id)
             if row is None or JobState(row.state).finished:
                 return False
-            if owner is not None and (row.state != JobState.RUNNING or row.lease_owner != owner):
+            if (owner is not None or attempt is not None) and (row.state != JobState.RUNNING
+                                                               or not _holds(row, owner, attempt)):
                 return False
             row.state, row.finished_at, row.slot = state, utcnow(), None
             row.lease_owner = row.lease_until = None
@@ -330,6 +334,12 @@ class JobQueue:
             row.state, row.finished_at = JobState.FAILED, utcnow()
             row.error = row.message = f"{why} during attempt {row.attempts} (no attempts left)"
         row.slot = row.pid = row.owner_pid = row.lease_owner = row.lease_until = row.owner_space = None
+
+
+def _holds(row: JobRow, owner: str | None, attempt: int | None) -> bool:
+    """The row is still `owner`'s lease on `attempt` (None: not checked). The attempt matters when a dispatcher
+    lost a job and claimed it again: the old attempt's late outcome must not land on the new one."""
+    return (owner is None or row.lease_owner == owner) and (attempt is None or row.attempts == attempt)
 
 
 def _gone(row: JobRow, space: str, now: float, alive: Callable[[int], bool]) -> str | None:

@@ -58,6 +58,7 @@ class _Running:
     handle: SandboxHandle
     thread: threading.Thread | None = None
     cancelling: bool = False
+    attempt: int = 0
     lost: bool = False
     """Its lease was taken back: the sandbox is stopped and nothing more is written about the job."""
     outcome: Result | Failed | Cancelled | None = field(default=None)
@@ -154,7 +155,9 @@ class JobRunner:
 
     def _claim(self) -> tuple[JobRow, int] | None:
         """The next job, leased to this dispatcher (subclasses that dispatch elsewhere claim through this too)."""
-        return self.queue.claim_next(self.slots, self.holder.pid, self.holder)
+        with self._lock:  # a job we lost but whose reader still runs is not ours to take again yet
+            busy = set(self._running) | self._starting
+        return self.queue.claim_next(self.slots, self.holder.pid, self.holder, exclude=busy)
 
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None
@@ -169,15 +172,15 @@ class JobRunner:
             except Exception as exc:  # the job fails with the reason; others keep running
                 log.exception("job %s: sandbox did not start", row.id)
                 self.queue.finish(row.id, JobState.FAILED, error=f"its sandbox did not start: {type(exc).__name__}",
-                                  owner=self.holder.owner)
+                                  owner=self.holder.owner, attempt=row.attempts)
                 with self._lock:
                     self._starting.discard(row.id)
                 continue
-            running = _Running(handle)
+            running = _Running(handle, attempt=row.attempts)
             with self._lock:
                 self._running[row.id] = running
                 self._starting.discard(row.id)
-            self.queue.set_pid(row.id, getattr(handle, "pid", None), owner=self.holder.owner)
+            self.queue.set_pid(row.id, getattr(handle, "pid", None), owner=self.holder.owner, attempt=row.attempts)
             running.thread = threading.Thread(target=self._follow, args=(row.id, running), daemon=True,
                                               name=f"job-{row.id}")
             running.thread.start()
@@ -195,16 +198,17 @@ class JobRunner:
                 pending = event
                 if time.monotonic() - last_write >= PROGRESS_EVERY_S:
                     self.queue.record_progress(job_id, event.fraction, event.message, event.metrics,
-                                               owner=self.holder.owner)
+                                               owner=self.holder.owner, attempt=running.attempt)
                     pending, last_write = None, time.monotonic()
             elif event is not None and running.outcome is None:
                 running.outcome = event
         if pending is not None:
             self.queue.record_progress(job_id, pending.fraction, pending.message, pending.metrics,
-                                       owner=self.holder.owner)
+                                       owner=self.holder.owner, attempt=running.attempt)
         code = self._wait(running.handle)
         with self._lock:
-            self._running.pop(job_id, None)
+            if self._running.get(job_id) is running:
+                del self._running[job_id]
         if running.lost or (self._stop.is_set() and not running.cancelling):
             return  # taken back, or the server is stopping (stop() gives the job back to the queue)
         self._record(job_id, running, code)
@@ -218,16 +222,17 @@ class JobRunner:
                     return handle.stop(grace_s=2.0)
 
     def _record(self, job_id: str, running: _Running, code: int | None) -> None:
-        outcome, owner = running.outcome, self.holder.owner
+        outcome, owner, attempt = running.outcome, self.holder.owner, running.attempt
         if running.cancelling or isinstance(outcome, Cancelled):
-            self.queue.finish(job_id, JobState.CANCELLED, message="cancelled while running", owner=owner)
+            self.queue.finish(job_id, JobState.CANCELLED, message="cancelled while running", owner=owner,
+                              attempt=attempt)
         elif isinstance(outcome, Result):
-            self.queue.finish(job_id, JobState.SUCCEEDED, result=outcome.result, owner=owner)
+            self.queue.finish(job_id, JobState.SUCCEEDED, result=outcome.result, owner=owner, attempt=attempt)
         elif isinstance(outcome, Failed):
-            self.queue.finish(job_id, JobState.FAILED, error=outcome.error, owner=owner)
+            self.queue.finish(job_id, JobState.FAILED, error=outcome.error, owner=owner, attempt=attempt)
         else:
             self.queue.finish(job_id, JobState.FAILED, error=f"job exited with code {code} before reporting "
-                              "(out of memory or killed?)", owner=owner)
+                              "(out of memory or killed?)", owner=owner, attempt=attempt)
 
     def _cancel(self) -> None:
         for row in self.queue.cancel_requests(self.holder):

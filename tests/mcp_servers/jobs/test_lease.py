@@ -95,6 +95,20 @@ def test_only_the_lease_holder_writes_progress_and_the_outcome(queue: JobQueue) 
     assert queue.view(job).state == JobState.SUCCEEDED
 
 
+def test_a_lost_attempts_late_outcome_never_lands_on_the_next_attempt_of_the_same_dispatcher(queue: JobQueue) -> None:
+    holder = LeaseHolder(lease_s=2, pid=os.getpid(), space="other-host")
+    job = queue.submit("a", "sleep", SLEEP, {"seconds": 0}).id
+    queue.claim_next(1, holder.pid, holder)
+    queue.expire(lambda pid: True, lambda pid: None, now=time.time() + 3)  # attempt 1 lost (we were stalled)
+    assert queue.claim_next(1, holder.pid, holder, exclude={job}) is None  # its reader still runs: not again yet
+    queue.claim_next(1, holder.pid, holder)  # the reader ended: attempt 2, same dispatcher
+    queue.record_progress(job, 0.9, "late", {"step": 1}, owner=holder.owner, attempt=1)
+    assert not queue.finish(job, JobState.SUCCEEDED, result={"from": 1}, owner=holder.owner, attempt=1)
+    assert queue.view(job).state == JobState.RUNNING and queue.view(job).progress == 0.0
+    assert queue.finish(job, JobState.SUCCEEDED, result={"from": 2}, owner=holder.owner, attempt=2)
+    assert queue.view(job).result == {"from": 2}
+
+
 def test_a_jobs_table_from_before_leases_is_migrated(tmp_path: Path) -> None:
     import sqlite3
 
@@ -122,7 +136,7 @@ db, workspaces, data = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 queue = JobQueue(create_sqlite_engine(db), workspaces_dir=workspaces)
 box = JobSandbox(workspaces_dir=workspaces, data_dir=data, backend_name="bwrap")
 runner = JobRunner(queue, box, slots=1, poll_s=0.05, lease_s=3.0).start()
-print(queue.submit("a", "sleep", "trainer.jobs.builtin:sleep_job", {"seconds": 2.0, "steps": 10}).id, flush=True)
+print(queue.submit("a", "sleep", "trainer.jobs.builtin:sleep_job", {"seconds": 8.0, "steps": 16}).id, flush=True)
 time.sleep(300)
 """
 
