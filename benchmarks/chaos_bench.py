@@ -215,6 +215,7 @@ class Ack:
 class Log:
     acks: list[Ack] = field(default_factory=list)
     retries: int = 0
+    timeouts: int = 0
     refused: list[str] = field(default_factory=list)
     unacknowledged: int = 0
 
@@ -231,8 +232,9 @@ async def _writer(k: int, phase: str, name: str, client: Mcp, until: float, log:
         while True:
             try:
                 answer = await client.call(tool, arguments)
-            except Retry:
+            except Retry as exc:
                 log.retries += 1
+                log.timeouts += "Timeout" in str(exc)
                 if time.monotonic() > give_up:
                     log.unacknowledged += 1
                     break
@@ -248,7 +250,8 @@ async def _writer(k: int, phase: str, name: str, client: Mcp, until: float, log:
 
 async def _agent(k: int, phase: str, servers: dict[str, Server], token: str, until: float, log: Log) -> None:
     """An agent writing to every server at once (a stalled server does not hold up its other writes)."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=2.0)) as http:
+    # a long read timeout, as an agent's client has: a short one turns a slow restart into a retry storm
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0)) as http:
         await asyncio.gather(*(_writer(k, phase, name, Mcp(http, server.url, token), until, log)
                                for name, server in servers.items()))
 
@@ -333,24 +336,26 @@ async def _restore_phase(home: Path, servers: dict[str, Server], tokens: list[st
 def _summary(home: Path, log: Log, events: list[tuple[str, float, float, float]], restore: dict[str, Any] | None,
              seconds: float) -> dict[str, Any]:
     kill_acks = [a for a in log.acks if a.tag.startswith("kill-")]
-    recovery, restart = [], []
+    recovery, restart, per_kill = [], [], []
     for name, killed, reaped, healthy in events:
         after = [a.at for a in log.acks if a.server == name and a.at > reaped]
         restart.append(healthy - killed)
         if after:
             recovery.append(min(after) - killed)
+        per_kill.append([name, _r(healthy - killed), _r(min(after) - killed) if after else None])
     lost, duplicates = _lost_and_duplicates(home, log.acks)
     out: dict[str, Any] = {
         "agents": None, "seconds": seconds, "kills": len(events),
         "acknowledged": len(kill_acks), "writes_per_s": round(len(kill_acks) / seconds, 1),
         "by_server": {s: sum(a.server == s for a in kill_acks) for s in SERVERS},
         "lost": sum(a.tag.startswith("kill-") for a in lost), "duplicates": duplicates,
-        "retries": log.retries, "replayed": sum(a.replayed for a in log.acks), "refused": len(log.refused),
+        "retries": log.retries, "timeouts": log.timeouts, "replayed": sum(a.replayed for a in log.acks), "refused": len(log.refused),
         "refusals": sorted(set(log.refused))[:5], "unacknowledged": log.unacknowledged,
         "restart_s": {"median": _r(statistics.median(restart)) if restart else None,
                       "max": _r(max(restart)) if restart else None},
         "kill_to_next_ack_s": {"median": _r(statistics.median(recovery)) if recovery else None,
                                "max": _r(max(recovery)) if recovery else None, "measured": len(recovery)},
+        "per_kill": per_kill,
     }
     if restore is not None:
         killed = restore["killed"]
