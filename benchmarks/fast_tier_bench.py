@@ -111,10 +111,10 @@ def main() -> None:
     ratios = []
     for name in names:
         cells = " | ".join(f"{np.mean(secs[(name, t)]):.1f} | {np.mean(acc[(name, t)]):.4f}" for t in tiers)
-        ratio = (np.mean(secs[(name, "lora")]) / np.mean(secs[(name, "head")])
-                 if {"head", "lora"} <= set(tiers) else float("nan"))
+        both = {"head", "lora"} <= set(tiers)
+        ratio = np.mean(secs[(name, "lora")]) / np.mean(secs[(name, "head")]) if both else float("nan")
         ratios.append(ratio)
-        print(f"| {name} | {cells} | {ratio:.0f}x |")
+        print(f"| {name} | {cells} | {f'{ratio:.0f}x' if both else '-'} |")
     if {"head", "lora"} <= set(tiers):
         rho = spearman([float(np.mean(acc[(n, "head")])) for n in names],
                        [float(np.mean(acc[(n, "lora")])) for n in names])
