@@ -150,6 +150,7 @@ def build_weak_artifact(
         info = {"id": aid, "wall_s": time.perf_counter() - started, "sizes": sizes, "train_rows": used}
         (staged / "info.json").write_text(json.dumps(info, indent=2) + "\n")
         target = root / aid
+        staged.chmod(0o755)  # mkdtemp's 0700 would hide a shared artifact from the sandbox user (w2s-agent)
         if rebuild and target.exists():
             shutil.rmtree(target)
         try:
