@@ -16,6 +16,7 @@ _BOUNDS: dict[str, tuple[float, float]] = {
     "lr": (1e-9, 1.0), "head_lr": (1e-9, 10.0), "weight_decay": (0.0, 1.0), "warmup_frac": (0.0, 1.0),
     "max_grad_norm": (1e-6, 1e6), "max_length": (8, 131072), "lora_r": (1, 4096), "lora_alpha": (1, 65536),
     "lora_dropout": (0.0, 0.9), "log_every": (1, 1_000_000), "eval_batch_size": (1, 4096), "seed": (0, 2**31 - 1),
+    "fast_epochs": (1e-3, 1000), "fast_lr": (1e-9, 10.0), "head_hidden": (1, 65536), "max_rows": (1, 100_000_000),
 }
 _CLIENT_FORBIDDEN = ("device",)
 """Fields the compute server owns: a job runs on the slot it was given."""
