@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,11 +149,7 @@ def test_a_node_killed_mid_job_costs_an_attempt_then_the_job_fails_with_the_reas
     with _runner(cluster, queue, box):
         job = queue.submit("a", "sleep", SLEEP, {"seconds": 120, "steps": 1200}).id
         for attempt in (1, 2):
-            node = _node_running(cluster, queue, job)
-            deadline = time.monotonic() + 30
-            while not (pids := _sandbox_pids()):
-                assert time.monotonic() < deadline, f"attempt {attempt}'s sandbox never started"
-                time.sleep(0.1)
+            node, pids = _node_running(cluster, queue, job)
             cluster.remove_node(node, allow_graceful=False)
             cluster.add_node(num_cpus=1, **NODE_MEMORY)  # a replacement, as an autoscaler would bring
             state = _wait(queue, job, {JobState.QUEUED, JobState.RUNNING, JobState.FAILED} if attempt == 1
@@ -168,18 +165,29 @@ def test_a_node_killed_mid_job_costs_an_attempt_then_the_job_fails_with_the_reas
         assert "was lost during attempt 2 (no attempts left)" in failed.error
 
 
-def _node_running(cluster: Cluster, queue: JobQueue, job: str) -> object:
-    """The cluster node whose id the job's `running on Ray node host/<id>` message names."""
+def _node_running(cluster: Cluster, queue: JobQueue, job: str) -> tuple[Any, set[int]]:
+    """The worker node whose raylet the job's sandbox descends from (found by process ancestry: the node id in the
+    job's `running on Ray node` message lasts only until its first progress), and the sandbox's pids."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        view = queue.view(job)
-        if view.state == JobState.RUNNING and "running on Ray node" in view.message:
-            short = view.message.rsplit("/", 1)[-1]
-            for node in cluster.list_all_nodes():
-                if node.node_id.startswith(short) and not node.head:
-                    return node
+        if queue.view(job).state == JobState.RUNNING and (pids := _sandbox_pids()):
+            for node in cluster.worker_nodes:
+                raylet = node.all_processes["raylet"][0].process.pid
+                if any(raylet in _ancestors(pid) for pid in pids):
+                    return node, pids
         time.sleep(0.1)
     raise AssertionError(f"{job} never ran on a worker node: {queue.view(job)}")
+
+
+def _ancestors(pid: int) -> set[int]:
+    seen: set[int] = set()
+    while pid > 1 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return seen
 
 
 async def test_a_real_weak_sft_predict_chain_through_the_servers_on_ray(cluster: Cluster, compute_env: ComputeEnv,
