@@ -12,6 +12,8 @@ from tests.conftest import _OPERATOR
 from tests.mcp_servers.compute_fixtures import call, compute_env, servers, wait_done  # noqa: F401  (fixtures)
 from trainer.data import load_split
 
+pytestmark = pytest.mark.slow  # two servers, three jobs: about a minute on an idle 2-core machine
+
 HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
 
 
