@@ -346,10 +346,10 @@ def _gone(row: JobRow, space: str, now: float, alive: Callable[[int], bool]) -> 
     """Why a running job's dispatcher counts as gone, or None while it lives."""
     same_space = row.owner_space is None or row.owner_space == space
     owner_dead = row.owner_pid is None or (same_space and not alive(row.owner_pid))
-    if row.lease_until is not None and row.lease_until < now:
-        return "its server's lease expired"
     if owner_dead:  # no need to wait for the lease; rows without a lease (claimed without a holder) only this way
         return "its server died or restarted"
+    if row.lease_until is not None and row.lease_until < now:  # hung, a zombie's pid reused, or another host's
+        return "its server's lease expired"
     return None
 
 
