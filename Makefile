@@ -4,7 +4,7 @@ VENV := .venv/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo demo-baseline test test-fast
+.PHONY: setup demo demo-baseline test test-fast lint
 DEMO_MINUTES ?= 10
 
 setup:
@@ -23,3 +23,6 @@ test:
 
 test-fast:
 	$(VENV)/python -m pytest -q -m "not slow"
+
+lint:
+	$(VENV)/ruff check .

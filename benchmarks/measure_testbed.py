@@ -80,9 +80,9 @@ def main() -> None:
     summary = {k: {"mean": float(np.mean(v)), "sem": _sem(v), "n": len(v)} for k, v in rows.items()}
     if "weak" in summary and "ceiling" in summary:
         w, c = summary["weak"]["mean"], summary["ceiling"]["mean"]
-        for k in summary:
+        for k, row in summary.items():
             if k not in ("weak", "ceiling"):
-                summary[k]["pgr"] = (summary[k]["mean"] - w) / (c - w) if c - w > 1e-3 else None
+                row["pgr"] = (row["mean"] - w) / (c - w) if c - w > 1e-3 else None
     print(json.dumps({"summary": summary}, indent=2))
 
 

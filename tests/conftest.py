@@ -14,7 +14,7 @@ os.environ.setdefault("FASTMCP_SHOW_SERVER_BANNER", "false")
 os.environ.setdefault("FASTMCP_CHECK_FOR_UPDATES", "off")
 
 # Resolved once, before any test repoints W2S_HOME: where the packaged raw corpora and the model cache live.
-from trainer import paths  # noqa: E402
+from trainer import paths
 
 _OPERATOR = paths()
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-import trainer.presets as presets
+from trainer import presets
 from trainer.ideas import make_config, registered_ideas
 
 

@@ -74,9 +74,8 @@ def test_tar_members_escaping_the_folder_are_refused(tmp_path: Path) -> None:
         info = tarfile.TarInfo("../../escape.txt")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"bad"))
-    with pytest.raises(tarfile.TarError):
-        with unpacked(archive):
-            pass
+    with pytest.raises(tarfile.TarError), unpacked(archive):
+        pass
     assert not (tmp_path.parent / "escape.txt").exists()
 
 
