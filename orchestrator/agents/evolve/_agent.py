@@ -24,7 +24,7 @@ from orchestrator.agents.evolve._evolution import Evolver, Scored
 from orchestrator.agents.evolve._fitness import fitness, groups_of, postprocess
 from orchestrator.agents.evolve._notebook import Notebook, Trial
 from orchestrator.agents.evolve._shared import finding_text, read_shared, snapshot_archive
-from orchestrator.agents.evolve._space import baselines
+from orchestrator.agents.evolve._space import POSTPROCESS, Genome, baselines
 
 T = TypeVar("T")
 _SPENT = re.compile(r"budget spent|budget exhausted|no submissions left|quota exceeded", re.IGNORECASE)
@@ -256,6 +256,7 @@ class EvolveAgent:
             trial.job_id = view["id"]
             trial.test_probs = self._read_predictions(view["result"]["predictions_file"])
             label_probs = await self.label_predictions(view)
+            trial.label_probs = label_probs
             trial.fitness = fitness(trial.test_probs, self.test_groups, trial.genome.postprocess, label_probs,
                                     self.label_targets if label_probs is not None else None, self.label_groups)
             self.log(f"{trial.tier} done: fitness {trial.fitness.value:.4f} ({trial.fitness.source})")
@@ -394,6 +395,29 @@ class EvolveAgent:
         except ToolFailure as exc:
             self.log(f"upload_snapshot failed: {exc.message[:300]}")
 
+    def postprocess_variants(self, trial: Trial) -> list[Trial]:
+        """The other label transformations of a finished run, scored from its predictions (no new job)."""
+        if trial.fitness is None or trial.test_probs is None or trial.label_probs is None:
+            return []
+        variants = []
+        for how in POSTPROCESS:
+            genome = Genome(trial.genome.idea, dict(trial.genome.options), how)
+            if how == trial.genome.postprocess:
+                continue
+            variant = Trial(genome, trial.tier, trial.job_id, origin="postprocess", test_probs=trial.test_probs,
+                            label_probs=trial.label_probs)
+            variant.fitness = fitness(trial.test_probs, self.test_groups, how, trial.label_probs,
+                                      self.label_targets, self.label_groups)
+            self.evolver.seen.add(genome.key)
+            self.confirmed.setdefault(genome.key, variant)
+            self.book.trials.append(variant)
+            variants.append(variant)
+        if variants:
+            self.log("postprocess variants of " + trial.genome.describe() + ": " + ", ".join(
+                f"{v.genome.postprocess} {v.fitness.value:.4f}" for v in variants if v.fitness))
+            self.save()
+        return variants
+
     # --- the loop -------------------------------------------------------------------------------------------
     def absorb_shared(self) -> None:
         for genome, pgr in read_shared(self.s.workdir / "shared_findings", self.shared_seen):
@@ -423,8 +447,10 @@ class EvolveAgent:
                     await self.submit(screened)
             self.confirmed[confirm.genome.key] = confirm
             await self.evaluate(confirm)
-            if self.worth_submitting(confirm):
-                await self.submit(confirm)
+            best = max([confirm, *self.postprocess_variants(confirm)],
+                       key=lambda t: t.fitness.value if t.fitness else -math.inf)
+            if self.worth_submitting(best):
+                await self.submit(best)
             return
         if not self.queue:
             self.absorb_shared()

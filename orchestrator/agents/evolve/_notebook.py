@@ -29,7 +29,9 @@ class Trial:
     test_probs: list[float] | None = None
     submission: dict[str, Any] | None = None
     origin: str = "generated"
-    """baseline, shared (from another agent's finding) or generated."""
+    """baseline, shared (from another agent's finding), generated, or postprocess (re-scored, no new job)."""
+    label_probs: list[float] | None = None
+    """The student's P(class 1) on train_label (kept in memory only: postprocess variants are re-scored from it)."""
 
 
 @dataclass
