@@ -25,7 +25,16 @@ from orchestrator import _workspace as ws
 from orchestrator._agent_proc import AgentProc, SessionResult
 from orchestrator._db import AgentRow, LaunchRow, StateDB
 from orchestrator._proxy import DEFAULT_UPSTREAM, ModelProxy
-from orchestrator._services import Service, plan, running_serve, save_record, spawn, start_services, stop_services
+from orchestrator._services import (
+    ServerSupervisor,
+    Service,
+    plan,
+    running_serve,
+    save_record,
+    start_services,
+    start_tokens_replica,
+    stop_services,
+)
 from sandbox import INSIDE_DATA, INSIDE_WORKSPACE, Backend, ResourceLimits, SandboxSpec, get_backend
 from trainer import paths
 
@@ -106,7 +115,7 @@ class Launch:
         self.deadline = self.started_at + opts.duration_s if opts.duration_s else None
         self.services: list[Service] = []
         self.server_procs: dict[str, subprocess.Popen[bytes]] = {}
-        self._server_due: dict[str, float] = {}
+        self._supervisor: ServerSupervisor | None = None
         self.agents: dict[str, AgentProc] = {}
         self.proxies: dict[str, ModelProxy] = {}
         self._due: dict[str, float] = {}
@@ -115,6 +124,7 @@ class Launch:
         self._syncer = None
         self.directions: dict[str, prompts.Direction] = {}
         self._replicator: Replicator | None = None
+        self._tokens_replicator: Replicator | None = None
 
     def note(self, text: str) -> None:
         self.log.append(time.strftime("%H:%M:%S ") + text)
@@ -137,7 +147,13 @@ class Launch:
         else:
             self.services = plan(opts.base_port)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            self.server_procs = start_services(self.services, opts.host, paths().state_dir / "logs")
+            log_dir = paths().state_dir / "logs"
+            self.server_procs = start_services(self.services, opts.host, log_dir)
+            self._supervisor = ServerSupervisor(
+                self.services, self.server_procs, opts.host, log_dir, self.note,
+                on_restart=lambda: save_record(self.services, {n: p.spec.workspace for n, p in self.agents.items()},
+                                               self.launch_id))
+            self._start_tokens_replica()
             self.note(f"servers up on ports {opts.base_port}-{opts.base_port + len(self.services) - 1}")
         directions = prompts.load_directions(opts.directions_file)
         self.directions = {d.name: d for d in directions}
@@ -163,6 +179,10 @@ class Launch:
             self._replicator = Replicator(self.db.path, settings.replica_for("orchestrator")).start()
         except Exception as exc:  # noqa: BLE001 - replication is a safety net; a launch without it still runs, and says so
             self.note(f"litestream not running for orchestrator.db: {exc}")
+
+    def _start_tokens_replica(self) -> None:
+        """The tokens db has no server of its own: whoever starts the servers replicates it (a joined `serve` does)."""
+        self._tokens_replicator = start_tokens_replica(self.note)
 
     def _prepare_agent(self, index: int, name: str, direction: prompts.Direction) -> Path:
         opts = self.opts
@@ -238,21 +258,8 @@ class Launch:
             self._check_agent(proc, now)
 
     def _check_servers(self, now: float) -> None:
-        for service in self.services:
-            proc = self.server_procs.get(service.name)
-            if proc is None:
-                continue
-            if proc.poll() is not None and service.name not in self._server_due:
-                delay = min(30.0, 2.0 ** min(service.restarts, 5))
-                self._server_due[service.name] = now + delay
-                self.note(f"server {service.name} exited ({proc.returncode}); restart in {delay:.0f}s")
-            due = self._server_due.get(service.name)
-            if due is not None and now >= due and not self.stopping.is_set():
-                del self._server_due[service.name]
-                service.restarts += 1
-                self.server_procs[service.name] = spawn(service, self.opts.host, paths().state_dir / "logs")
-                save_record(self.services, {n: p.spec.workspace for n, p in self.agents.items()}, self.launch_id)
-                self.note(f"server {service.name} restarted (pid {service.pid}, restart {service.restarts})")
+        if self._supervisor is not None:
+            self._supervisor.check(now, self.stopping.is_set())
 
     def _check_agent(self, proc: AgentProc, now: float) -> None:
         row = self.db.agent(proc.name)
@@ -365,8 +372,9 @@ class Launch:
         revoked = ws.revoke_launch(self.tokens, self.launch_id)
         self.note(f"revoked {revoked} token(s)")
         self.db.end_launch(self.launch_id, state)
-        if self._replicator is not None:
-            self._replicator.stop()
+        for replicator in (self._replicator, self._tokens_replicator):
+            if replicator is not None:
+                replicator.stop()
 
 
 def install_signal_handlers(launch: Launch) -> None:

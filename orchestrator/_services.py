@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
 
+from mcp_servers.core import Replicator, ServerSettings
 from trainer import paths
 
 SERVERS: tuple[str, ...] = ("grader", "findings", "snapshot", "train", "predict")
@@ -148,3 +150,46 @@ def pid_is(pid: object, *words: str) -> bool:
         return False
     joined = b" ".join(argv)
     return all(word.encode() in joined for word in words)
+
+
+class ServerSupervisor:
+    """Keeps the servers this process started alive: a server that exits is reaped, logged, and started again
+    after a backoff (1, 2, 4 ... 30 s); `Service.restarts` counts it and `on_restart` lets the caller rewrite the
+    record that `orchestrator status` reads."""
+
+    def __init__(self, services: list[Service], procs: dict[str, subprocess.Popen[bytes]], host: str,
+                 log_dir: Path, note: Callable[[str], None], on_restart: Callable[[], None] | None = None) -> None:
+        self.services, self.procs, self.host, self.log_dir = services, procs, host, log_dir
+        self.note, self.on_restart = note, on_restart
+        self._due: dict[str, float] = {}
+
+    def check(self, now: float, stopping: bool = False) -> None:
+        for service in self.services:
+            proc = self.procs.get(service.name)
+            if proc is None:
+                continue
+            if proc.poll() is not None and service.name not in self._due:  # poll() reaps it
+                delay = min(30.0, 2.0 ** min(service.restarts, 5))
+                self._due[service.name] = now + delay
+                self.note(f"server {service.name} exited ({proc.returncode}); restart in {delay:.0f}s")
+            due = self._due.get(service.name)
+            if due is not None and now >= due and not stopping:
+                del self._due[service.name]
+                service.restarts += 1
+                self.procs[service.name] = spawn(service, self.host, self.log_dir)
+                if self.on_restart is not None:
+                    self.on_restart()
+                self.note(f"server {service.name} restarted (pid {service.pid}, restart {service.restarts})")
+
+
+def start_tokens_replica(note: Callable[[str], None]) -> Replicator | None:
+    """Replicate the shared tokens db while the servers run (it belongs to no single server); None when litestream
+    is off or cannot start (the servers still run, and `note` says so)."""
+    settings = ServerSettings()
+    if not settings.litestream:
+        return None
+    try:
+        return Replicator(settings.tokens_db, settings.replica_for("tokens")).start()
+    except Exception as exc:  # noqa: BLE001 - a safety net: serving goes on without it, and says so
+        note(f"litestream not running for tokens.db: {exc}")
+        return None

@@ -30,7 +30,17 @@ from orchestrator import _workspace as ws
 from orchestrator._agents import MCP_CONFIG, prepare_agent
 from orchestrator._db import LIVE_STATES, StateDB
 from orchestrator._launch import Launch, LaunchError, LaunchOptions, check_options, install_signal_handlers
-from orchestrator._services import Service, load_record, pid_is, plan, save_record, start_services, stop_services
+from orchestrator._services import (
+    ServerSupervisor,
+    Service,
+    load_record,
+    pid_is,
+    plan,
+    save_record,
+    start_services,
+    start_tokens_replica,
+    stop_services,
+)
 from orchestrator._view import agents_table, leaderboard
 from trainer import paths
 
@@ -65,14 +75,18 @@ def serve(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     store = TokenStore(ServerSettings().tokens_db)  # create the shared tokens db once, before five servers open it
     run_id = f"serve-{os.getpid()}-{int(time.time())}"
+    log_dir = paths().state_dir / "logs"
     try:
-        start_services(services, host, paths().state_dir / "logs")
+        procs = start_services(services, host, log_dir)
     except (RuntimeError, TimeoutError) as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    syncer = None
+    syncer, workspaces = None, {}
+    replica = start_tokens_replica(lambda text: console.print(f"[yellow]{escape(text)}[/]"))
+    supervisor = ServerSupervisor(services, procs, host, log_dir, lambda text: console.print(escape(text)),
+                                  on_restart=lambda: save_record(services, workspaces))
     try:
         local = host if host != "0.0.0.0" else "127.0.0.1"
         workspaces = {name: prepare_agent(name, services, store, run_id, local) for name in names}
@@ -83,7 +97,8 @@ def serve(
             console.print(f"agent [bold]{escape(name)}[/]: orchestrator shell {escape(name)}   "
                           f"(MCP config: {workspace / MCP_CONFIG})")
         console.print("Ctrl-C stops every server.")
-        stopped.wait()
+        while not stopped.wait(1.0):  # a server that dies is restarted with backoff and counted in `status`
+            supervisor.check(time.time())
     except KeyboardInterrupt:
         pass
     finally:
@@ -91,6 +106,8 @@ def serve(
             syncer.stop()
         stop_services(services)
         revoked = ws.revoke_launch(store, run_id)
+        if replica is not None:
+            replica.stop()
         console.print(f"stopped; revoked {revoked} token(s)")
 
 

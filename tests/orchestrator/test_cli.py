@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import stat
 import subprocess
 import sys
@@ -94,6 +96,19 @@ def test_serve_status_stop_and_tokens_die_with_the_serve(w2s_home: Path) -> None
         assert "predict" in tools["predict"] and tools["datasets"] == ["sentiment"]
         bob = json.loads((paths().workspaces_dir / "bob" / ".mcp.json").read_text())
         assert bob["mcpServers"]["grader"]["headers"] != config["mcpServers"]["grader"]["headers"]
+        # kill -9 of a server under `serve`: reaped, restarted with backoff, counted in the record `status` reads.
+        findings = next(s for s in record["services"] if s["name"] == "findings")
+        os.kill(findings["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while True:
+            now = {s["name"]: s for s in (load_record() or record)["services"]}["findings"]
+            if now["restarts"] == 1 and Service(**now).healthy():
+                break
+            assert time.monotonic() < deadline, "findings was not restarted"
+            time.sleep(0.5)
+        assert now["pid"] != findings["pid"]
+        status = cli("status", env=env, timeout=60)
+        assert status.returncode == 0 and "findings" in status.stdout, status.stdout
         _stop(serve, env)
         assert not any(Service(**s).healthy(timeout=0.3) for s in record["services"])
 
