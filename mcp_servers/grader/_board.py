@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlmodel import select
 
@@ -32,6 +33,21 @@ from mcp_servers.grader._visible import VisibleScore, visible_scores
 _BOARD_COLUMNS = (SubmissionRow.id, SubmissionRow.agent, SubmissionRow.idea, SubmissionRow.seed,
                   SubmissionRow.reported_accuracy, SubmissionRow.reported_pgr, SubmissionRow.reported_id_accuracy,
                   SubmissionRow.reported_ood_accuracy, SubmissionRow.flags, SubmissionRow.improved)
+
+
+class _BoardRow(NamedTuple):
+    """One submission as the leaderboard reads it, field for field with `_BOARD_COLUMNS`."""
+
+    id: int
+    agent: str
+    idea: str | None
+    seed: int | None
+    accuracy: float
+    pgr: float | None
+    id_accuracy: float | None
+    ood_accuracy: float | None
+    flags: str
+    improved: bool
 
 
 def get_submission(grader: Grader, who: Identity, submission_id: int) -> SubmissionView:
@@ -58,55 +74,55 @@ def _visible(grader: Grader, ids: list[int]) -> dict[int, VisibleScore]:
         raw.close()
 
 
-def _summary(grader: Grader, agent: str, rows: list[tuple], finals: tuple[list[int], bool],
+def _summary(grader: Grader, agent: str, rows: list[_BoardRow], finals: tuple[list[int], bool],
              seen: dict[int, VisibleScore]) -> AgentSummary:
-    best = max((r for r in rows if r[9]), key=lambda r: (r[4], r[0]), default=rows[0])
+    best = max((r for r in rows if r.improved), key=lambda r: (r.accuracy, r.id), default=rows[0])
     published = [seen[i] for i in finals[0] if i in seen and seen[i].private_accuracy is not None]
     top = max(published, key=lambda v: (v.private_accuracy, -v.submission_id), default=None)
 
     def gap(public: float | None, private: float | None) -> float | None:
-        return None if public is None or private is None else grader._round(public - private)
+        return None if public is None or private is None else grader.round_score(public - private)
 
     return AgentSummary(
-        agent=agent, submissions=len(rows), improvements=sum(1 for r in rows if r[9]),
-        flagged=sum(1 for r in rows if r[8] != "[]"),
-        climb_flagged=sum(1 for r in rows if any(is_climb_flag(f) for f in json.loads(r[8]))),
-        best_submission_id=best[0], accuracy=best[4], pgr=best[5], final_submission_ids=finals[0],
+        agent=agent, submissions=len(rows), improvements=sum(1 for r in rows if r.improved),
+        flagged=sum(1 for r in rows if r.flags != "[]"),
+        climb_flagged=sum(1 for r in rows if any(is_climb_flag(f) for f in json.loads(r.flags))),
+        best_submission_id=best.id, accuracy=best.accuracy, pgr=best.pgr, final_submission_ids=finals[0],
         final_default=finals[1], private_accuracy=None if top is None else top.private_accuracy,
         private_pgr=None if top is None else top.private_pgr,
-        gap_accuracy=gap(best[4], None if top is None else top.private_accuracy),
-        gap_pgr=gap(best[5], None if top is None else top.private_pgr))
+        gap_accuracy=gap(best.accuracy, None if top is None else top.private_accuracy),
+        gap_pgr=gap(best.pgr, None if top is None else top.private_pgr))
 
 
 def leaderboard(grader: Grader, dataset: str) -> Leaderboard:
     """Best per agent and idea, from the grader's own stored scores (reported values, never self-reports)."""
     grader.check_dataset(dataset)
     with read_session(grader.engine) as session:
-        rows = [tuple(r) for r in session.exec(select(*_BOARD_COLUMNS).where(SubmissionRow.dataset == dataset)
+        rows = [_BoardRow(*r) for r in session.exec(select(*_BOARD_COLUMNS).where(SubmissionRow.dataset == dataset)
                                                .order_by(SubmissionRow.id)).all()]  # type: ignore[arg-type]
         finals = all_finals(session, dataset)
         closed = closed_at(session, dataset)
         published_at = session.exec(select(PublicationRow.published_at).where(PublicationRow.dataset == dataset)
                                     .order_by(PublicationRow.id.desc())).first()  # type: ignore[union-attr]
-    groups: dict[tuple[str, str | None], list[tuple]] = defaultdict(list)
-    per_agent: dict[str, list[tuple]] = defaultdict(list)
+    groups: dict[tuple[str, str | None], list[_BoardRow]] = defaultdict(list)
+    per_agent: dict[str, list[_BoardRow]] = defaultdict(list)
     for row in rows:
-        groups[(row[1], row[2])].append(row)
-        per_agent[row[1]].append(row)
-    best = {key: max(members, key=lambda r: (r[4], -r[0])) for key, members in groups.items()}
+        groups[(row.agent, row.idea)].append(row)
+        per_agent[row.agent].append(row)
+    best = {key: max(members, key=lambda r: (r.accuracy, -r.id)) for key, members in groups.items()}
     final_ids = {i for ids, _ in finals.values() for i in ids}
-    seen = _visible(grader, [r[0] for r in best.values()] + sorted(final_ids))
+    seen = _visible(grader, [r.id for r in best.values()] + sorted(final_ids))
     entries = []
     for (agent, _), row in best.items():
-        members, history = groups[(agent, row[2])], [r for r in per_agent[agent] if r[0] <= row[0]]
-        v = seen.get(row[0])
+        members, history = groups[(agent, row.idea)], [r for r in per_agent[agent] if r.id <= row.id]
+        v = seen.get(row.id)
         entries.append(LeaderboardEntry(
-            agent=agent, idea=row[2], best_submission_id=row[0], accuracy=row[4], pgr=row[5], id_accuracy=row[6],
-            ood_accuracy=row[7], submissions=len(members), seeds=len({m[3] for m in members if m[3] is not None}),
-            flagged=sum(1 for m in members if m[8] != "[]"), flags=json.loads(row[8]),
-            climb_flagged=sum(1 for m in members if any(is_climb_flag(f) for f in json.loads(m[8]))),
-            agent_submissions=len(history), agent_improvements=sum(1 for r in history if r[9]),
-            final=row[0] in final_ids, private_accuracy=None if v is None else v.private_accuracy,
+            agent=agent, idea=row.idea, best_submission_id=row.id, accuracy=row.accuracy, pgr=row.pgr,
+            id_accuracy=row.id_accuracy, ood_accuracy=row.ood_accuracy, submissions=len(members), seeds=len({m.seed for m in members if m.seed is not None}),
+            flagged=sum(1 for m in members if m.flags != "[]"), flags=json.loads(row.flags),
+            climb_flagged=sum(1 for m in members if any(is_climb_flag(f) for f in json.loads(m.flags))),
+            agent_submissions=len(history), agent_improvements=sum(1 for r in history if r.improved),
+            final=row.id in final_ids, private_accuracy=None if v is None else v.private_accuracy,
             private_pgr=None if v is None else v.private_pgr,
         ))
     entries.sort(key=lambda e: (-(e.private_accuracy if e.private_accuracy is not None else -1), -e.accuracy,
@@ -115,8 +131,8 @@ def leaderboard(grader: Grader, dataset: str) -> Leaderboard:
               for agent in sorted(per_agent)]
     cal = grader.calibration(dataset)
     return Leaderboard(
-        dataset=dataset, weak_acc=None if cal is None else grader._round(cal.weak_acc),
-        strong_acc=None if cal is None else grader._round(cal.strong_acc), entries=entries, agents=agents,
+        dataset=dataset, weak_acc=None if cal is None else grader.round_score(cal.weak_acc),
+        strong_acc=None if cal is None else grader.round_score(cal.strong_acc), entries=entries, agents=agents,
         closed=closed is not None,
         published_at=None if published_at is None else published_at.replace(tzinfo=UTC),
         note="Best stored submission per agent and idea, scored by the grader on the public test part (Ladder-"

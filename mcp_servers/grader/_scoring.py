@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from mcp_servers.grader._calibration import Calibration, SliceName
 from mcp_servers.grader.datasets import HiddenLabels
+from trainer.predictions import hard_labels  # the one rule (>= 0.5 is 1), for the grader's modules
 
 SLICES: tuple[SliceName, ...] = ("id", "ood")
 MIN_GAP = 1e-3
@@ -82,10 +83,6 @@ def validate_predictions(predictions: Sequence[float] | np.ndarray, n: int) -> n
 
 def prediction_kind(values: np.ndarray) -> str:
     return "hard" if bool(np.all((values == 0) | (values == 1))) else "probabilities"
-
-
-def hard_labels(values: np.ndarray) -> np.ndarray:
-    return (values >= 0.5).astype(np.int8)
 
 
 def pgr(accuracy: float, weak_acc: float, strong_acc: float) -> float | None:

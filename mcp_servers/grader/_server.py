@@ -51,6 +51,10 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
         idempotency_key: Annotated[str | None, Field(
             description="optional retry key (e.g. a uuid4 per submission): a retry with the same key answers the "
                         "first result and stores and counts nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
+        ids: Annotated[list[Annotated[str, Field(max_length=256)]] | None, Field(
+            description="optional row ids of the predictions (read_predictions with include_ids answers them): "
+                        "when sent, a vector whose ids differ from the test file's order is refused, naming the "
+                        "first differing row, instead of being scored", max_length=settings.max_predictions)] = None,
     ) -> SubmitResult:
         """Score test-set predictions (public part), store them, and answer accuracy and PGR (never per row)."""
         who = app.identity()
@@ -58,7 +62,7 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
             raise GraderError(f"{dataset!r} is not a dataset name",
                               "send a bare name from list_datasets; only the test split is ever scored")
         return grader.submit(who, dataset, predictions, idea=idea, note=note, seed=seed,
-                             idempotency_key=idempotency_key)
+                             idempotency_key=idempotency_key, ids=ids)
 
     @app.mcp.tool(name="get_submission", annotations=READ_ONLY)
     @refusals

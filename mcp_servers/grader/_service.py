@@ -90,6 +90,21 @@ def _request_sha256(**args: Any) -> str:
     return hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()
 
 
+def check_ids(sent: list[str], expected: list[str], n_predictions: int) -> None:
+    """Refuse ids that are not the test file's, in its order, naming the first position that differs."""
+    if len(sent) != n_predictions:
+        raise GraderError(f"{len(sent)} ids for {n_predictions} predictions",
+                          "send one id per prediction, as the predictions file lists them")
+    for position, (got, want) in enumerate(zip(sent, expected, strict=False)):
+        if str(got) != want:
+            raise GraderError(f"row {position}: id {str(got)[:80]!r} where the test file has {want!r} "
+                              "(predictions reordered or from another file)",
+                              "send the predictions in the public test file's row order, with its ids")
+    if len(sent) != len(expected):
+        raise GraderError(f"{len(sent)} ids, the test file has {len(expected)} rows",
+                          "send one prediction per test row, in file order")
+
+
 def _first_answer(session: Any, agent: str, key: str, request: str) -> SubmitResult | None:
     """The stored answer to the agent's earlier call with `key` (marked replayed), None for a new key."""
     row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == agent,
@@ -135,6 +150,12 @@ class Grader:
 
     def test_labels(self, dataset: str) -> tuple[HiddenLabels, np.ndarray]:
         """Test labels and the public mask (cached until the label files change)."""
+        hit = self._loaded(dataset)
+        return hit.labels, hit.mask
+
+    def _loaded(self, dataset: str) -> _Loaded:
+        """One consistent cache entry (labels, mask, slices of the same files), taken under the lock; callers
+        keep the entry, never re-read the cache after the lock is released (another thread may replace it)."""
         self.check_dataset(dataset)
         folder = self.settings.label_store / dataset
         stamp = ((folder / "meta.json").stat().st_mtime, (folder / "test.jsonl").stat().st_mtime)
@@ -144,7 +165,7 @@ class Grader:
                 labels = self.store.load(dataset, "test")
                 mask = public_mask(labels, self.settings.public_fraction, split_salt(self.settings.label_store))
                 hit = self._cache[dataset] = _Loaded(labels, mask, slice_array(labels), stamp)
-        return hit.labels, hit.mask
+        return hit
 
     def calibration(self, dataset: str) -> Calibration | None:
         return read_calibration(self.settings.label_store, dataset)
@@ -157,8 +178,8 @@ class Grader:
             cal = self.calibration(name)
             infos.append(DatasetInfo(
                 name=name, task=meta["task"], sizes=meta["sizes"], scored_rows=int(mask.sum()),
-                weak_acc=None if cal is None else self._round(cal.weak_acc),
-                strong_acc=None if cal is None else self._round(cal.strong_acc),
+                weak_acc=None if cal is None else self.round_score(cal.weak_acc),
+                strong_acc=None if cal is None else self.round_score(cal.strong_acc),
                 calibration_note=None if cal else "not calibrated yet: submissions get accuracy, PGR is null",
             ))
         return infos
@@ -166,12 +187,14 @@ class Grader:
     # -- submit -----------------------------------------------------------------------------------------------
     def submit(self, who: Identity, dataset: str, predictions: list[float] | np.ndarray, idea: str | None = None,
                note: str | None = None, seed: int | None = None,
-               idempotency_key: str | None = None) -> SubmitResult:
+               idempotency_key: str | None = None, ids: list[str] | None = None) -> SubmitResult:
         """Score, store and answer one submission.
 
         With `idempotency_key`, a retry (same agent, key and request) answers the first result and stores and
         counts nothing: no budget, no rate limit, no climb-detector step, even after the run closed. The key is
         stored in the submission's own transaction, so a crash between commit and answer leaves both or neither.
+        With `ids` (the ids of the predictions file), the order is checked against the test file's: a reordered
+        or different vector is refused with its first differing position, never scored.
         """
         if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
             raise GraderError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
@@ -181,8 +204,10 @@ class Grader:
         if len(predictions) > self.settings.max_predictions:
             raise GraderError(f"payload too large: {len(predictions)} predictions",
                               f"send at most {self.settings.max_predictions}, one per test row")
-        labels, mask = self.test_labels(dataset)
-        slices = self._cache[dataset].slices
+        loaded = self._loaded(dataset)
+        labels, mask, slices = loaded.labels, loaded.mask, loaded.slices
+        if ids is not None:
+            check_ids(ids, labels.ids, len(predictions))
         try:
             values = validate_predictions(predictions, len(labels))
         except PredictionError as exc:
@@ -286,5 +311,6 @@ class Grader:
                 "(select_final_submissions; default: your best) are scored on the private part, when the "
                 f"operator publishes. {ladder_text}Numbers are rounded to {self.settings.decimals} digits.")
 
-    def _round(self, value: float) -> float:
+    def round_score(self, value: float) -> float:
+        """A score as agents are shown it: rounded to the grader's `decimals`."""
         return round(float(value), self.settings.decimals)

@@ -1,7 +1,6 @@
 """The predict MCP server: `predict` queues a job (prediction is long on CPU); `read_predictions` returns its file."""
 
 # no `from __future__ import annotations`: fastmcp reads these signatures.
-import json
 import secrets
 from typing import Annotated, Literal
 
@@ -14,6 +13,7 @@ from mcp_servers.jobs._settings import ComputeSettings
 from mcp_servers.jobs._workspace import check_workspace_file, read_workspace_file, relative_path
 from trainer.data import list_datasets
 from trainer.models import ModelKind, resolve_model
+from trainer.predictions import PredictionsFormatError, parse_predictions
 
 INSTRUCTIONS = """Prediction server for weak-to-strong research (public data only).
 predict answers a job id at once; follow it with wait_job. Give a checkpoint (a finished sft train job's id, or
@@ -26,7 +26,7 @@ class Predictions(BaseModel):
     dataset: str
     split: str
     predictions: list[float] = Field(description="P(class 1) per row, in the public file's order")
-    hard: list[int] = Field(description="0/1 per row (P > 0.5)")
+    hard: list[int] = Field(description="0/1 per row: 1 where P >= 0.5, the grader's rule")
     ids: list[str] | None = Field(default=None, description="row ids, when asked for")
 
 
@@ -91,20 +91,22 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals
     def read_predictions(
-        job_id: Annotated[str, Field(description="a finished predict job", max_length=64)],
+        job_id: Annotated[str, Field(description="a finished job with predictions: predict, or an idea train job", max_length=64)],
         include_ids: Annotated[bool, Field(description="also return the row ids")] = False,
     ) -> Predictions:
-        """The predictions of a finished predict job, ready for submit_predictions."""
+        """The predictions of a finished job that wrote some (a predict job, or an idea train job), ready for
+        submit_predictions (pass include_ids and send the ids along, so the grader checks the row order)."""
         view = queue.view(job_id, app.identity().agent)
-        if view.kind != "predict" or view.state != JobState.SUCCEEDED or not view.result:
-            raise JobError(f"job {job_id} is a {view.state} {view.kind} job", "wait for a predict job to succeed")
-        where = str(view.result.get("predictions_file", ""))
+        where = str((view.result or {}).get("predictions_file", ""))
+        if view.state != JobState.SUCCEEDED or not where:
+            raise JobError(f"job {job_id} is a {view.state} {view.kind} job without predictions",
+                           "wait for a predict job or an idea train job to succeed")
         try:  # read once, beneath the workspace, no link followed; what was read is what is answered
-            data = json.loads(read_workspace_file(compute.workspace(), where))
-            return Predictions(dataset=data["dataset"], split=data["split"], predictions=data["predictions"],
-                               hard=data["hard"], ids=data["ids"] if include_ids else None)
-        except (ValueError, KeyError, TypeError):
-            raise JobError(f"{where!r} is not a predictions file of this job (changed since it ran?)",
-                           "run the predict job again") from None
+            data = parse_predictions(read_workspace_file(compute.workspace(), where))
+        except PredictionsFormatError as exc:
+            raise JobError(f"{where!r} is not a predictions file of this job (changed since it ran?): {exc}",
+                           "run the job again") from None
+        return Predictions(dataset=data.dataset, split=data.split, predictions=data.predictions, hard=data.hard(),
+                           ids=data.ids if include_ids else None)
 
     return compute

@@ -1,7 +1,7 @@
 """Where a training job's labels come from, checked before any job exists.
 
     weak:<artifact id>   the weak model's soft labels (train_unlabel or test)
-    job:<predict job id> the output of one of your predict jobs
+    job:<job id>         the predictions of one of your predict (or idea) jobs
     file:<path>          a JSONL file in your workspace: {"id", "label"} or {"id", "p"} per row,
                          or a JSON {"ids": [...], "predictions": [...]} as predict writes it
     train_label          the public labels of train_label
@@ -18,6 +18,7 @@ from mcp_servers.jobs._workspace import read_workspace_file, relative_path
 from trainer import paths
 from trainer.data import PublicSplit, target_of
 from trainer.jobs._artifacts import OWN_ARTIFACTS
+from trainer.predictions import PredictionsFormatError, parse_predictions
 from trainer.weak import load_weak_artifact
 
 SOURCES_HELP = "labels_source is 'weak:<artifact id>', 'job:<predict job id>', 'file:<path in your workspace>' or 'train_label'"
@@ -78,10 +79,15 @@ def resolve_labels(source: str, split: PublicSplit, workspace: Path, queue: JobQ
         where = f"artifact {ref}"
     elif kind == "job" and ref:
         view = queue.view(ref, agent)
-        if view.kind != "predict" or view.state != JobState.SUCCEEDED or not view.result:
-            raise JobError(f"job {ref} is a {view.state} {view.kind} job", "pass a predict job that succeeded")
-        labels = _parse(read_workspace_file(workspace, str(view.result.get("predictions_file", ""))), f"job {ref}",
-                        task, as_json=True)
+        produced = str((view.result or {}).get("predictions_file", ""))
+        if view.state != JobState.SUCCEEDED or not produced:
+            raise JobError(f"job {ref} is a {view.state} {view.kind} job without predictions",
+                           "pass a predict job (or an idea train job) that succeeded")
+        try:  # the one predictions format (trainer.predictions), read once beneath the workspace
+            written = parse_predictions(read_workspace_file(workspace, produced))
+        except PredictionsFormatError as exc:
+            raise JobError(f"job {ref}: {produced} is not a predictions file: {exc}", "run the job again") from None
+        labels = dict(zip(written.ids, written.predictions, strict=True))
         where = f"job {ref}"
     elif kind == "file" and ref:
         labels = _parse(read_workspace_file(workspace, relative_path(ref)), ref, task, as_json=ref.endswith(".json"))

@@ -11,14 +11,12 @@ from typing import Any
 import numpy as np
 
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, get_idea
+from trainer.predictions import write_predictions as write_predictions_file
 
 
 def write_predictions(path: Path, dataset: str, result: IdeaResult) -> Path:
-    """`{dataset, split: "test", ids, predictions}`: what the grader's submit_predictions takes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"dataset": dataset, "split": "test", "ids": list(result.ids),
-               "predictions": [round(float(p), 6) for p in result.predictions]}
-    path.write_text(json.dumps(payload) + "\n")
+    """`{dataset, split: "test", ids, predictions}` (trainer.predictions): what submit_predictions takes."""
+    write_predictions_file(path, dataset, "test", list(result.ids), result.predictions)
     return path
 
 

@@ -3,13 +3,13 @@ grader accepts."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
 from trainer.data import load_split
 from trainer.jobs._context import JobContext
+from trainer.predictions import hard_labels, write_predictions
 
 
 def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -24,10 +24,8 @@ def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
         clf = load_classifier(spec["model"], split.task, max_length=spec["max_length"])
         probs = predict_proba(clf, split.rows, spec["batch_size"])
     probs = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
-    hard = (probs > 0.5).astype(int)
     out = ctx.run_dir / "predictions.json"
-    payload = {"dataset": spec["dataset"], "split": spec["split"], "ids": split.ids,
-               "predictions": [round(float(p), 6) for p in probs], "hard": hard.tolist()}
-    out.write_text(json.dumps(payload) + "\n")
+    written = write_predictions(out, spec["dataset"], spec["split"], split.ids, probs)
+    hard = hard_labels(written.predictions)
     return {"predictions_file": ctx.relative(out), "rows": len(split),
             "mean_p": round(float(probs.mean()), 4), "positive_rate": round(float(hard.mean()), 4)}

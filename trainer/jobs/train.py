@@ -9,6 +9,7 @@ from typing import Any
 from trainer.data import load_split, write_jsonl
 from trainer.jobs._context import JobContext
 from trainer.jobs._progress import MetricsWatcher
+from trainer.predictions import hard_labels
 
 
 def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     # The labels the server checked and froze into the job, kept next to the run for the agent's reference.
     write_jsonl(ctx.run_dir / "labels.jsonl", ({"id": i, "p": p} for i, p in zip(split.ids, labels, strict=True)))
     if spec["hard_labels"]:
-        labels = [float(p > 0.5) for p in labels]
+        labels = [float(h) for h in hard_labels(labels)]  # the one rule: >= 0.5 is 1
     ctx.progress(0.02, f"training {config.model} on {len(split)} {spec['split']} rows")
 
     def on_log(record: dict[str, Any]) -> None:

@@ -149,3 +149,22 @@ def test_a_retry_after_the_run_closed_still_gets_its_answer(env: Any) -> None:
     assert grader.submit(who, "pref", [0.0] * 120, idempotency_key="late-retry").submission_id == first.submission_id
     with pytest.raises(GraderError, match="closed"):
         grader.submit(who, "pref", [0.0] * 120, idempotency_key="new-key")
+
+
+def test_ids_in_file_order_are_scored_and_a_reordered_vector_is_refused(env: Any) -> None:
+    grader, who = _grader(env)
+    ids = grader.test_labels("pref")[0].ids
+    assert grader.submit(who, "pref", [1.0] * 120, ids=list(ids)).submission_id >= 1
+    swapped = [ids[1], ids[0], *ids[2:]]
+    with pytest.raises(GraderError, match=r"row 0: id .* where the test file has"):
+        grader.submit(who, "pref", [0.0, 1.0] + [1.0] * 118, ids=swapped)
+    with pytest.raises(GraderError, match="119 ids for 120 predictions"):
+        grader.submit(who, "pref", [1.0] * 120, ids=list(ids[:119]))
+    assert grader.submit(who, "pref", [0.0] * 120).submissions_used == 2  # the refusals stored nothing
+
+
+def test_an_exact_half_scores_as_one(env: Any) -> None:
+    grader, who = _grader(env)
+    ones = grader.submit(who, "pref", [1.0] * 120).overall
+    halves = grader.submit(who, "pref", [0.5] * 120).overall
+    assert ones is not None and halves is not None and halves.accuracy == ones.accuracy

@@ -13,7 +13,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from mcp_servers.jobs import JobState
-from tests.mcp_servers.compute_fixtures import call
+from tests.mcp_servers.compute_fixtures import call, wait_done
 from trainer.data import load_split
 
 pytestmark = pytest.mark.bwrap
@@ -93,3 +93,31 @@ async def test_a_retried_predict_with_the_same_key_queues_one_job(servers: dict,
             await call(predict, "predict", **(args | {"split": "train_unlabel"}))
         listed = await call(predict, "list_jobs")
     assert again["id"] == first["id"] and [j["id"] for j in listed["result"]] == [first["id"]]
+
+
+async def test_a_half_is_one_and_the_ids_come_back(servers: dict, compute_env) -> None:
+    """An exact 0.5 reads as class 1 (the grader's >= 0.5 rule), and include_ids answers the file's ids."""
+    job, run_dir = _finished_predict_job(servers, compute_env.settings.workspaces_dir)
+    test = load_split("sentiment", "test")
+    payload = {"dataset": "sentiment", "split": "test", "ids": test.ids,
+               "predictions": [0.5, 0.49999] + [0.0] * (len(test) - 2)}
+    (run_dir / "predictions.json").write_text(json.dumps(payload))
+    async with Client(servers["predict"].app.mcp) as predict:
+        out = await call(predict, "read_predictions", job_id=job, include_ids=True)
+    assert out["hard"][:2] == [1, 0] and out["ids"] == test.ids
+
+
+@pytest.mark.slow
+async def test_an_idea_jobs_predictions_are_read_over_mcp(servers: dict, compute_env) -> None:
+    """read_predictions reads any job that wrote predictions: a tiny idea job through the real train server."""
+    head = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
+    async with Client(servers["train"].app.mcp) as train, Client(servers["predict"].app.mcp) as predict:
+        idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
+                          config={"strong": head, "weak.model": "minilm-l6", "weak.tier": "head",
+                                  "weak.max_length": 64})
+        idea = await wait_done(train, idea["id"])
+        assert idea["state"] == "succeeded", idea["error"]
+        out = await call(predict, "read_predictions", job_id=idea["id"], include_ids=True)
+    test = load_split("sentiment", "test")
+    assert out["dataset"] == "sentiment" and out["split"] == "test" and out["ids"] == test.ids
+    assert len(out["predictions"]) == len(test) and out["hard"] == [int(p >= 0.5) for p in out["predictions"]]
