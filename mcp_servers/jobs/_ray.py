@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
-from ray.exceptions import RayError, TaskCancelledError
+from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
 from mcp_servers.core import write_session
 from mcp_servers.jobs._models import JobRow, JobState
@@ -47,6 +47,8 @@ class RayJobHandle:
         self.code: int | None = None
         self.error: str | None = None
         """Why the task ended without an exit status (its node or worker died), None otherwise."""
+        self.failure: str | None = None
+        """The task raised on its node (not a lost node: retrying would not help)."""
         self.cancelled = False
         self._done = threading.Event()
 
@@ -64,6 +66,9 @@ class RayJobHandle:
                     yield value
         except TaskCancelledError:
             self.cancelled = True
+        except RayTaskError as exc:  # the task itself raised on a live node, e.g. the sandbox could not start there
+            cause = getattr(exc, "cause", None) or exc
+            self.failure = f"the job's Ray task failed on node {self.node or '(unknown)'}: {type(cause).__name__}"
         except RayError as exc:  # node lost, worker killed (OOM, crash), object lost
             self.error = f"Ray node {self.node or '(unknown)'} ({type(exc).__name__})"
         finally:
@@ -151,9 +156,13 @@ class RayJobRunner(JobRunner):
 
     def _record(self, job_id: str, running: _Running, code: int | None) -> None:
         handle = running.handle
-        if isinstance(handle, RayJobHandle) and handle.error and running.outcome is None and not running.cancelling:
-            self._take_back(job_id, handle.error)
-            return
+        if isinstance(handle, RayJobHandle) and running.outcome is None and not running.cancelling:
+            if handle.error:
+                self._take_back(job_id, handle.error)
+                return
+            if handle.failure:
+                self.queue.finish(job_id, JobState.FAILED, error=handle.failure, owner=self.holder.owner)
+                return
         super()._record(job_id, running, code)
 
     def _take_back(self, job_id: str, reason: str) -> None:

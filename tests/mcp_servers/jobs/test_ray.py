@@ -165,6 +165,19 @@ def test_a_node_killed_mid_job_costs_an_attempt_then_the_job_fails_with_the_reas
         assert "was lost during attempt 2 (no attempts left)" in failed.error
 
 
+def test_a_sandbox_that_cannot_start_on_its_node_fails_the_job_with_the_reason(
+        cluster: Cluster, tmp_path: Path, workspaces: Path, box: JobSandbox) -> None:
+    import dataclasses
+
+    queue = _queue(tmp_path, workspaces)
+    broken = dataclasses.replace(box, backend_name="no-such-backend")
+    with _runner(cluster, queue, broken):
+        job = queue.submit("a", "sleep", SLEEP, {"seconds": 0}).id
+        assert _wait(queue, job, {JobState.FAILED, JobState.SUCCEEDED}) == JobState.FAILED
+    failed = queue.view(job)
+    assert failed.attempts == 1 and (failed.error or "").startswith("the job's Ray task failed on node ")
+
+
 def _node_running(cluster: Cluster, queue: JobQueue, job: str) -> tuple[Any, set[int]]:
     """The worker node whose raylet the job's sandbox descends from (found by process ancestry: the node id in the
     job's `running on Ray node` message lasts only until its first progress), and the sandbox's pids."""
