@@ -29,7 +29,7 @@ def _parse_value(raw: str) -> Any:
         return raw  # bare strings such as a model name need no quotes
 
 
-def _parse_sets(items: list[str]) -> dict[str, Any]:
+def parse_sets(items: list[str]) -> dict[str, Any]:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -72,7 +72,7 @@ def run(
     _quiet_transformers()
     from trainer.ideas import make_config, run_idea
 
-    overrides = {**preset_overrides(preset), **_parse_sets(set_)}
+    overrides = {**preset_overrides(preset), **parse_sets(set_)}
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     table = Table("seed", "test rows", "mean P(1)", "wall s", "predictions")
     for seed in seed_list:
@@ -96,7 +96,7 @@ def weak(
     _quiet_transformers()
     from trainer.weak import WeakConfig, build_weak_artifact, default_weak_train
 
-    train = default_weak_train().updated(seed=seed, **_parse_sets(set_))
+    train = default_weak_train().updated(seed=seed, **parse_sets(set_))
     artifact = build_weak_artifact(WeakConfig(dataset, train), rebuild=rebuild)
     console.print(f"{artifact.id}  {artifact.path}")
 

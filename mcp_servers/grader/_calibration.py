@@ -7,7 +7,7 @@
       "weak_sem": 0.004,        # standard errors of those means (null if one seed)
       "strong_sem": 0.003,
       "seeds": 5,
-      "source": "w2s calibrate --weak minilm --strong mpnet (commit abc123)",
+      "source": "w2s-admin results calibrate {\"weak.model\": \"minilm-l6\"}",
       "split": "test",          # the split the accuracies were measured on (full split, both parts)
       "slices": {"id": {"weak_acc": 0.75, "strong_acc": 0.87}, "ood": {"weak_acc": 0.70, "strong_acc": 0.80}},
       "gap_warning": null,      # a sentence when ceiling - weak is too small against the seeds' noise

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from mcp_servers.grader._calibration import Calibration, SliceCalibration, read_calibration, write_calibration
-from mcp_servers.grader._scoring import score, slice_of
+from mcp_servers.grader._scoring import score
 from mcp_servers.grader.datasets import LabelStore
+from trainer.predictions import read_predictions
 
 
 def mean_sem(values: Sequence[float]) -> tuple[float, float | None]:
@@ -31,16 +32,15 @@ def mean_sem(values: Sequence[float]) -> tuple[float, float | None]:
 
 
 def _accuracies(preds: np.ndarray, labels: Any) -> dict[str, float]:
-    truth = np.asarray(labels.labels)
-    correct = (preds >= 0.5).astype(int) == truth
-    out = {"all": float(correct.mean())}
-    slices = np.array([slice_of(s) for s in labels.subsets], dtype=object)
+    """Accuracy overall, on the id/ood slices and per named subset, all through `score` (the grader's one rule)."""
+    scored = score(preds, labels, None)
+    out = {"all": scored.overall.accuracy}
     for name in ("id", "ood"):
-        if (slices == name).any():
-            out[name] = float(correct[slices == name].mean())
+        if (part := getattr(scored, name)) is not None:
+            out[name] = part.accuracy
     subsets = np.array([s or "" for s in labels.subsets], dtype=object)
     for name in sorted({s for s in subsets if s and s not in ("id", "ood")}):
-        out[f"subset:{name}"] = float(correct[subsets == name].mean())
+        out[f"subset:{name}"] = score(preds, labels, None, mask=subsets == name).overall.accuracy
     return out
 
 
@@ -115,9 +115,7 @@ def calibrate(
     (so tables of other regimes can be scored against it: `w2s-admin results table --calibration`).
     """
     from trainer import paths
-    from trainer.ideas import make_config
-    from trainer.ideas._common import fit_and_predict
-    from trainer.ideas._registry import IdeaContext
+    from trainer.ideas import IdeaContext, fit_and_predict, make_config
 
     say = report or (lambda line: None)
     store = LabelStore(label_store or paths().label_store_dir)
@@ -152,7 +150,7 @@ def calibrate(
                                      strong_acc=mean_sem([a[name] for a in strong_acc])[0])
               for name in ("id", "ood") if name in weak_acc[0]}
     cal = Calibration(weak_acc=weak_mean, strong_acc=strong_mean, weak_sem=weak_sem, strong_sem=strong_sem,
-                      seeds=len(seeds), source=f"trainer calibrate {json.dumps(overrides, sort_keys=True)}",
+                      seeds=len(seeds), source=f"w2s-admin results calibrate {json.dumps(overrides, sort_keys=True)}",
                       slices=slices)  # type: ignore[arg-type]
     cal.gap_warning = gap_verdict(cal)
     copy = out_dir / dataset / CALIBRATION_COPY
@@ -203,10 +201,10 @@ def results_table(runs_dir: Path, datasets: Sequence[str] | None = None, label_s
         accs, pgrs = [], []
         part_pgrs: dict[str, list[float]] = defaultdict(list)
         for path in files:
-            payload = json.loads(path.read_text())
-            if payload["ids"] != labels.ids:
+            written = read_predictions(path)  # the operator's own runs folder, in the one predictions format
+            if written.ids != labels.ids:
                 raise ValueError(f"{path}: ids do not match the test split of {dataset}")
-            result = score(payload["predictions"], labels, cal)
+            result = score(written.predictions, labels, cal)
             accs.append(result.overall.accuracy)
             if result.overall.pgr is not None:
                 pgrs.append(result.overall.pgr)

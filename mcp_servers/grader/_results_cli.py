@@ -41,10 +41,10 @@ def calibrate_command(
     bars: Annotated[bool, typer.Option(help="the trainer's per-step bars besides the per-seed lines")] = False,
 ) -> None:
     """Train the weak model and the strong ceiling per seed; write mean ± sem where the grader reads them."""
-    from trainer.cli import _parse_sets, preset_overrides
+    from trainer.cli import parse_sets, preset_overrides
 
     quiet_libraries()
-    merged = {**preset_overrides(preset), **_parse_sets(set_)}
+    merged = {**preset_overrides(preset), **parse_sets(set_)}
     overrides = {k: v for k, v in merged.items() if k.startswith(("weak.", "strong."))}
     seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     cal = calibrate(dataset, seed_list, out_dir=out, fresh=fresh, write=write, report=say_to(console), progress=bars,

@@ -46,7 +46,7 @@ def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
 def test_calibrate_reuses_ceilings_trained_with_the_same_overrides(
     w2s_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trainer.ideas._common as common
+    import trainer.ideas as common  # calibrate calls the public trainer.ideas.fit_and_predict
 
     store = _store(w2s_home)
     trained: list[int] = []

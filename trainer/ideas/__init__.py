@@ -1,5 +1,6 @@
 """Ideas: one file each (see `_registry` for the contract and `TEMPLATE.py` to start a new one)."""
 
+from trainer.ideas._common import fit_and_predict
 from trainer.ideas._registry import (
     IdeaConfig,
     IdeaContext,
@@ -19,6 +20,7 @@ __all__ = [
     "IdeaResult",
     "IdeaSpec",
     "default_strong_train",
+    "fit_and_predict",
     "get_idea",
     "make_config",
     "register_idea",
