@@ -28,6 +28,7 @@ from orchestrator._proxy import DEFAULT_UPSTREAM, ModelProxy
 from orchestrator._services import (
     ServerSupervisor,
     Service,
+    compute_env,
     plan,
     running_serve,
     save_record,
@@ -74,6 +75,8 @@ class LaunchOptions:
     agent_memory_mb: int = 16_384
     agent_args: list[str] = field(default_factory=list)
     """Extra arguments for the evolve agent program (its --population, --preset, ...)."""
+    compute: str = "local"
+    """Where compute jobs run: `local`, or a Ray cluster (`ray`, `ray:HOST:PORT`, `ray://HOST:PORT`)."""
     upstream: str = field(default_factory=lambda: os.environ.get("W2S_ANTHROPIC_UPSTREAM", DEFAULT_UPSTREAM))
 
 
@@ -96,6 +99,10 @@ def check_options(opts: LaunchOptions) -> None:
                           "host: agents get a key only their proxy accepts). Without a key, use --agent evolve")
     if opts.kind == "evolve" and not (ORCHESTRATOR_DIR / "agents" / "evolve" / "__main__.py").is_file():
         raise LaunchError("the offline evolve agent (orchestrator/agents/evolve) is not installed in this checkout")
+    try:
+        compute_env(opts.compute)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
     if opts.sandbox == "none" and not opts.unsafe_no_sandbox:
         raise LaunchError("--sandbox none runs agents where they can read the hidden labels; spell out "
                           "--unsafe-no-sandbox if that is really meant")
@@ -143,11 +150,12 @@ class Launch:
         joined = running_serve()
         if joined:
             self.services = joined
-            self.note("joined the servers of a running `orchestrator serve`")
+            self.note("joined the servers of a running `orchestrator serve` (its --compute applies)")
         else:
             self.services = plan(opts.base_port)
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             log_dir = paths().state_dir / "logs"
+            os.environ.update(compute_env(opts.compute))  # the train and predict servers read it at start
             self.server_procs = start_services(self.services, opts.host, log_dir)
             self._supervisor = ServerSupervisor(
                 self.services, self.server_procs, opts.host, log_dir, self.note,

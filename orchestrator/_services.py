@@ -193,3 +193,20 @@ def start_tokens_replica(note: Callable[[str], None]) -> Replicator | None:
     except Exception as exc:  # noqa: BLE001 - a safety net: serving goes on without it, and says so
         note(f"litestream not running for tokens.db: {exc}")
         return None
+
+
+def compute_env(target: str) -> dict[str, str]:
+    """The compute servers' environment for `--compute`: `local` (jobs on this host), `ray` (a one-node Ray
+    cluster started here), `ray:HOST:PORT` (a Ray cluster's head, the tested kind) or `ray://HOST:PORT` (Ray
+    Client). See docs/scale-out.md; the agents' sandboxes are unchanged either way."""
+    if target == "local":
+        return {"W2S_COMPUTE_BACKEND": "local"}
+    if target == "ray":
+        return {"W2S_COMPUTE_BACKEND": "ray"}
+    address = target if target.startswith("ray://") else target.removeprefix("ray:") if target.startswith("ray:") \
+        else ""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in address):
+        raise ValueError(f"--compute {target!r}: give local, ray, ray:HOST:PORT (a Ray head) or ray://HOST:PORT "
+                         "(Ray Client)")
+    return {"W2S_COMPUTE_BACKEND": "ray", "W2S_RAY_ADDRESS": address}

@@ -33,6 +33,7 @@ from orchestrator._launch import Launch, LaunchError, LaunchOptions, check_optio
 from orchestrator._services import (
     ServerSupervisor,
     Service,
+    compute_env,
     load_record,
     pid_is,
     plan,
@@ -63,6 +64,8 @@ def serve(
     base_port: Annotated[int, typer.Option(help="grader at this port, then findings, snapshot, train, predict")] = 8101,
     host: Annotated[str, typer.Option(help="bind address; keep loopback unless agents run elsewhere")] = "127.0.0.1",
     sync_interval: Annotated[float, typer.Option(help="seconds between findings syncs into workspaces")] = 1.0,
+    compute: Annotated[str, typer.Option(help="where jobs run: local, ray, ray:HOST:PORT (a Ray head) or "
+                                              "ray://HOST:PORT; see docs/scale-out.md")] = "local",
 ) -> None:
     """Start the five servers until Ctrl-C, mint a token per agent (revoked at stop) and write its `.mcp.json`;
     `orchestrator shell AGENT` then opens a sandboxed shell there to run Claude Code in."""
@@ -71,6 +74,10 @@ def serve(
     names = [a.strip() for a in agents.split(",") if a.strip()]
     if not names:
         raise typer.BadParameter("give at least one agent name")
+    try:
+        os.environ.update(compute_env(compute))  # the train and predict servers read it at start
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     services = plan(base_port)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     store = TokenStore(ServerSettings().tokens_db)  # create the shared tokens db once, before five servers open it
@@ -139,6 +146,8 @@ def launch(
     max_restarts: Annotated[int, typer.Option(help="restarts of a crashed agent before it stays failed")] = 5,
     seed: Annotated[int, typer.Option(help="seed of the first evolve agent (the others count up)")] = 0,
     agent_args: Annotated[str, typer.Option(help="extra arguments for the evolve agent, e.g. '--population 2'")] = "",
+    compute: Annotated[str, typer.Option(help="where jobs run: local, ray, ray:HOST:PORT (a Ray head) or "
+                                              "ray://HOST:PORT; see docs/scale-out.md")] = "local",
     follow: Annotated[bool, typer.Option(help="stay in the foreground with the live view until the end")] = False,
     supervise: Annotated[bool, typer.Option(hidden=True, help="run as the detached supervisor")] = False,
 ) -> None:
@@ -150,7 +159,7 @@ def launch(
     opts = LaunchOptions(n=n, kind=kind, dataset=dataset, duration_s=duration, budget_usd=budget_usd, model=model,
                          sandbox=sandbox, unsafe_no_sandbox=unsafe_no_sandbox, directions_file=directions,
                          base_port=base_port, max_restarts=max_restarts, max_turns=max_turns, seed=seed,
-                         agent_args=shlex.split(agent_args))
+                         agent_args=shlex.split(agent_args), compute=compute)
     try:
         check_options(opts)
         running = StateDB().launch()

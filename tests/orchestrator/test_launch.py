@@ -30,6 +30,7 @@ def test_bad_launches_are_refused_before_anything_starts(w2s_home: Path, monkeyp
         (LaunchOptions(n=1, kind="evolve", dataset="sentiment", duration_s=60, sandbox="none"),
          "--unsafe-no-sandbox"),
         (LaunchOptions(n=0, kind="evolve", dataset="sentiment", duration_s=60), "between 1 and 64"),
+        (LaunchOptions(n=1, kind="evolve", dataset="sentiment", duration_s=60, compute="ray:nohost"), "--compute"),
     ]:
         with pytest.raises(LaunchError, match=words):
             check_options(opts)

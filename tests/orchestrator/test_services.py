@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from orchestrator._services import pid_is
+import pytest
+
+from orchestrator._services import compute_env, pid_is
 from tests.orchestrator.launch_helpers import wait_for
 
 
@@ -18,3 +20,13 @@ def test_pid_is_checks_the_command_line() -> None:
         proc.kill()
         proc.wait()
     assert not pid_is(proc.pid, "orchestrator") and not pid_is(None) and not pid_is(-1)
+
+
+def test_compute_targets() -> None:
+    assert compute_env("local") == {"W2S_COMPUTE_BACKEND": "local"}
+    assert compute_env("ray") == {"W2S_COMPUTE_BACKEND": "ray"}
+    assert compute_env("ray:10.0.0.5:6379") == {"W2S_COMPUTE_BACKEND": "ray", "W2S_RAY_ADDRESS": "10.0.0.5:6379"}
+    assert compute_env("ray://head:10001")["W2S_RAY_ADDRESS"] == "ray://head:10001"
+    for bad in ("slurm", "ray:", "ray:host", "ray://host:99999", "ray:host:12 34"):
+        with pytest.raises(ValueError, match="--compute"):
+            compute_env(bad)
