@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -55,7 +56,9 @@ class GraderSettings(ServerSettings):
     config_section = "grader"
 
     label_store: Path = Field(default_factory=lambda: paths().label_store_dir,
-                              description="the label store (default: W2S_LABEL_STORE via trainer.paths)")
+                              validation_alias=AliasChoices("label_store", "W2S_LABEL_STORE"),
+                              description="the label store: W2S_LABEL_STORE or `label_store` in the settings file, "
+                                          "the one name trainer.paths (and so every guard) follows too")
     public_fraction: float = Field(0.5, gt=0, le=1, description="share of test groups agents are scored on")
     ladder_step: float = Field(0.01, ge=0, lt=1, description="Ladder margin; 0 turns the Ladder off")
     decimals: int = Field(3, ge=1, le=6, description="digits of every reported number")
@@ -74,6 +77,14 @@ class GraderSettings(ServerSettings):
     rate_limit_per_hour: int | None = Field(30, ge=0, description="per agent; 0 or None = unlimited")
     final_selections: int = Field(2, ge=1, le=20, description="final submissions an agent may mark per dataset")
     max_predictions: int = Field(1_000_000, ge=1, description="longest predictions list accepted")
+
+    @model_validator(mode="after")
+    def _one_label_store_name(self) -> GraderSettings:
+        # A second name would move the grader's store where no guard looks; refuse it rather than ignore it.
+        if os.environ.get("W2S_GRADER_LABEL_STORE"):
+            raise ValueError("W2S_GRADER_LABEL_STORE is not a setting: the label store is moved with W2S_LABEL_STORE "
+                             "(or `label_store` in the settings file), which the sandbox policy follows too")
+        return self
 
 
 def _reference(cal: Calibration | None, part: str) -> tuple[float, float] | None:

@@ -69,3 +69,36 @@ def test_raw_masks_find_corpora_in_a_venv(tmp_path: Path) -> None:
 def test_replica_and_engine_settings_never_enter_a_sandbox(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValidationError):
         SandboxSpec(agent_id="a", workspace=tmp_path, command=["true"], extra_env={name: "s3://bucket/p"})
+
+
+def test_a_settings_file_move_of_the_label_store_is_still_guarded(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The label store moved by `[grader].label_store` in the settings file (no W2S_LABEL_STORE): the grader and
+    the sandbox policy follow the same location, so a bind containing it is refused."""
+    from mcp_servers.grader._service import GraderSettings
+    from trainer import paths
+
+    for var in ("W2S_LABEL_STORE", "W2S_GRADER_LABEL_STORE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("W2S_HOME", str(tmp_path / "home"))
+    public = tmp_path / "public-share"
+    moved = public / "labels-moved"
+    moved.mkdir(parents=True)
+    config = tmp_path / "w2s.toml"
+    config.write_text(f'[grader]\nlabel_store = "{moved}"\n')
+    monkeypatch.setenv("W2S_CONFIG", str(config))
+    assert paths().label_store_dir == moved.resolve() == GraderSettings().label_store
+    with pytest.raises(SandboxPolicyError, match="labels-moved"):
+        check_policy([public])
+    # The environment variable still wins over the file, for the grader and the guards alike.
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("W2S_LABEL_STORE", str(elsewhere))
+    assert paths().label_store_dir == elsewhere.resolve() == GraderSettings().label_store
+
+
+def test_a_second_label_store_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_servers.grader._service import GraderSettings
+
+    monkeypatch.setenv("W2S_GRADER_LABEL_STORE", str(tmp_path / "labels"))
+    with pytest.raises(ValidationError, match="W2S_LABEL_STORE"):
+        GraderSettings()
