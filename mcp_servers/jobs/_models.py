@@ -61,9 +61,12 @@ class JobRow(SQLModel, table=True):
     """Unix time the lease ends unless its dispatcher renews it; any live dispatcher requeues the job after."""
     owner_space: str | None = None
     """Boot id and pid namespace of the owner: its pid means something (alive, kill) only in the same space."""
+    node: str | None = None
+    """Where the running attempt runs, for the operator's dashboard: `local:<host>` or `ray:<node>`."""
 
 
-LEASE_COLUMNS: dict[str, str] = {"lease_owner": "VARCHAR", "lease_until": "FLOAT", "owner_space": "VARCHAR"}
+ADDED_COLUMNS: dict[str, str] = {"lease_owner": "VARCHAR", "lease_until": "FLOAT", "owner_space": "VARCHAR",
+                                 "node": "VARCHAR"}
 """Columns added after the first jobs databases were created (migrated by `JobQueue`)."""
 
 

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from mcp_servers.core import BeneathError, init_tables, read_beneath_bytes, read_session, workspace_of, write_session
 from mcp_servers.core._beneath import is_beneath_path
 from mcp_servers.jobs._lease import LeaseHolder, pid_space
-from mcp_servers.jobs._models import LEASE_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
+from mcp_servers.jobs._models import ADDED_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_TAIL_BYTES = 16384
@@ -179,7 +179,7 @@ class JobQueue:
         return self.view(job_id, agent)
 
     def claim_next(self, n_slots: int, owner_pid: int, holder: LeaseHolder | None = None,
-                   exclude: Collection[str] = ()) -> tuple[JobRow, int] | None:
+                   exclude: Collection[str] = (), node: str | None = None) -> tuple[JobRow, int] | None:
         """Start the fairest queued job if a slot is free: the agent with the fewest running jobs, then the one
         that started a job longest ago, then that agent's oldest job (round-robin across agents). The job is
         leased to `holder`, which must renew it (`renew`); without one, only `owner_pid`'s life counts (as before
@@ -213,8 +213,17 @@ class JobQueue:
             if holder is not None:
                 job.lease_owner, job.lease_until = holder.owner, time.time() + holder.lease_s
             job.started_at, job.attempts, job.message = utcnow(), job.attempts + 1, "starting"
+            job.node = node
             session.add(job)
         return job, free[0]
+
+    def set_node(self, job_id: str, node: str, owner: str | None = None) -> None:
+        """Record where the running attempt runs (a Ray task learns its node once it starts there)."""
+        with write_session(self.engine) as session:
+            row = session.get(JobRow, job_id)
+            if row is not None and _holds(row, owner, None):
+                row.node = node[:200]
+                session.add(row)
 
     def set_pid(self, job_id: str, pid: int | None, owner: str | None = None, attempt: int | None = None) -> None:
         with write_session(self.engine) as session:
@@ -364,10 +373,10 @@ def _first_job(session: Session, agent: str, key: str, digest: str) -> str | Non
 
 
 def _migrate(engine: Engine) -> None:
-    """Add the lease columns to a jobs table created before leases (several servers may race to do it)."""
+    """Add the columns of `ADDED_COLUMNS` to a jobs table created before them (several servers may race to do it)."""
     with engine.begin() as conn:
         have = {r[1] for r in conn.exec_driver_sql("PRAGMA table_info(job)").fetchall()}
-        for name, sql_type in LEASE_COLUMNS.items():
+        for name, sql_type in ADDED_COLUMNS.items():
             if name in have:
                 continue
             try:

@@ -108,6 +108,7 @@ class _RayJobs:
         ref = runner.remote_job.remote(self.box, payload, bool(runner.num_gpus))
 
         def on_node(node: str) -> None:
+            runner.queue.set_node(payload.job_id, f"ray:{node}", owner=runner.holder.owner)
             runner.queue.record_progress(payload.job_id, 0.0, f"running on Ray node {node}", {},
                                          owner=runner.holder.owner)
 
@@ -120,6 +121,7 @@ class RayJobRunner(JobRunner):
                  poll_s: float = 0.2, lease_s: float | None = None) -> None:
         super().__init__(queue, box, slots=slots or 1, poll_s=poll_s, lease_s=lease_s)
         self.box = _RayJobs(self, box)  # type: ignore[assignment]
+        self.node = "ray:(starting)"  # each job's own node is recorded once its task reports it
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
         self._fixed_slots = slots
         self._capacity_at = 0.0

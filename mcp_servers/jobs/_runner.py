@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -78,6 +79,8 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._lease_thread: threading.Thread | None = None
         self._backend: Backend | None = None
+        self.node: str = f"local:{socket.gethostname()}"
+        """Where this runner's jobs run, as the dashboard shows it (a Ray runner records each job's node)."""
 
     @property
     def engine(self) -> Engine:
@@ -157,7 +160,7 @@ class JobRunner:
         """The next job, leased to this dispatcher (subclasses that dispatch elsewhere claim through this too)."""
         with self._lock:  # a job we lost but whose reader still runs is not ours to take again yet
             busy = set(self._running) | self._starting
-        return self.queue.claim_next(self.slots, self.holder.pid, self.holder, exclude=busy)
+        return self.queue.claim_next(self.slots, self.holder.pid, self.holder, exclude=busy, node=self.node)
 
     def _gpu(self, slot: int) -> str | None:
         return self.gpus[slot % len(self.gpus)] if self.gpus else None

@@ -36,6 +36,8 @@ class Job(BaseModel):
     run_dir: str
     idea: str | None = None
     """The idea named in the job's arguments (for linking runs to findings), if any."""
+    node: str | None = None
+    """Where the running attempt runs (`local:<host>`, `ray:<node>`), when the jobs db records it."""
 
 
 class AgentView(BaseModel):
@@ -52,6 +54,8 @@ class AgentView(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     job_hours: float = 0.0
+    sandbox: str | None = None
+    """The sandbox backend the agent runs in (bwrap, docker, docker://host, ...)."""
     queued: list[Job] = []
     running: list[Job] = []
 
@@ -90,11 +94,11 @@ def agent_windows(sources: Sources) -> dict[str, AgentWindow]:
 def jobs(sources: Sources, states: tuple[str, ...] | None = None, limit: int = 5000) -> list[Job]:
     where = f" WHERE state IN ({', '.join('?' * len(states))})" if states else ""
     found = rows(sources, "jobs", "job",
-                 "SELECT id, agent, kind, state, created_at, started_at, finished_at, progress, message, slot, "
-                 f"run_dir, spec FROM job{where} ORDER BY created_at DESC LIMIT ?", (*(states or ()), limit))
+                 f"SELECT * FROM job{where} ORDER BY created_at DESC LIMIT ?", (*(states or ()), limit))
     return [Job(id=r["id"], agent=r["agent"], kind=r["kind"], state=r["state"], created_at=epoch(r["created_at"]) or 0,
                 started_at=epoch(r["started_at"]), finished_at=epoch(r["finished_at"]), progress=r["progress"],
-                message=r["message"] or "", slot=r["slot"], run_dir=r["run_dir"], idea=_idea(r["spec"])) for r in found]
+                message=r["message"] or "", slot=r["slot"], run_dir=r["run_dir"], idea=_idea(r["spec"]),
+                node=r["node"] if "node" in r.keys() else None) for r in found]  # noqa: SIM118 - Row `in` tests values
 
 
 def _idea(spec: str | None) -> str | None:
@@ -123,7 +127,7 @@ def agents(sources: Sources, now: float | None = None) -> list[AgentView]:
             name=r["name"], kind=r["kind"], launch_id=r["launch_id"], direction=r["direction"], state=r["state"],
             started_at=r["started_at"], elapsed_s=max(0.0, end - r["started_at"]), restarts=r["restarts"] or 0,
             exit_reason=r["exit_reason"], cost_usd=r["cost_usd"] or 0.0, input_tokens=r["input_tokens"] or 0,
-            output_tokens=r["output_tokens"] or 0)
+            output_tokens=r["output_tokens"] or 0, sandbox=r["sandbox"] or None)
     hours: dict[str, float] = defaultdict(float)
     for job in jobs(sources):
         view = views.setdefault(job.agent, AgentView(name=job.agent))

@@ -5,8 +5,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
-from mcp_servers.jobs import JobError, JobQueue, JobState
+from mcp_servers.jobs import JobError, JobQueue, JobRow, JobState
 
 SLEEP = "trainer.jobs.builtin:sleep_job"
 
@@ -34,6 +35,15 @@ def test_a_full_slot_set_claims_nothing_and_slots_are_distinct(queue: JobQueue, 
     second = queue.claim_next(2, os.getpid())
     assert first and second and {first[1], second[1]} == {0, 1}
     assert queue.claim_next(2, os.getpid()) is None
+
+
+def test_a_claim_records_where_the_job_runs(queue: JobQueue, tmp_path: Path) -> None:
+    _submit(queue, "a", tmp_path, 1)
+    claimed = queue.claim_next(1, os.getpid(), node="local:host-1")
+    assert claimed is not None and claimed[0].node == "local:host-1"
+    queue.set_node(claimed[0].id, "ray:worker-2")
+    with Session(queue.engine) as session:
+        assert session.get(JobRow, claimed[0].id).node == "ray:worker-2"  # type: ignore[union-attr]
 
 
 def test_quota_refuses_and_creates_nothing(queue: JobQueue, tmp_path: Path) -> None:

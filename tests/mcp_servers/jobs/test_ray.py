@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from mcp_servers.core import create_sqlite_engine
-from mcp_servers.jobs import JobQueue, JobSandbox, JobState, Quotas
+from mcp_servers.jobs import JobQueue, JobRow, JobSandbox, JobState, Quotas
 from tests.mcp_servers.compute_fixtures import FAST_SFT, FAST_WEAK, ComputeEnv, call, wait_done
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]'; dev includes it)")
@@ -110,6 +111,9 @@ def test_two_agents_jobs_run_on_the_worker_nodes(cluster: Cluster, tmp_path: Pat
         assert "succeeded" in (done.log_tail or "")
     a, b = (queue.view(job) for job in jobs.values())
     assert a.started_at < b.finished_at and b.started_at < a.finished_at  # both nodes ran at once
+    with Session(queue.engine) as session:  # where each ran, for the operator's dashboard: two distinct workers
+        nodes = {session.get(JobRow, job).node for job in jobs.values()}  # type: ignore[union-attr]
+    assert len(nodes) == 2 and all(str(n).startswith("ray:") for n in nodes), nodes
     assert queue.view(bad, log_lines=20).error == "RuntimeError: boom"
     seen = queue.view(probe).result
     assert seen["read"]["/w2s/data"] == "read" and seen["read"][str(workspaces / "a")] == "missing"

@@ -77,7 +77,7 @@ class DEnv:
                           run_dir=f"runs/{job_id}", job_id=job_id)
         if state == "queued":
             return job_id
-        claimed = self.queue.claim_next(4, os.getpid())
+        claimed = self.queue.claim_next(4, os.getpid(), node="local:test-host")
         assert claimed is not None and claimed[0].id == job_id
         if losses is not None:
             logger = MetricsLogger(self.workspace(agent) / "runs" / job_id / "metrics.jsonl", f"{agent}-{idea}", {})

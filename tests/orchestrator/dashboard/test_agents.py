@@ -15,6 +15,7 @@ def test_jobs_slots_and_hours(denv: DEnv) -> None:
     assert slots.in_use == 1 and [j.id for j in slots.running] == [running] and slots.queued == 1
     by_name = {a.name: a for a in agents(denv.sources)}
     assert [j.id for j in by_name["alice"].running] == [running]
+    assert by_name["alice"].running[0].node == "local:test-host"  # where it runs, for the operator
     assert [j.id for j in by_name["bob"].queued] == [queued]
     assert by_name["alice"].job_hours >= 0 and by_name["bob"].job_hours == 0
     done = next(j for j in jobs(denv.sources) if j.id == denv.ids["job"])
