@@ -1,8 +1,10 @@
 """The agent's only way to act: MCP tool calls over streamable HTTP with its bearer token, one JSON event per call.
 
 Each call opens a fresh session, so a server restarted under the agent (the orchestrator restarts crashed servers)
-costs one retry, not the run. A call is retried only when the connection was refused before anything was sent,
-so a submission or a training job is never made twice by a retry.
+costs one retry, not the run. A write that the servers make idempotent (`KEYED`) carries a fresh
+`idempotency_key`, reused by every retry of that call, so it is retried after any transport failure (the answer
+lost after the server committed included) and still stored once; any other call is retried only when the
+connection was refused before anything was sent.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +21,11 @@ from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
 
 SERVERS = ("grader", "findings", "snapshot", "train", "predict")
+KEYED: frozenset[tuple[str, str]] = frozenset({
+    ("grader", "submit_predictions"), ("findings", "post_finding"), ("snapshot", "upload_snapshot"),
+    ("train", "start_training"), ("predict", "predict"),
+})
+"""Writes whose servers answer a repeated `idempotency_key` with the first result instead of storing it again."""
 Emit = Callable[..., None]
 
 
@@ -78,6 +86,9 @@ class Tools:
         """The tool's structured answer (a list answer comes as {"result": [...]}); ToolFailure otherwise."""
         if server not in self.urls:
             raise ToolFailure(server, tool, f"no URL for the {server} server", unreachable=True)
+        keyed = (server, tool) in KEYED
+        if keyed:
+            args.setdefault("idempotency_key", uuid.uuid4().hex)  # one key for every attempt of this call
         delay = 1.0
         for attempt in range(self.retries + 1):
             started = time.monotonic()
@@ -90,7 +101,7 @@ class Tools:
             except Exception as exc:  # noqa: BLE001 - transport errors come in many types; classified below
                 refused = _refused(exc)
                 self._event(server, tool, started, ok=False, error=f"{type(exc).__name__}: {str(exc)[:200]}")
-                if refused and attempt < self.retries:
+                if (refused or keyed) and attempt < self.retries:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 15.0)
                     continue

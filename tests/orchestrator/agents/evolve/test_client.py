@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -32,3 +32,36 @@ async def test_refused_connection_is_retried_then_reported_without_the_token() -
     assert "w2s_secret-token" not in repr(events) + str(failure.value)
     with pytest.raises(ValueError, match="unknown servers"):
         Tools({"nope": "http://x"}, "t", lambda *a, **k: None)
+
+
+async def test_a_write_whose_answer_was_lost_is_retried_with_the_same_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The grader replays a repeated key (tested against the real grader in tests/mcp_servers/grader); here: the
+    client sends one key per call, keeps it across retries, and retries a keyed write after a lost answer."""
+    import httpx
+
+    sent: list[dict[str, Any]] = []
+
+    class LosesTheFirstAnswer:
+        async def __aenter__(self) -> Self:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+        async def call_tool(self, tool: str, args: dict[str, Any]) -> Any:
+            sent.append(dict(args))
+            if len(sent) == 1:
+                raise httpx.ReadError("connection closed after the request was sent")
+            return type("Result", (), {"structured_content": {"submission_id": 7}, "data": None})()
+
+    tools = Tools({"grader": "http://127.0.0.1:1/mcp"}, "t", lambda *a, **k: None, retries=2)
+    monkeypatch.setattr(tools, "_client", lambda server: LosesTheFirstAnswer())
+    assert await tools.call("grader", "submit_predictions", dataset="d", predictions=[1]) == {"submission_id": 7}
+    assert len(sent) == 2 and sent[0]["idempotency_key"] == sent[1]["idempotency_key"]
+    await tools.call("grader", "submit_predictions", dataset="d", predictions=[1])
+    assert sent[2]["idempotency_key"] != sent[0]["idempotency_key"]  # a new call is a new submission
+    sent.clear()
+    with pytest.raises(ToolFailure):  # an unkeyed call is not retried after a lost answer
+        monkeypatch.setattr(tools, "_client", lambda server: LosesTheFirstAnswer())
+        await tools.call("grader", "leaderboard")
+    assert len(sent) == 1 and "idempotency_key" not in sent[0]
