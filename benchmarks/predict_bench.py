@@ -44,6 +44,9 @@ def main() -> None:
 
         rows = binary_rows(args.rows // 2, 0, "bench", False)
     clf = load_classifier(args.model, "binary" if hasattr(rows[0], "choice") else "preference", 256)
+    # load_classifier answers a module in training mode (dropout on); the library's predict switches to eval for
+    # the call, so the hand-written path below must too, or it measures (and disagrees by) dropout noise.
+    clf.eval()
     predict_proba(clf, rows[:8])  # warm-up
 
     t = time.perf_counter()
@@ -60,7 +63,10 @@ def main() -> None:
     t = time.perf_counter()
     single = np.array([predict_proba(clf, [r], 1)[0] for r in rows])
     t_single = time.perf_counter() - t
-    assert np.allclose(batched, single, atol=1e-4) and np.allclose(batched, unsorted, atol=1e-4)
+    for name, other in (("per-example", single), ("batched unsorted", unsorted)):
+        gap = float(np.abs(batched - other).max())
+        if gap > 1e-4:
+            raise SystemExit(f"batched sorted and {name} predictions disagree by up to {gap:.2e}")
     print(json.dumps({"model": args.model, "rows": len(rows), "batch": args.batch,
                       "per_example_s": t_single, "batched_unsorted_s": t_unsorted, "batched_sorted_s": t_sorted,
                       "speedup_vs_per_example": t_single / t_sorted, "speedup_vs_unsorted": t_unsorted / t_sorted},
