@@ -2,21 +2,65 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 
 from sandbox._backend import SandboxHandle
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@cache
+def _become_subreaper() -> bool:
+    """Orphans of our sandboxes come back to this process instead of init, so they can be found and killed."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def kill_orphaned_sandboxes() -> list[int]:
+    """Kill (and reap) bubblewrap sandboxes whose launcher died before bwrap's --die-with-parent was armed: the
+    sandbox's init (a session leader, reparented to us as the subreaper) would otherwise run on, holding the job's
+    stdout open. Killing a pid namespace's init kills everything in it."""
+    me, killed = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            ppid, session = int(fields[1]), int(fields[3])
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == me and session == int(entry.name) and argv0.endswith(b"bwrap"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+                os.waitpid(int(entry.name), 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            killed.append(int(entry.name))
+    return killed
+
 
 class ProcessHandle(SandboxHandle):
-    """Wraps the launcher process; its exit tears the sandbox down (bwrap: --die-with-parent and the pid ns)."""
+    """Wraps the launcher process; its exit tears the sandbox down (bwrap: --die-with-parent and the pid ns, and
+    for a launcher killed before bwrap armed it, `kill_orphaned_sandboxes` once the launcher is gone)."""
 
     def __init__(self, process: subprocess.Popen[bytes], agent_id: str, backend: str, runtime_dir: Path,
                  stdin: bytes | None, on_close: Callable[[], None] | None = None) -> None:
         self.process, self.agent_id, self.backend, self.runtime_dir = process, agent_id, backend, runtime_dir
+        if backend == "bwrap" and _become_subreaper():
+            threading.Thread(target=self._reap_orphans_after_exit, daemon=True).start()
         self._on_close = on_close
         self._stderr_path = runtime_dir / "stderr"
         if stdin is not None and process.stdin is not None:
@@ -34,6 +78,12 @@ class ProcessHandle(SandboxHandle):
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def _reap_orphans_after_exit(self) -> None:
+        while self.process.poll() is None:
+            time.sleep(0.5)
+        time.sleep(0.5)  # a sandbox whose --die-with-parent was armed is gone by now; what is left is orphaned
+        kill_orphaned_sandboxes()
 
     def lines(self) -> Iterator[bytes]:
         assert self.process.stdout is not None
