@@ -27,28 +27,38 @@ def _become_subreaper() -> bool:
         return False
 
 
+_HANDLED: set[int] = set()
+"""Pids of the launchers our live handles wait for themselves (never reaped here: Popen needs their status)."""
+
+
 def kill_orphaned_sandboxes() -> list[int]:
     """Kill (and reap) bubblewrap sandboxes whose launcher died before bwrap's --die-with-parent was armed: the
     sandbox's init (a session leader, reparented to us as the subreaper) would otherwise run on, holding the job's
-    stdout open. Killing a pid namespace's init kills everything in it."""
+    stdout open. Killing a pid namespace's init kills everything in it. Exited bwrap processes reparented to us
+    (as the subreaper) are reaped too, so they do not pile up as zombies."""
     me, killed = os.getpid(), []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or int(entry.name) in _HANDLED:
             continue
         try:
             stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
             fields = stat[stat.rindex(")") + 2:].split()
-            ppid, session = int(fields[1]), int(fields[3])
-            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+            state, ppid, session = fields[0], int(fields[1]), int(fields[3])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == me and session == int(entry.name) and argv0.endswith(b"bwrap"):
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                os.waitpid(int(entry.name), 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
-            killed.append(int(entry.name))
+        if ppid != me or comm != "bwrap":
+            continue
+        pid = int(entry.name)
+        try:
+            if state != "Z":
+                if session != pid:
+                    continue  # an outer bwrap another part of this process started and still waits for
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
     return killed
 
 
@@ -60,6 +70,7 @@ class ProcessHandle(SandboxHandle):
                  stdin: bytes | None, on_close: Callable[[], None] | None = None) -> None:
         self.process, self.agent_id, self.backend, self.runtime_dir = process, agent_id, backend, runtime_dir
         if backend == "bwrap" and _become_subreaper():
+            _HANDLED.add(process.pid)
             threading.Thread(target=self._reap_orphans_after_exit, daemon=True).start()
         self._on_close = on_close
         self._stderr_path = runtime_dir / "stderr"
@@ -82,6 +93,7 @@ class ProcessHandle(SandboxHandle):
     def _reap_orphans_after_exit(self) -> None:
         while self.process.poll() is None:
             time.sleep(0.5)
+        _HANDLED.discard(self.process.pid)
         time.sleep(0.5)  # a sandbox whose --die-with-parent was armed is gone by now; what is left is orphaned
         kill_orphaned_sandboxes()
 
