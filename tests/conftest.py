@@ -21,12 +21,25 @@ _OPERATOR = paths()
 
 @pytest.fixture
 def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh W2S_HOME for one test; raw corpora and the model cache still come from the operator's setup."""
+    """The one home fixture: a fresh, empty W2S_HOME for one test. Every W2S_ and MLFLOW_ setting of the operator's
+    environment is unset (W2S_TEST_* switches, which only choose what tests may reach, are kept); the packaged raw
+    corpora and the model cache still come from the operator's setup, so testbeds build and models load offline."""
+    for var in list(os.environ):
+        if var.startswith(("W2S_", "MLFLOW_")) and not var.startswith("W2S_TEST_"):
+            monkeypatch.delenv(var)
     home = tmp_path / "w2s"
     monkeypatch.setenv("W2S_HOME", str(home))
     monkeypatch.setenv("W2S_RAW_DIR", str(_OPERATOR.raw_dir))
     monkeypatch.setenv("W2S_MODELS_DIR", str(_OPERATOR.models_dir))
-    for name in ("W2S_DATA_DIR", "W2S_ARTIFACTS_DIR", "W2S_LABELED_DIR", "W2S_LABEL_STORE", "W2S_STATE_DIR",
-                 "W2S_WORKSPACES_DIR"):
-        monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def tiny_home(w2s_home: Path) -> Path:
+    """`w2s_home` whose public tree holds two synthetic datasets: `tiny` (binary, grouped) and `tinypref`
+    (preference), small enough for any idea to train in seconds (tests/trainer/trainer_helpers.py)."""
+    from tests.trainer.trainer_helpers import write_dataset
+
+    write_dataset(w2s_home / "public" / "data", "tiny", "binary")
+    write_dataset(w2s_home / "public" / "data", "tinypref", "preference")
+    return w2s_home

@@ -24,8 +24,8 @@ def _store(home: Path) -> LabelStore:
     return store
 
 
-def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
-    store = _store(w2s_home)
+def test_calibrate_then_table(tiny_home: Path, tmp_path: Path) -> None:
+    store = _store(tiny_home)
     cal = calibrate("tiny", [0, 1], store.root, tmp_path / "cal", **TINY)
     assert cal.seeds == 2 and 0 <= cal.weak_acc <= 1 and cal.weak_sem is not None and set(cal.slices) == {"id", "ood"}
     ids = load_split("tiny", "test").ids
@@ -44,11 +44,11 @@ def test_calibrate_then_table(w2s_home: Path, tmp_path: Path) -> None:
 
 
 def test_calibrate_reuses_ceilings_trained_with_the_same_overrides(
-    w2s_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import trainer.ideas as common  # calibrate calls the public trainer.ideas.fit_and_predict
 
-    store = _store(w2s_home)
+    store = _store(tiny_home)
     trained: list[int] = []
     real = common.fit_and_predict
 

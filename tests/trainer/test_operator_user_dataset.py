@@ -37,7 +37,7 @@ def _labeled_folder(root: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_forum_posts_dataset_end_to_end(w2s_home: Path, tmp_path: Path) -> None:
+def test_forum_posts_dataset_end_to_end(tiny_home: Path, tmp_path: Path) -> None:
     where = paths()
     store = LabelStore(where.label_store_dir)
     (done,) = prepare(_labeled_folder(tmp_path), where.data_dir, store)

@@ -15,7 +15,7 @@ def test_list_commands() -> None:
         assert result.exit_code == 0 and expected in result.output
 
 
-def test_run_writes_predictions_per_seed(w2s_home: Path, tmp_path: Path) -> None:
+def test_run_writes_predictions_per_seed(tiny_home: Path, tmp_path: Path) -> None:
     from trainer_helpers import TINY
 
     sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]
@@ -27,7 +27,7 @@ def test_run_writes_predictions_per_seed(w2s_home: Path, tmp_path: Path) -> None
         assert payload["split"] == "test" and len(payload["ids"]) == len(payload["predictions"]) == 16
 
 
-def test_run_with_a_preset_and_a_set_that_wins(w2s_home: Path, tmp_path: Path) -> None:
+def test_run_with_a_preset_and_a_set_that_wins(tiny_home: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--dataset", "tiny", "--out", str(tmp_path), "--quiet", "--preset", "smoke",
                                  "--set", "strong.max_steps=1"])
     assert result.exit_code == 0, result.output

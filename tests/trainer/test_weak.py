@@ -9,7 +9,7 @@ from trainer.weak import WeakConfig, artifact_id, build_weak_artifact, list_weak
 TINY = TrainConfig(model="minilm-l6", lora=False, max_steps=1, batch_size=8, progress=False, max_length=64)
 
 
-def test_build_reuse_and_load(w2s_home: Path) -> None:
+def test_build_reuse_and_load(tiny_home: Path) -> None:
     config = WeakConfig("tiny", TINY)
     artifact = build_weak_artifact(config)
     assert artifact.id == artifact_id(config) and artifact.id.startswith("weak-")
@@ -25,7 +25,7 @@ def test_build_reuse_and_load(w2s_home: Path) -> None:
     assert (artifact.path / "weak.npz").is_file() and (artifact.path / "metrics.jsonl").is_file()
 
 
-def test_id_tracks_config_but_not_progress_flags(w2s_home: Path) -> None:
+def test_id_tracks_config_but_not_progress_flags(tiny_home: Path) -> None:
     a = artifact_id(WeakConfig("tiny", TINY))
     assert artifact_id(WeakConfig("tiny", TINY.updated(progress=True, log_every=3))) == a
     assert artifact_id(WeakConfig("tiny", TINY.updated(seed=1))) != a

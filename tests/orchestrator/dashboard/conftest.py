@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.orchestrator.dashboard.dash_helpers import DEnv, build_denv, populate
-from trainer import paths
-
-# Resolved at collection, before any test repoints W2S_HOME: the operator's packaged corpora and model cache.
-_OPERATOR = paths()
 
 
-@pytest.fixture
-def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for var in list(os.environ):
-        if var.startswith(("W2S_", "MLFLOW_")):
-            monkeypatch.delenv(var)
-    home = tmp_path / "w2s"
-    monkeypatch.setenv("W2S_HOME", str(home))
+@pytest.fixture(autouse=True)
+def _quiet_services(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every dashboard test gets the root w2s_home; the services it starts keep no replicas and no TensorBoard."""
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     monkeypatch.setenv("W2S_TENSORBOARD", "0")
-    monkeypatch.setenv("W2S_RAW_DIR", str(_OPERATOR.raw_dir))
-    monkeypatch.setenv("W2S_MODELS_DIR", str(_OPERATOR.models_dir))
-    return home
 
 
 @pytest.fixture

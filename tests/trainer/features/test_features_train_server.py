@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from fastmcp import Client
 
-from tests.conftest import _OPERATOR
 from tests.mcp_servers.compute_fixtures import call, compute_env, servers, wait_done  # noqa: F401  (fixtures)
 from trainer.data import load_split
 
@@ -17,21 +15,8 @@ pytestmark = pytest.mark.slow  # two servers, three jobs: about a minute on an i
 HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
 
 
-@pytest.fixture
-def w2s_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The compute fixtures build a tiny sentiment testbed, which needs the operator's raw corpora."""
-    home = tmp_path / "w2s"
-    monkeypatch.setenv("W2S_HOME", str(home))
-    monkeypatch.setenv("W2S_RAW_DIR", str(_OPERATOR.raw_dir))
-    monkeypatch.setenv("W2S_MODELS_DIR", str(_OPERATOR.models_dir))
-    for name in ("W2S_DATA_DIR", "W2S_ARTIFACTS_DIR", "W2S_LABELED_DIR", "W2S_LABEL_STORE", "W2S_STATE_DIR",
-                 "W2S_WORKSPACES_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
 async def test_tier_head_through_start_training(servers: dict, compute_env) -> None:  # noqa: F811
-    async with Client(servers["train"].app.mcp) as train, Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
         idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
                           config={"strong": HEAD, "weak.model": "minilm-l6", "weak.tier": "head",
                                   "weak.max_length": 64})
@@ -60,7 +45,7 @@ async def test_tier_head_through_start_training(servers: dict, compute_env) -> N
 async def test_nested_device_is_refused(servers: dict, compute_env) -> None:  # noqa: F811
     from fastmcp.exceptions import ToolError
 
-    async with Client(servers["train"].app.mcp) as train:
+    async with Client(servers["train"].mcp) as train:
         with pytest.raises(ToolError, match="device"):
             await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
                        config={"strong": {"device": "cuda"}})

@@ -23,11 +23,11 @@ def _feature_files(home: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("model", ["minilm-l6", "smollm2-135m"])
-def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -> None:
+def test_head_tier_caches_once_trains_and_predicts(tiny_home: Path, model: str) -> None:
     unlabel, test = load_split("tiny", "train_unlabel"), load_split("tiny", "test")
     store = FeatureStore(model, 64, progress=False)
     first = store.ensure_split("tiny", "train_unlabel")
-    assert first.parent.parent == w2s_home / "public" / "artifacts" / "features"
+    assert first.parent.parent == tiny_home / "public" / "artifacts" / "features"
     assert first.name.startswith("tiny.train_unlabel.")
     with np.load(first, allow_pickle=False) as data:
         assert set(data.files) >= {"keys", "a", "b"} and len(data["a"]) == len(unlabel)
@@ -44,7 +44,7 @@ def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -
 
     labels = np.array([float(i % 2) for i in range(len(unlabel))], dtype=np.float32)
     config = TrainConfig(model=model, tier="head", max_length=64, fast_epochs=2, batch_size=8, progress=False)
-    result = train(config, unlabel.rows, labels, w2s_home / "job")
+    result = train(config, unlabel.rows, labels, tiny_home / "job")
     assert isinstance(result.classifier, HeadClassifier) and result.steps == 2 * 3
     assert result.history[-1]["step"] == result.steps
     meta = json.loads((result.checkpoint / "classifier.json").read_text())
@@ -53,14 +53,14 @@ def test_head_tier_caches_once_trains_and_predicts(w2s_home: Path, model: str) -
     assert probs.shape == (len(test),) and ((probs >= 0) & (probs <= 1)).all()
     np.testing.assert_allclose(probs, predict(result.classifier, test.rows), rtol=1e-5, atol=1e-6)
     # test rows were not in a split file yet: cached once as a rows file (unless all were seen), then found again
-    names = [p.name for p in _feature_files(w2s_home)]
+    names = [p.name for p in _feature_files(tiny_home)]
     assert sum(n.startswith("rows.") for n in names) <= 1
     predict(result.checkpoint, test.rows)
-    assert [p.name for p in _feature_files(w2s_home)] == names
+    assert [p.name for p in _feature_files(tiny_home)] == names
     assert embed(result.classifier, test.rows[:3]).shape[0] == 3
 
 
-def test_head_starts_as_the_zero_shot_scorer(w2s_home: Path) -> None:
+def test_head_starts_as_the_zero_shot_scorer(tiny_home: Path) -> None:
     rows = load_split("tiny", "train_label").rows
     feats = feature_store("minilm-l6", 64, progress=False).features(rows)
     config = TrainConfig(model="minilm-l6", tier="head", max_length=64, max_steps=1, fast_lr=1e-12, progress=False)
@@ -70,7 +70,7 @@ def test_head_starts_as_the_zero_shot_scorer(w2s_home: Path) -> None:
     np.testing.assert_allclose(logits[:, 1] - logits[:, 0], 2 * cos, atol=1e-3)
 
 
-def test_mlp_head_preference_rows_and_a_loss(w2s_home: Path) -> None:
+def test_mlp_head_preference_rows_and_a_loss(tiny_home: Path) -> None:
     rows = load_split("tinypref", "train_unlabel").rows
     config = TrainConfig(model="minilm-l6", tier="head", head_kind="mlp", head_hidden=16, max_length=64, fast_epochs=3,
                          batch_size=4, fast_lr=1e-2, loss="logconf", progress=False)
@@ -79,22 +79,22 @@ def test_mlp_head_preference_rows_and_a_loss(w2s_home: Path) -> None:
     assert p.shape == (len(rows),) and np.isfinite(p).all()
 
 
-def test_idea_runs_on_the_head_tier_with_grader_ready_predictions(w2s_home: Path) -> None:
+def test_idea_runs_on_the_head_tier_with_grader_ready_predictions(tiny_home: Path) -> None:
     overrides = {"weak.tier": "head", "weak.model": "minilm-l6", "weak.max_length": 64, "weak.fast_epochs": 2,
                  "strong.tier": "head", "strong.model": "minilm-l6", "strong.max_length": 64, "strong.fast_epochs": 2}
-    out = w2s_home / "runs" / "vanilla"
+    out = tiny_home / "runs" / "vanilla"
     result = run_idea("vanilla_w2s", make_config("vanilla_w2s", dataset="tiny", **overrides), out, progress=False)
     payload = json.loads((out / "predictions.json").read_text())
     assert payload["dataset"] == "tiny" and payload["split"] == "test"
     assert payload["ids"] == load_split("tiny", "test").ids == result.ids
     assert all(0.0 <= p <= 1.0 for p in payload["predictions"])
-    names = {p.name.split(".")[1] for p in _feature_files(w2s_home) if p.name.startswith("tiny.")}
+    names = {p.name.split(".")[1] for p in _feature_files(tiny_home) if p.name.startswith("tiny.")}
     assert names == {"train_label", "train_unlabel", "test"}
 
 
-def test_read_only_artifacts_fall_back_to_a_writable_cache(w2s_home: Path, monkeypatch: pytest.MonkeyPatch,
+def test_read_only_artifacts_fall_back_to_a_writable_cache(tiny_home: Path, monkeypatch: pytest.MonkeyPatch,
                                                             tmp_path: Path) -> None:
-    artifacts = w2s_home / "public" / "artifacts" / "features"
+    artifacts = tiny_home / "public" / "artifacts" / "features"
     artifacts.mkdir(parents=True)
     artifacts.chmod(0o555)
     monkeypatch.setattr("trainer.features._store._writable", lambda folder: folder != artifacts)

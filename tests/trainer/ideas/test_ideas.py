@@ -28,7 +28,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("idea", "dataset", "extra"), CASES)
-def test_idea_runs(idea: str, dataset: str, extra: dict, w2s_home: Path, tmp_path: Path) -> None:
+def test_idea_runs(idea: str, dataset: str, extra: dict, tiny_home: Path, tmp_path: Path) -> None:
     config = make_config(idea, dataset=dataset, seed=0, **TINY, **extra)
     result = run_idea(idea, config, tmp_path / idea, progress=False)
     test = load_split(dataset, "test")
