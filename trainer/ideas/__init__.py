@@ -2,6 +2,7 @@
 
 from trainer.ideas._common import fit_and_predict
 from trainer.ideas._registry import (
+    IDEAS,
     IdeaConfig,
     IdeaContext,
     IdeaResult,
@@ -15,6 +16,7 @@ from trainer.ideas._registry import (
 from trainer.ideas._run import run_idea, write_predictions
 
 __all__ = [
+    "IDEAS",
     "IdeaConfig",
     "IdeaContext",
     "IdeaResult",

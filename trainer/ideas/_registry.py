@@ -9,8 +9,6 @@ read them even by accident.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
@@ -19,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from trainer._registry import Registry
 from trainer.data import PublicSplit, load_split
 from trainer.training import TrainConfig
 from trainer.weak import WeakArtifact, WeakConfig, build_weak_artifact, default_weak_train
@@ -100,7 +99,8 @@ class IdeaSpec:
     summary: str
 
 
-_IDEAS: dict[str, IdeaSpec] = {}
+IDEAS: Registry[IdeaSpec] = Registry("idea", package="trainer.ideas")
+"""Every public module of this package is an idea; importing it registers it (no list to edit)."""
 
 
 def register_idea(name: str, config_cls: type[C]) -> Callable[[Callable[[C, IdeaContext], IdeaResult]], Any]:
@@ -108,29 +108,19 @@ def register_idea(name: str, config_cls: type[C]) -> Callable[[Callable[[C, Idea
         raise TypeError(f"idea {name!r}: config must be a dataclass subclassing IdeaConfig")
 
     def wrap(fn: Callable[[C, IdeaContext], IdeaResult]) -> Callable[[C, IdeaContext], IdeaResult]:
-        if name in _IDEAS and _IDEAS[name].run is not fn:
-            raise ValueError(f"idea {name!r} is already registered")
         summary = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        _IDEAS[name] = IdeaSpec(name, config_cls, fn, summary)
+        IDEAS.add(name, IdeaSpec(name, config_cls, fn, summary))
         return fn
 
     return wrap
 
 
 def registered_ideas() -> dict[str, IdeaSpec]:
-    import trainer.ideas as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"trainer.ideas.{info.name}")
-    return dict(_IDEAS)
+    return IDEAS.as_dict()
 
 
 def get_idea(name: str) -> IdeaSpec:
-    ideas = registered_ideas()
-    if name not in ideas:
-        raise ValueError(f"unknown idea {name!r}; available: {', '.join(sorted(ideas))}")
-    return ideas[name]
+    return IDEAS.get(name)
 
 
 def make_config(name: str, **overrides: Any) -> IdeaConfig:

@@ -1,5 +1,5 @@
 """Losses over 2-way logits and soft labels; each entry is its own file (see `_registry`)."""
 
-from trainer.losses._registry import Loss, make_loss, ramp, register_loss, registered_losses, two_class
+from trainer.losses._registry import LOSSES, Loss, make_loss, ramp, register_loss, registered_losses, two_class
 
-__all__ = ["Loss", "make_loss", "ramp", "register_loss", "registered_losses", "two_class"]
+__all__ = ["LOSSES", "Loss", "make_loss", "ramp", "register_loss", "registered_losses", "two_class"]

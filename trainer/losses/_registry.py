@@ -7,12 +7,12 @@ fraction of training done, so warmups are stated as fractions (`warmup_frac`) an
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import fields
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import torch
+
+from trainer._registry import Registry, construct
 
 
 class Loss(Protocol):
@@ -20,44 +20,22 @@ class Loss(Protocol):
 
 
 L = TypeVar("L")
-_LOSSES: dict[str, type] = {}
+LOSSES: Registry[type] = Registry("loss", package="trainer.losses")
+"""Every module of this package is an entry; importing it registers it (no list to edit)."""
 
 
-def register_loss(name: str):
-    def wrap(cls: type[L]) -> type[L]:
-        if name in _LOSSES and _LOSSES[name] is not cls:
-            raise ValueError(f"loss {name!r} is already registered")
-        _LOSSES[name] = cls
-        return cls
-
-    return wrap
-
-
-def _discover() -> None:
-    # Every module in this package is an entry; importing it registers it (no list to edit).
-    import trainer.losses as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"trainer.losses.{info.name}")
+def register_loss(name: str) -> Callable[[type[L]], type[L]]:
+    return LOSSES.register(name)
 
 
 def registered_losses() -> dict[str, type]:
-    _discover()
-    return dict(_LOSSES)
+    return LOSSES.as_dict()
 
 
 def make_loss(name: str, **params: Any) -> Loss:
     """Build a loss by name; unknown names and parameters get an error listing what exists."""
-    losses = registered_losses()
-    if name not in losses:
-        raise ValueError(f"unknown loss {name!r}; available: {', '.join(sorted(losses))}")
-    cls = losses[name]
-    known = {f.name for f in fields(cls)}
-    unknown = set(params) - known
-    if unknown:
-        raise ValueError(f"loss {name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(known) or 'none'}")
-    return cls(**params)
+    loss: Loss = construct(LOSSES, name, **params)
+    return loss
 
 
 def two_class(labels: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Model registry: `minilm-l6` (weak), `mpnet-base` (strong), `smollm2-135m` (causal LM), or any HF id / path."""
 
 from trainer.models._registry import (
+    MODELS,
     MissingAssetError,
     ModelKind,
     ModelSpec,
@@ -11,6 +12,7 @@ from trainer.models._registry import (
 )
 
 __all__ = [
+    "MODELS",
     "MissingAssetError",
     "ModelKind",
     "ModelSpec",

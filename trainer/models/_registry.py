@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from trainer._paths import paths
+from trainer._registry import Registry
 
 
 class ModelKind(StrEnum):
@@ -54,19 +55,16 @@ class ResolvedModel:
     """None for pass-through names: the classifier reads it from the model's config."""
 
 
-_MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", package="trainer.models")
+"""Entries live one per file in this package; importing them registers them (no list to edit)."""
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
-    if spec.name in _MODELS:
-        raise ValueError(f"model {spec.name!r} is already registered")
-    _MODELS[spec.name] = spec
-    return spec
+    return MODELS.add(spec.name, spec)
 
 
 def registered_models() -> dict[str, ModelSpec]:
-    _load_builtin()
-    return dict(_MODELS)
+    return MODELS.as_dict()
 
 
 def package_dir(package: str, module: str, spec: ModelSpec | None = None, hint: str = "") -> Path:
@@ -87,14 +85,9 @@ def make_readable(folder: Path) -> Path:
 
 def resolve_model(name_or_path: str, cache_dir: Path | None = None) -> ResolvedModel:
     """Resolve a registry name to a local folder (preparing it once), or pass any other name through."""
-    models = registered_models()
-    spec = models.get(name_or_path)
+    spec = MODELS.as_dict().get(name_or_path)
     if spec is None:
         return ResolvedModel(name=name_or_path, path=name_or_path, kind=None)
     folder = spec.prepare((cache_dir or paths().models_dir) / spec.name)
     return ResolvedModel(name=spec.name, path=str(folder), kind=spec.kind)
 
-
-def _load_builtin() -> None:
-    # Entries live one per file; importing them registers them.
-    from trainer.models import minilm_l6, mpnet_base, smollm2_135m  # noqa: F401

@@ -1,6 +1,7 @@
 """Probes on frozen strong features: knn, logreg, topo; used to relabel or filter weak labels."""
 
 from trainer.probes._registry import (
+    PROBES,
     PerKeyProbe,
     Probe,
     ProbeOutcome,
@@ -13,6 +14,7 @@ from trainer.probes._registry import (
 )
 
 __all__ = [
+    "PROBES",
     "PerKeyProbe",
     "Probe",
     "ProbeOutcome",

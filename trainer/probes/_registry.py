@@ -9,48 +9,36 @@ row itself, logreg is cross-fitted). `apply_probe` turns that estimate into one 
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass, fields
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
+
+from trainer._registry import Registry, construct
 
 
 class Probe(Protocol):
     def __call__(self, features: np.ndarray, weak: np.ndarray) -> np.ndarray: ...
 
 
-_PROBES: dict[str, type] = {}
+P = TypeVar("P")
+PROBES: Registry[type] = Registry("probe", package="trainer.probes")
+"""Every module of this package is an entry; importing it registers it (no list to edit)."""
 
 
-def register_probe(name: str):
-    def wrap(cls: type) -> type:
-        if name in _PROBES and _PROBES[name] is not cls:
-            raise ValueError(f"probe {name!r} is already registered")
-        _PROBES[name] = cls
-        return cls
-
-    return wrap
+def register_probe(name: str) -> Callable[[type[P]], type[P]]:
+    return PROBES.register(name)
 
 
 def registered_probes() -> dict[str, type]:
-    import trainer.probes as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"trainer.probes.{info.name}")
-    return dict(_PROBES)
+    return PROBES.as_dict()
 
 
 def make_probe(name: str, **params: Any) -> Probe:
-    probes = registered_probes()
-    if name not in probes:
-        raise ValueError(f"unknown probe {name!r}; available: {', '.join(sorted(probes))}")
-    known = {f.name for f in fields(probes[name])}
-    if set(params) - known:
-        raise ValueError(f"probe {name!r} has no parameter(s) {sorted(set(params) - known)}; it takes {sorted(known)}")
-    return probes[name](**params)
+    """Build a probe by name; unknown names and parameters get an error listing what exists."""
+    probe: Probe = construct(PROBES, name, **params)
+    return probe
 
 
 @dataclass

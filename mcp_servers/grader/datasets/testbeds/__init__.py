@@ -3,6 +3,7 @@
 from mcp_servers.grader.datasets.testbeds._raw import RAW_PACKAGES, MissingRawDataError, raw_file
 from mcp_servers.grader.datasets.testbeds._registry import (
     SIZES,
+    TESTBEDS,
     SplitRows,
     Testbed,
     get_testbed,
@@ -13,6 +14,7 @@ from mcp_servers.grader.datasets.testbeds._registry import (
 __all__ = [
     "RAW_PACKAGES",
     "SIZES",
+    "TESTBEDS",
     "MissingRawDataError",
     "SplitRows",
     "Testbed",

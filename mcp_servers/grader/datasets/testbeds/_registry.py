@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.registry import Registry
+
 SplitRows = dict[str, list[dict[str, Any]]]
 """`{train_label, train_unlabel, test}` -> labeled rows (with `label` and `subset`)."""
 
@@ -22,27 +24,21 @@ class Testbed:
     """(size, seed, raw_dir) -> labeled splits; the same arguments always give the same rows."""
 
 
-_TESTBEDS: dict[str, Testbed] = {}
+TESTBEDS: Registry[Testbed] = Registry("testbed", package="mcp_servers.grader.datasets.testbeds")
+"""One testbed per public module of this package; importing it registers it (no list to edit)."""
 
 
 def register_testbed(testbed: Testbed) -> Testbed:
-    if testbed.name in _TESTBEDS:
-        raise ValueError(f"testbed {testbed.name!r} is already registered")
-    _TESTBEDS[testbed.name] = testbed
-    return testbed
+    return TESTBEDS.add(testbed.name, testbed)
 
 
 def testbeds() -> dict[str, Testbed]:
-    from mcp_servers.grader.datasets.testbeds import questions, sentiment  # noqa: F401  (registers them)
-
-    return dict(_TESTBEDS)
+    return TESTBEDS.as_dict()
 
 
 def get_testbed(name: str) -> Testbed:
-    known = testbeds()
-    if name not in known:
-        raise KeyError(f"unknown testbed {name!r}; available: {', '.join(sorted(known))}")
-    return known[name]
+    """The testbed called `name`; an unknown name raises UnknownNameError (a KeyError) listing the others."""
+    return TESTBEDS.get(name)
 
 
 def check_size(size: str) -> None:
