@@ -15,6 +15,7 @@ sandbox; `check_policy` refuses a spec whose binds would contain one.
 """
 
 from sandbox._backend import (
+    BACKENDS,
     Backend,
     NoSandboxError,
     RunResult,
@@ -39,6 +40,7 @@ from sandbox._view import scan_sandbox
 
 __all__ = [
     "AGENT_USER",
+    "BACKENDS",
     "INSIDE_ARTIFACTS",
     "INSIDE_DATA",
     "INSIDE_HOME",

@@ -7,13 +7,12 @@ scans, smoke tests). The workspace is the only thing that outlives a run.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sandbox._spec import SandboxSpec
+from trainer.registry import Registry, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,8 @@ def handle_result(handle: SandboxHandle, timeout: float | None) -> RunResult:
     return RunResult(returncode=code, stdout=bytes(out), stderr=err, timed_out=timed_out)
 
 
-_REGISTRY: dict[str, Callable[[], Backend]] = {}
+BACKENDS: Registry[type[Backend]] = Registry("sandbox backend", package="sandbox.backends")
+"""One backend per module of `sandbox/backends/`; importing it registers it (no list to edit)."""
 
 
 def register(name: str) -> Callable[[type[Backend]], type[Backend]]:
@@ -96,22 +96,13 @@ def register(name: str) -> Callable[[type[Backend]], type[Backend]]:
 
     def wrap(cls: type[Backend]) -> type[Backend]:
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        return BACKENDS.add(name, cls)
 
     return wrap
 
 
-def _load_backends() -> None:
-    import sandbox.backends as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
-
-
 def backend_names() -> list[str]:
-    _load_backends()
-    return sorted(_REGISTRY)
+    return BACKENDS.names()
 
 
 class NoSandboxError(RuntimeError):
@@ -124,25 +115,25 @@ def get_backend(name: str = "auto", *, allow_none: bool = False) -> Backend:
 
     `none` is returned only when asked for by name (or `allow_none` with auto): it does not isolate anything.
     """
-    _load_backends()
     if name != "auto":
         kind, _, target = name.partition("://")
-        if kind not in _REGISTRY:
-            raise KeyError(f"unknown sandbox backend {kind!r}; known: {', '.join(sorted(_REGISTRY))}, auto")
-        backend = _REGISTRY[kind].from_target(name) if target else _REGISTRY[kind]()
+        if kind not in BACKENDS:
+            raise UnknownNameError(f"{BACKENDS.unknown(kind)}, or auto")
+        cls = BACKENDS.get(kind)
+        backend = cls.from_target(name) if target else cls()
         reason = backend.available()
         if reason:
             raise NoSandboxError(f"sandbox backend {name!r} cannot run here: {reason}")
         return backend
     reasons: list[str] = []
     for candidate in ("docker", "bwrap"):
-        backend = _REGISTRY[candidate]()
+        backend = BACKENDS.get(candidate)()
         reason = backend.available()
         if reason is None:
             return backend
         reasons.append(f"{candidate}: {reason}")
     if allow_none:
-        return _REGISTRY["none"]()
+        return BACKENDS.get("none")()
     raise NoSandboxError(
         "no isolating sandbox backend works here (" + "; ".join(reasons) + "). Start a Docker engine or "
         "`apt-get install -y bubblewrap`; or ask for backend 'none' explicitly, knowing agents can then read labels"

@@ -25,8 +25,11 @@ def test_auto_prefers_docker_then_bwrap_then_refuses(monkeypatch: pytest.MonkeyP
 
 
 def test_unknown_backend_names_the_known_ones() -> None:
-    with pytest.raises(KeyError, match="bwrap"):
+    with pytest.raises(KeyError, match="bwrap") as caught:
         get_backend("podman")
+    assert str(caught.value) == "unknown sandbox backend 'podman'; available: " + ", ".join(backend_names()) + ", or auto"
+    with pytest.raises(KeyError, match="podman"):
+        get_backend("podman://ssh://ops@gpu-1")
 
 
 def test_named_backend_that_cannot_run_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
