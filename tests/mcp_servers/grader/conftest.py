@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,11 +79,7 @@ def build_env(home: Path, test_groups: int = 500) -> Env:
 
 @pytest.fixture
 def env(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
-    """W2S_HOME from the root conftest, server variables cleared, datasets `toy` and `pref`, four tokens."""
-    for var in ("W2S_TOKEN", "W2S_CONFIG", "W2S_REPLICA_URL", "W2S_MAX_REQUEST_BYTES"):
-        monkeypatch.delenv(var, raising=False)
-    for var in [v for v in os.environ if v.startswith("W2S_GRADER_")]:
-        monkeypatch.delenv(var)
+    """The root w2s_home (no operator setting left), datasets `toy` and `pref`, four tokens."""
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     return build_env(w2s_home)
 

@@ -1,8 +1,7 @@
-"""Fixtures of the snapshot tests: a tmp W2S_HOME, agent workspaces and tokens."""
+"""Fixtures of the snapshot tests: the root w2s_home, agent workspaces and tokens."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,8 @@ from tests.mcp_servers.snapshot.snapshot_helpers import SEnv
 
 
 @pytest.fixture
-def senv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SEnv:
-    for var in list(os.environ):
-        if var.startswith("W2S_"):
-            monkeypatch.delenv(var)
-    home = tmp_path / "w2s"
-    monkeypatch.setenv("W2S_HOME", str(home))
+def senv(w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> SEnv:
+    home = w2s_home
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     monkeypatch.setenv("W2S_SNAPSHOT_MAX_FILE_BYTES", str(200_000))
     monkeypatch.setenv("W2S_SNAPSHOT_MAX_TOTAL_BYTES", str(2_000_000))
