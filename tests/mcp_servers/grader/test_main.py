@@ -1,5 +1,6 @@
-"""`python -m mcp_servers.grader` as a real process: concurrency, kill -9 (under load and between commit and answer),
-litestream restore, Inspector smoke."""
+"""The grader as served. Over streamable HTTP (real uvicorn on a loopback port): tokens decide who may call and who
+you are, a revoked token is refused, an oversized body answers 413. `python -m mcp_servers.grader` as a real
+process: concurrency, kill -9 (under load and between commit and answer), litestream restore, Inspector smoke."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
 
 from mcp_servers.core import TokenStore, restore
+from mcp_servers.grader import build_server
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _rows(db: Path) -> dict[int, tuple[str, str]]:
@@ -33,6 +41,55 @@ def _client(url: str, token: str) -> Client:
 async def _submit(client: Client, note: str, n: int = 120) -> int:
     result = await client.call_tool("submit_predictions", {"dataset": "pref", "predictions": [0.5] * n, "note": note})
     return int(result.structured_content["submission_id"])
+
+
+async def test_tokens_over_http(env: Any, serve_app: Any) -> None:
+    app = build_server()
+    async with serve_app(app.http_app()) as url:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/health")).json()["status"] == "ok"
+            for token in (None, "wrong", "w2s_wrong", env.tokens["carol"]):  # none, bad, unknown, other server
+                headers = HEADERS | ({"Authorization": f"Bearer {token}"} if token else {})
+                response = await http.post(f"{url}/mcp", json=INIT, headers=headers)
+                assert response.status_code == (403 if token == env.tokens["carol"] else 401), token
+            ok = await http.post(f"{url}/mcp", json=INIT, headers=HEADERS | {
+                "Authorization": f"Bearer {env.tokens['alice']}"})
+            assert ok.status_code == 200
+        async with _client(url, env.tokens["alice"]) as alice:
+            sub = (await alice.call_tool("submit_predictions", {
+                "dataset": "toy", "predictions": [float(t) for t in env.truth["toy"]]})).structured_content
+            assert sub["agent"] == "alice"
+        async with _client(url, env.tokens["bob"]) as bob:  # another agent's token: another identity
+            mine = (await bob.call_tool("submit_predictions", {"dataset": "toy", "predictions": [1.0] * 1000}))
+            assert mine.structured_content["agent"] == "bob"
+            with pytest.raises(ToolError, match="no submission"):
+                await bob.call_tool("get_submission", {"submission_id": sub["submission_id"]})
+        with pytest.raises(Exception):  # noqa: B017 - any connect failure: the server said 401
+            async with _client(url, "w2s_not-a-token") as nobody:
+                await nobody.list_tools()
+
+
+async def test_revoked_token_is_refused_at_next_request(env: Any, serve_app: Any) -> None:
+    app = build_server()
+    async with serve_app(app.http_app()) as url:
+        async with _client(url, env.tokens["alice"]) as alice:
+            await alice.call_tool("list_datasets", {})
+        app.tokens.revoke(agent="alice")
+        async with httpx.AsyncClient() as http:
+            response = await http.post(f"{url}/mcp", json=INIT, headers=HEADERS | {
+                "Authorization": f"Bearer {env.tokens['alice']}"})
+        assert response.status_code == 401
+
+
+async def test_oversized_body_is_413(env: Any, serve_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W2S_MAX_REQUEST_BYTES", "4096")
+    app = build_server()
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "submit_predictions", "arguments": {"dataset": "toy", "predictions": [0.5] * 5000}}}
+    async with serve_app(app.http_app()) as url, httpx.AsyncClient() as http:
+        response = await http.post(f"{url}/mcp", json=body, headers=HEADERS | {
+            "Authorization": f"Bearer {env.tokens['alice']}"})
+    assert response.status_code == 413 and "smaller payload" in response.text
 
 
 async def test_nine_concurrent_clients_each_submission_stored_once(env: Any, server_process: Any) -> None:
