@@ -103,6 +103,11 @@ class Registry(Generic[T]):
         self.discover()
         return {name: self._entries[name] for name in sorted(self._entries)}
 
+    def loaded(self) -> dict[str, T]:
+        """The entries registered so far, without discovering the rest: for a caller that imported the one module
+        it needs and should not pay for importing the others."""
+        return dict(self._entries)
+
     def __getitem__(self, name: str) -> T:
         return self.get(name)
 

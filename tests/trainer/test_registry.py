@@ -69,7 +69,10 @@ def test_discovery_imports_each_public_module_once(tmp_path: Path, monkeypatch: 
     import w2s_registry_case_pkg as pkg  # type: ignore[import-not-found]
 
     try:
-        assert pkg.IMPORTS == []  # nothing imported before the first read
+        assert pkg.IMPORTS == [] and pkg.REG.loaded() == {}  # nothing imported before the first read
+        import w2s_registry_case_pkg.beta  # type: ignore[import-not-found]  # noqa: F401
+
+        assert pkg.REG.loaded() == {"beta": "beta"}  # what one import registered, without discovering the rest
         assert pkg.REG.names() == ["alpha", "beta"]
         assert pkg.REG.get("beta") == "beta" and "alpha" in pkg.REG and len(pkg.REG) == 2
         with pytest.raises(UnknownNameError, match="available: alpha, beta"):

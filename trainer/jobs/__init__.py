@@ -7,6 +7,8 @@ never touches the jobs database, and it writes only into its own `runs/<job id>/
 """
 
 from trainer.jobs._context import JobCancelled, JobContext
+from trainer.jobs._kinds import JOB_KINDS, JobFn, JobKind, job_kind, register_job_kind
 from trainer.jobs._protocol import EVENTS, JobPayload
 
-__all__ = ["EVENTS", "JobCancelled", "JobContext", "JobPayload"]
+__all__ = ["EVENTS", "JOB_KINDS", "JobCancelled", "JobContext", "JobFn", "JobKind", "JobPayload", "job_kind",
+           "register_job_kind"]

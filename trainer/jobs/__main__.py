@@ -6,23 +6,22 @@ variables off the import path, so an agent's planted `trainer/` cannot stand in 
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from trainer.jobs._artifacts import use_own_artifacts
 from trainer.jobs._context import JobCancelled, JobContext
 from trainer.jobs._fs import make_dirs_nofollow
+from trainer.jobs._kinds import job_kind
 from trainer.jobs._protocol import EventWriter, JobPayload
 
-TARGET_PREFIX = "trainer.jobs."
+
 def _watch_parent(interval_s: float = 1.0) -> None:
     """Exit when the process that started this job is gone (the `none` backend has no --die-with-parent)."""
     parent = os.getppid()
@@ -30,13 +29,6 @@ def _watch_parent(interval_s: float = 1.0) -> None:
         time.sleep(interval_s)
         if os.getppid() != parent:
             os._exit(3)
-
-
-def _load(target: str) -> Callable[[dict[str, Any], JobContext], dict[str, Any]]:
-    module, _, name = target.partition(":")
-    if not module.startswith(TARGET_PREFIX) or not name:
-        raise ValueError(f"job target {target!r} is not a trainer.jobs function")
-    return getattr(importlib.import_module(module), name)
 
 
 def _open_log(run_dir: Path) -> IO[str]:
@@ -68,7 +60,7 @@ def main() -> int:
     log.info("job %s (%s) attempt %d started", payload.job_id, payload.kind, payload.attempt)
     try:
         use_own_artifacts(workspace)
-        result = _load(payload.target)(payload.args, ctx)
+        result = job_kind(payload.target).run(payload.args, ctx)
     except JobCancelled:
         log.info("job %s cancelled", payload.job_id)
         events.emit("cancelled")

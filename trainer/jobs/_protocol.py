@@ -30,7 +30,7 @@ class JobPayload:
     agent: str
     kind: str
     target: str
-    """`trainer.jobs.<module>:<function>`; nothing outside trainer.jobs is run."""
+    """`trainer.jobs.<module>:<function>` of a registered job kind (`JobKind.target`); nothing else is run."""
     args: dict[str, Any]
     run_dir: str
     """Relative to the workspace, e.g. `runs/train-0123abcd`."""

@@ -8,10 +8,12 @@ import time
 from typing import Any
 
 from trainer.jobs._context import JobContext
+from trainer.jobs._kinds import register_job_kind
 
 VISIBLE_ENV = ("CUDA_VISIBLE_DEVICES", "HOME", "USER", "OMP_NUM_THREADS")
 
 
+@register_job_kind("sleep")
 def sleep_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Sleep `seconds` in `steps`, reporting progress; fail on purpose when `fail` is set."""
     seconds, steps = float(spec.get("seconds", 0.0)), max(1, int(spec.get("steps", 4)))
@@ -25,12 +27,14 @@ def sleep_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return {"slept_s": seconds, "pid": os.getpid()}
 
 
+@register_job_kind("environment")
 def environment_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """The named variables a job sees (w2s settings, the GPU it was given, its HOME), never secrets."""
     keys = [k for k in spec.get("keys", []) if k.startswith("W2S_") or k in VISIBLE_ENV]
     return {key: os.environ.get(key) for key in keys if "TOKEN" not in key}
 
 
+@register_job_kind("probe")
 def probe_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Try to read each of `read` and to create a file in each of `write` (paths as this job sees them); answer
     what happened to each. A job can do nothing its agent could not: private paths come back `denied` or
@@ -61,6 +65,7 @@ def probe_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     return outcome
 
 
+@register_job_kind("imports")
 def imports_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Import `modules` (default torch and transformers) and answer how long it took: what every training job pays
     at start now that each runs in a fresh sandbox (benchmarks/jobs_bench.py)."""

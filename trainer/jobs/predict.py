@@ -9,10 +9,13 @@ import numpy as np
 
 from trainer.data import load_split
 from trainer.jobs._context import JobContext
+from trainer.jobs._kinds import register_job_kind
 from trainer.predictions import hard_labels, write_predictions
 
 
+@register_job_kind("predict")
 def run_predict_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """P(class 1) for every row of a public split, from a checkpoint or a causal LM zero-shot."""
     from trainer.classifier import load_classifier
     from trainer.inference import predict, predict_proba
 

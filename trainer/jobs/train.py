@@ -8,11 +8,14 @@ from typing import Any
 
 from trainer.data import load_split, write_jsonl
 from trainer.jobs._context import JobContext
+from trainer.jobs._kinds import register_job_kind
 from trainer.jobs._progress import MetricsWatcher
 from trainer.predictions import hard_labels
 
 
+@register_job_kind("idea")
 def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Run a registered idea end to end and write its test predictions (recipe `idea`)."""
     from trainer.ideas import make_config, run_idea
 
     config = make_config(spec["idea"], dataset=spec["dataset"], **spec["config"])
@@ -23,7 +26,9 @@ def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             "metrics": json.loads(json.dumps(result.metrics, default=str)), "test_rows": len(result.ids)}
 
 
+@register_job_kind("sft")
 def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Fine-tune a model on one split with the labels the server checked and froze (recipe `sft`)."""
     from trainer.training import TrainConfig, train
 
     config = TrainConfig.from_dict(spec["config"]).updated(progress=False)
@@ -52,7 +57,9 @@ def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
             "train_wall_s": round(result.wall_s, 2), "final": last, "model": config.model}
 
 
+@register_job_kind("weak")
 def run_weak_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
+    """Build (or reuse) a weak artifact: the weak model trained on train_label, its soft labels (recipe `weak`)."""
     from trainer import paths
     from trainer.weak import WeakConfig, build_weak_artifact, default_weak_train
 
