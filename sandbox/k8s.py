@@ -3,6 +3,10 @@
     python -m sandbox.k8s --agent agent-01 --server grader=https://w2s.example.org/grader/mcp ... > agent-01.yaml
     kubectl apply -f agent-01.yaml
 
+The `k8s` sandbox backend (sandbox/backends/k8s.py) submits exactly these documents itself (`documents`), with
+two optional parts: the agent's stdin as a second key of its Secret, and a `collect` container that holds the
+workspace read-only after the agent exits so the host can copy its results back as a tar stream.
+
 The same policy as compose.yaml and the docker backend: non-root (uid 1000 of the agent image), read-only root
 filesystem with an in-memory /tmp, every capability dropped, no privilege escalation, no host namespaces, no
 service-account token, no labels/state/tokens volume (only the agent's own workspace, read-write through its
@@ -17,6 +21,7 @@ Pure functions over `SandboxSpec`: no cluster is contacted, nothing here imports
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from pathlib import Path
@@ -32,25 +37,66 @@ SECRETS_INSIDE = f"{SECRETS_DIR}/secrets.json"
 AGENT_LABELS = {"app.kubernetes.io/part-of": "w2s-lab", "w2s.role": "agent"}
 SERVER_ROLES = ("server", "egress")
 """Pods with `w2s.role` in these are what agents may reach in the cluster (the MCP servers, the egress proxy)."""
+STDIN_INSIDE = f"{SECRETS_DIR}/stdin"
+MAX_STDIN = 512 * 1024
+"""A Secret holds at most 1 MiB; the agent's stdin (a session config) is far smaller."""
+# Feeds the Secret's stdin file to the command as its standard input; `-I`: nothing from the workspace is imported.
+_STDIN_EXEC = ("import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.dup2(fd, 0); os.close(fd); "
+               "os.execvp(sys.argv[2], sys.argv[2:])")
+COLLECT_CONTAINER = "collect"
+# Holds the pod open after the agent exits so the host can `kubectl exec` a tar of the workspace (read-only here).
+_COLLECT_HOLD = "import time\nwhile True: time.sleep(3600)"
+COLLECT_TAR = ["python", "-I", "-c", (
+    "import sys, tarfile\n"
+    "with tarfile.open(fileobj=sys.stdout.buffer, mode='w|', format=tarfile.PAX_FORMAT) as tar:\n"
+    f"    tar.add('{INSIDE_WORKSPACE}', arcname='.', recursive=True)\n")]
+"""What the host runs in the collect container: the workspace as an uncompressed tar on stdout (links stay links;
+the host never creates them)."""
+_SECURITY = {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID, "readOnlyRootFilesystem": True,
+             "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
+             "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def _name(spec: SandboxSpec) -> str:
+def pod_name(spec: SandboxSpec) -> str:
     return f"w2s-agent-{spec.agent_id.lower().replace('_', '-').replace('.', '-')}"[:63].rstrip("-")
 
 
-def token_secret(spec: SandboxSpec, namespace: str = "w2s") -> dict[str, Any]:
-    """The agent's token (and API key, if any) as the JSON file `sandbox._envfile` loads inside."""
+def secret_name(spec: SandboxSpec) -> str:
+    return f"{pod_name(spec)}-secrets"
+
+
+def namespace_manifest(namespace: str = "w2s") -> dict[str, Any]:
+    """The agents' namespace, with Pod Security Admission enforcing the `restricted` profile: the cluster itself
+    refuses a root, privileged or capability-keeping pod there, whatever submits it."""
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": namespace, "labels": {"app.kubernetes.io/part-of": "w2s-lab",
+                                                       "pod-security.kubernetes.io/enforce": "restricted",
+                                                       "pod-security.kubernetes.io/enforce-version": "latest"}}}
+
+
+def token_secret(spec: SandboxSpec, namespace: str = "w2s", stdin: bytes | None = None) -> dict[str, Any]:
+    """The agent's token (and API key, if any) as the JSON file `sandbox._envfile` loads inside; `stdin`, when
+    given, as a second file the command reads as its standard input."""
     values = {k: v for k, v in (("W2S_TOKEN", spec.token), ("ANTHROPIC_API_KEY", spec.api_key)) if v}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": f"{_name(spec)}-secrets", "namespace": namespace,
-                         "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
-            "stringData": {"secrets.json": json.dumps(values)}}
+    secret: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": secret_name(spec), "namespace": namespace,
+                     "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
+        "stringData": {"secrets.json": json.dumps(values)}}
+    if stdin is not None:
+        if len(stdin) > MAX_STDIN:
+            raise ValueError(f"stdin of {len(stdin)} bytes is over the {MAX_STDIN} a pod's Secret can carry")
+        secret["data"] = {"stdin": base64.b64encode(stdin).decode()}
+    return secret
 
 
 def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspaces_claim: str = "w2s-workspaces",
-              public_claim: str = "w2s-public", gpus: int | None = None, proxy: str | None = None) -> dict[str, Any]:
+              public_claim: str = "w2s-public", gpus: int | None = None, proxy: str | None = None,
+              stdin: bool = False, collect: bool = False, active_deadline_s: int | None = None) -> dict[str, Any]:
     """The Pod of one agent. `gpus`: how many (default: one when `spec.gpu`, else none); `proxy`: the egress
-    proxy URL (model API and the trusted host's endpoint), set as HTTPS_PROXY."""
+    proxy URL (model API and the trusted host's endpoint), set as HTTPS_PROXY; `stdin`: the command reads the
+    Secret's stdin file; `collect`: add the read-only collect container; `active_deadline_s`: the cluster kills
+    the pod after this long even if the host that started it is gone."""
     env = spec.environment(inside_venv=None)
     for secret in ("W2S_TOKEN", "ANTHROPIC_API_KEY"):
         env.pop(secret, None)
@@ -72,21 +118,29 @@ def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspac
                for inside, sub in public.items()]
     mounts += [{"name": "tmp", "mountPath": "/tmp"},
                {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
+    command = ["python", "-I", "-c", _STDIN_EXEC, STDIN_INSIDE, *spec.command] if stdin else list(spec.command)
     container = {
         "name": "agent", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *spec.command],
+        "command": ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *command],
         "workingDir": str(spec.inside_cwd()),
         "env": [{"name": k, "value": v} for k, v in sorted(env.items())],
         "resources": {"limits": limits, "requests": {k: v for k, v in limits.items() if k != "nvidia.com/gpu"}},
         "volumeMounts": mounts,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID,
-                            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
-                            "privileged": False, "capabilities": {"drop": ["ALL"]},
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": dict(_SECURITY),
     }
-    return {
+    containers = [container]
+    if collect:
+        containers.append({
+            "name": COLLECT_CONTAINER, "image": image, "imagePullPolicy": "IfNotPresent",
+            "command": ["python", "-I", "-c", _COLLECT_HOLD], "workingDir": "/",
+            "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+            "resources": {"limits": {"cpu": "200m", "memory": "256Mi"}, "requests": {"cpu": "50m", "memory": "64Mi"}},
+            "volumeMounts": [{"name": "workspace", "mountPath": str(INSIDE_WORKSPACE), "subPath": spec.agent_id,
+                              "readOnly": True}],
+            "securityContext": dict(_SECURITY)})
+    pod = {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": _name(spec), "namespace": namespace,
+        "metadata": {"name": pod_name(spec), "namespace": namespace,
                      "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
         "spec": {
             "restartPolicy": "Never",
@@ -95,15 +149,18 @@ def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspac
             "hostNetwork": False, "hostPID": False, "hostIPC": False,
             "securityContext": {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID,
                                 "fsGroup": AGENT_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [container],
+            "containers": containers,
             "volumes": [
                 {"name": "workspace", "persistentVolumeClaim": {"claimName": workspaces_claim}},
                 {"name": "public", "persistentVolumeClaim": {"claimName": public_claim, "readOnly": True}},
                 {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": f"{spec.limits.tmp_mb}Mi"}},
-                {"name": "secrets", "secret": {"secretName": f"{_name(spec)}-secrets", "defaultMode": 0o440}},
+                {"name": "secrets", "secret": {"secretName": secret_name(spec), "defaultMode": 0o440}},
             ],
         },
     }
+    if active_deadline_s:
+        pod["spec"]["activeDeadlineSeconds"] = int(active_deadline_s)
+    return pod
 
 
 def network_policy(namespace: str = "w2s", allowed_cidrs: list[str] | None = None,
@@ -126,10 +183,18 @@ def network_policy(namespace: str = "w2s", allowed_cidrs: list[str] | None = Non
 
 
 def manifests(spec: SandboxSpec, *, image: str, namespace: str = "w2s", allowed_cidrs: list[str] | None = None,
-              **pod: Any) -> list[dict[str, Any]]:
+              stdin: bytes | None = None, **pod: Any) -> list[dict[str, Any]]:
     """NetworkPolicy, Secret and Pod of one agent, in the order `kubectl apply` needs them."""
-    return [network_policy(namespace, allowed_cidrs), token_secret(spec, namespace),
-            agent_pod(spec, image=image, namespace=namespace, **pod)]
+    return [network_policy(namespace, allowed_cidrs), token_secret(spec, namespace, stdin),
+            agent_pod(spec, image=image, namespace=namespace, stdin=stdin is not None, **pod)]
+
+
+def documents(spec: SandboxSpec, *, image: str, namespace: str = "w2s", allowed_cidrs: list[str] | None = None,
+              stdin: bytes | None = None, **pod: Any) -> list[dict[str, Any]]:
+    """What the `k8s` backend submits for one agent session: the namespace (restricted Pod Security), then
+    `manifests`."""
+    return [namespace_manifest(namespace), *manifests(spec, image=image, namespace=namespace,
+                                                      allowed_cidrs=allowed_cidrs, stdin=stdin, **pod)]
 
 
 def main(argv: list[str] | None = None) -> int:

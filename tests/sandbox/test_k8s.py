@@ -3,18 +3,33 @@ cluster runs on these machines. Where `kubectl` reaches a cluster, the last test
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import shutil
 import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sandbox import SandboxSpec
-from sandbox.k8s import SECRETS_INSIDE, agent_pod, main, manifests, network_policy, token_secret
-from tests.sandbox.policy import check_agent, from_pod
+from sandbox.k8s import (
+    COLLECT_CONTAINER,
+    COLLECT_TAR,
+    SECRETS_INSIDE,
+    STDIN_INSIDE,
+    agent_pod,
+    documents,
+    main,
+    manifests,
+    network_policy,
+    token_secret,
+)
+from tests.sandbox.policy import AGENT_SECRETS, check_agent, check_hardening, from_pod
 
 TOKEN = "w2s_k8sTok3nXyzXyzXyzXyzXyz"
 
@@ -122,3 +137,53 @@ def test_cluster_accepts_the_manifests(spec: SandboxSpec, tmp_path: Path) -> Non
         pytest.skip("kubectl finds no Kubernetes cluster here; the manifests are checked statically against the shared "
                     f"policy above ({done.stderr.strip()[:120]})")
     assert done.returncode == 0, done.stderr
+
+
+def check_collect(pod: dict, private_dirs: list[Path]) -> None:
+    """The collect container: hardened and non-root like the agent, read-only root, the agent's own workspace
+    read-only and nothing else (no secrets, no public tree, no other claim)."""
+    (collect,) = [c for c in pod["spec"]["containers"] if c["name"] == COLLECT_CONTAINER]
+    view = from_pod(pod, container=COLLECT_CONTAINER)
+    check_hardening(view)
+    assert view.uid == 1000 and view.read_only_root and view.gpus == 0
+    assert [(m.source, m.target, m.read_only) for m in view.mounts] == [("w2s-workspaces", "/w2s/workspace", True)]
+    assert collect["volumeMounts"][0]["subPath"] == pod["metadata"]["labels"]["w2s.agent"]
+    assert not AGENT_SECRETS & set(view.env)
+
+
+def test_documents_with_stdin_and_collect_obey_the_policy(spec: SandboxSpec, fake_home) -> None:
+    """What the k8s backend submits with every option on: the same agent check, plus the collect container's."""
+    stdin = b'{"prompt": "begin-xq7"}'
+    namespace, policy, secret, pod = documents(spec, image="i", allowed_cidrs=["10.0.0.5/32"], stdin=stdin,
+                                               collect=True, active_deadline_s=3600)
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert policy["kind"] == "NetworkPolicy" and secret["kind"] == "Secret"
+    check_agent(from_pod(pod), fake_home.paths.private_dirs())
+    check_collect(pod, fake_home.paths.private_dirs())
+    assert pod["spec"]["activeDeadlineSeconds"] == 3600
+    assert base64.b64decode(secret["data"]["stdin"]) == stdin and "begin-xq7" not in json.dumps(pod)
+    command = pod["spec"]["containers"][0]["command"]
+    assert command[:5] == ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE]
+    assert command[5:9] == ["--", "python", "-I", "-c"] and command[10] == STDIN_INSIDE
+    assert command[-len(spec.command):] == spec.command
+
+
+def test_stdin_feeder_and_collect_tar_run(tmp_path: Path) -> None:
+    """The two inline programs the pod runs, executed here: stdin comes from the Secret's file; the collect tar
+    is a stream of the workspace in which links stay links."""
+    stdin_file = tmp_path / "stdin"
+    stdin_file.write_bytes(b"hello from the secret\n")
+    pod = agent_pod(SandboxSpec(agent_id="a", workspace=tmp_path, command=["cat"]), image="i", stdin=True)
+    feeder = pod["spec"]["containers"][0]["command"][6:]
+    feeder[feeder.index(STDIN_INSIDE)] = str(stdin_file)
+    done = subprocess.run([sys.executable, *feeder[1:]], capture_output=True, timeout=30, check=True)
+    assert done.stdout == b"hello from the secret\n"
+    workspace = tmp_path / "ws"
+    (workspace / "runs").mkdir(parents=True)
+    (workspace / "runs" / "out.json").write_text("{}")
+    (workspace / "link").symlink_to("/etc/passwd")
+    program = COLLECT_TAR[3].replace("/w2s/workspace", str(workspace))
+    tar = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, timeout=30, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        members = {m.name: m for m in archive}
+    assert members["./runs/out.json"].isfile() and members["./link"].issym()

@@ -1,0 +1,264 @@
+"""Kubernetes: one agent session is one Pod in the agents' namespace, submitted and watched through kubectl.
+
+    --sandbox k8s                      settings from W2S_K8S_* / the [k8s] table (sandbox/k8s_cluster.py)
+    --sandbox k8s://CONTEXT/NAMESPACE  that kubeconfig context and namespace
+
+`start` applies `sandbox.k8s.documents(...)`: the namespace (restricted Pod Security), the NetworkPolicy (agents
+reach DNS, w2s server/egress pods and the operator's CIDRs on 443, nothing reaches them), the agent's Secret (token,
+API key, stdin) and its Pod (non-root, read-only root, no capabilities, no service-account token, its own
+workspace subPath read-write, the public claim read-only, no labels/state/tokens claim; GPUs as resource limits).
+The handle streams the agent container's log (stdout and stderr together: Kubernetes keeps one stream), waits
+with a start deadline (a pod that cannot be scheduled or pulled is deleted with the reason) and the pod's
+`activeDeadlineSeconds`, and `stop` deletes the pod.
+
+Results: with `results=shared` the host mounts the workspaces claim at its workspaces folder and reads results
+there as for any sandbox. With `results=copy` the pod has a read-only `collect` container; when the agent exits,
+the host runs a tar of the workspace in it and extracts the stream beneath the host workspace
+(sandbox/k8s_results.py: no link created or followed). Either way the leak scan runs over the workspace on the
+host at the end of the session, and the pod and its Secret are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sandbox._backend import Backend, SandboxHandle, register
+from sandbox._spec import SandboxSpec, check_policy
+from sandbox._user import prepare_workspace
+from sandbox.k8s import AGENT_UID, COLLECT_CONTAINER, COLLECT_TAR, documents, pod_name, secret_name
+from sandbox.k8s_cluster import K8sSettings, Kubectl, KubectlError
+from sandbox.k8s_results import Collected, ResultsRefused, extract_beneath, operator_fingerprint, scan_results
+
+log = logging.getLogger(__name__)
+FATAL_WAITING = frozenset({"InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"})
+"""Waiting reasons that never resolve by themselves: fail the session at once instead of at the start deadline."""
+START_FAILED = 125
+"""Exit status of a session whose pod never ran (docker's convention for a container that could not start)."""
+POLL_S = 2.0
+
+
+def container_state(pod: dict[str, Any], name: str = "agent") -> dict[str, Any]:
+    for status in pod.get("status", {}).get("containerStatuses", []) or []:
+        if status.get("name") == name:
+            return status.get("state", {}) or {}
+    return {}
+
+
+class PodHandle(SandboxHandle):
+    """One agent pod, as the launch's supervisor sees it (`poll`, `wait`, `stop`, `lines`, `stderr_text`)."""
+
+    def __init__(self, backend: K8sBackend, spec: SandboxSpec) -> None:
+        self.agent_id, self.backend = spec.agent_id, "k8s"
+        self.kube, self.settings, self.spec = backend.kube, backend.settings, spec
+        self.pod, self.secret = pod_name(spec), secret_name(spec)
+        self.where = backend.location(spec)
+        self._fingerprint = backend.fingerprint
+        self._lock = threading.Lock()
+        self._code: int | None = None
+        self._errors: list[str] = []
+        self._started = time.monotonic()
+        self._running = threading.Event()
+        self._ended = threading.Event()
+        self._reading = threading.Event()
+        self._logs_done = threading.Event()
+        self.results: Collected | None = None
+
+    # ---- output
+    def lines(self) -> Iterator[bytes]:
+        """The agent container's log, followed until it exits. Whoever supervises the handle polls it (the launch's
+        tick, `wait`); this only waits for the container to have started."""
+        self._reading.set()
+        try:
+            while not self._running.wait(POLL_S):
+                if self._ended.is_set():
+                    return  # never ran: nothing was logged
+            proc = self.kube.popen("logs", "--follow", self.pod, "-c", "agent")
+            assert proc.stdout is not None
+            try:
+                yield from proc.stdout
+            finally:
+                proc.kill()
+                proc.wait()
+        finally:
+            self._logs_done.set()
+
+    def stderr_text(self) -> bytes:
+        return "\n".join(self._errors).encode()
+
+    # ---- state
+    def poll(self) -> int | None:
+        with self._lock:
+            if self._code is not None:
+                return self._code
+            try:
+                pod = self.kube.get("pod", self.pod)
+            except KubectlError as exc:
+                log.warning("k8s: %s: %s", self.pod, exc)  # a blip of the API server: ask again next time
+                return None
+            code = self._observe(pod)
+            if code is not None:
+                self._finish(code)
+            return self._code
+
+    def _observe(self, pod: dict[str, Any] | None) -> int | None:
+        if pod is None:
+            self._errors.append(f"pod {self.pod} is gone (deleted outside the launch?)")
+            return -int(signal.SIGKILL)
+        state = container_state(pod)
+        if "running" in state or "terminated" in state:
+            self._running.set()
+        if "terminated" in state:
+            done = state["terminated"]
+            if done.get("reason") not in (None, "Completed", "Error"):
+                self._errors.append(f"agent container {done.get('reason')}: {done.get('message', '')}".strip())
+            return int(done.get("exitCode", 1))
+        status = pod.get("status", {})
+        if status.get("phase") in ("Failed", "Succeeded"):
+            self._errors.append(f"pod {status.get('phase')}: {status.get('reason', '')} {status.get('message', '')}")
+            return 1
+        waiting = state.get("waiting", {})
+        reason = waiting.get("reason") or next((c.get("reason") for c in status.get("conditions", []) or []
+                                                if c.get("status") == "False" and c.get("reason")), None)
+        late = time.monotonic() - self._started > self.settings.start_timeout_s
+        if not self._running.is_set() and (reason in FATAL_WAITING or late):
+            self._errors.append(f"pod {self.pod} did not start within {self.settings.start_timeout_s:.0f}s: "
+                                f"{reason or status.get('phase', 'Pending')} {waiting.get('message', '')}".strip())
+            return START_FAILED
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            code = self.poll()
+            if code is not None:
+                return code
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"pod {self.pod} of {self.agent_id} still running after {timeout}s")
+            time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic())))
+
+    def stop(self, grace_s: float = 10.0) -> int:
+        if self.poll() is not None:
+            return self._code  # type: ignore[return-value]
+        if self.settings.results == "copy":
+            # SIGTERM to the agent only: the collect container must outlive it for the results to come back.
+            try:
+                self.kube.run("exec", self.pod, "-c", "agent", "--", "python", "-I", "-c",
+                              "import os, signal; os.kill(1, signal.SIGTERM)", check=False)
+                return self.wait(timeout=grace_s)
+            except (KubectlError, TimeoutError):
+                pass
+        try:
+            self.kube.delete("pod", self.pod, grace_s=grace_s, wait=True)
+        except KubectlError as exc:
+            self._errors.append(f"could not delete pod {self.pod}: {exc}")
+        with self._lock:
+            if self._code is None:
+                self._finish(-int(signal.SIGTERM))
+        return self._code  # type: ignore[return-value]
+
+    # ---- the end of a session: results back, leak scan, pod and Secret deleted (once)
+    def _finish(self, code: int) -> None:
+        self._ended.set()  # a reader still waiting for a start that never came returns now
+        if self._reading.is_set():
+            self._logs_done.wait(timeout=30)  # the log stream drains before the pod that holds it goes
+        self._code = code
+        if self.settings.results == "copy" and self._running.is_set():
+            self.results = self._collect()
+        elif self._running.is_set():
+            self.results = Collected()
+        if self.results is not None:
+            try:
+                self.results.scan = scan_results(self.spec, self._fingerprint())
+            except OSError as exc:
+                self._errors.append(f"leak scan over the workspace failed: {exc}")
+            note = f"results of {self.pod}: {self.results.summary()}"
+            (log.warning if self.results.scan and self.results.scan["findings"] else log.info)(note)
+            self._errors.append(note)
+        for kind, name in (("pod", self.pod), ("secret", self.secret)):
+            try:
+                self.kube.delete(kind, name, grace_s=0)
+            except KubectlError as exc:
+                self._errors.append(f"could not delete {kind} {name}: {exc}")
+
+    def _collect(self) -> Collected:
+        proc = self.kube.popen("exec", self.pod, "-c", COLLECT_CONTAINER, "--", *COLLECT_TAR)
+        assert proc.stdout is not None and proc.stderr is not None
+        watchdog = threading.Timer(self.settings.start_timeout_s, proc.kill)
+        watchdog.start()
+        try:
+            collected = extract_beneath(proc.stdout, self.spec.workspace)
+        except (ResultsRefused, OSError) as exc:
+            proc.kill()
+            self._errors.append(f"results of {self.pod} refused: {exc}")
+            collected = Collected()
+        finally:
+            watchdog.cancel()
+            proc.stdout.close()
+            error = proc.stderr.read()[-2000:]
+            proc.wait()
+        if proc.returncode not in (0, None):
+            self._errors.append(f"collecting {self.pod}: {error.decode(errors='replace').strip()[-300:]}")
+        return collected
+
+
+@register("k8s")
+class K8sBackend(Backend):
+    def __init__(self, settings: K8sSettings | None = None) -> None:
+        self.settings = settings or K8sSettings.from_env()
+        self.kube = Kubectl(self.settings)
+        self._fp: Any = None
+        self._fp_loaded = False
+
+    @classmethod
+    def from_target(cls, target: str) -> K8sBackend:
+        return cls(K8sSettings.from_env().with_target(target))
+
+    def available(self) -> str | None:
+        return self.kube.available()
+
+    def location(self, spec: SandboxSpec) -> str:
+        """What the dashboard shows: k8s://CONTEXT/NAMESPACE/POD."""
+        return f"k8s://{self.settings.context or '(current)'}/{self.settings.namespace}/{pod_name(spec)}"
+
+    def fingerprint(self) -> Any:
+        if not self._fp_loaded:
+            self._fp_loaded = True
+            try:
+                self._fp = operator_fingerprint()
+            except (OSError, ValueError) as exc:
+                log.warning("k8s: leak scans run without the label fingerprint: %s", exc)
+        return self._fp
+
+    def documents(self, spec: SandboxSpec, stdin: bytes | None = None) -> list[dict[str, Any]]:
+        """Exactly what `start` submits (the tests check these against the shared policy)."""
+        s = self.settings
+        return documents(spec, image=s.image, namespace=s.namespace, allowed_cidrs=s.allow_cidrs, stdin=stdin,
+                         workspaces_claim=s.workspaces_claim, public_claim=s.public_claim, gpus=s.gpus, proxy=s.proxy,
+                         collect=s.results == "copy", active_deadline_s=s.active_deadline_s)
+
+    def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> PodHandle:
+        if spec.egress:
+            log.warning("k8s backend: egress %s (host loopback) is not reachable from a pod; agents reach the "
+                        "trusted host through W2S_K8S_ALLOW_CIDRS / W2S_K8S_PROXY", spec.egress)
+        # The host's copy of the workspace: where results land (copy) or the shared claim's mount (shared).
+        prepare_workspace(spec.workspace, owner=(AGENT_UID, AGENT_UID))
+        check_policy([spec.workspace])
+        namespace, *docs = self.documents(spec, stdin)
+        if self.kube.get("namespace", self.settings.namespace) is None:
+            self.kube.apply([namespace])  # labelled for restricted Pod Security; an existing one is left as it is
+        for claim in (self.settings.workspaces_claim, self.settings.public_claim):
+            if self.kube.get("persistentvolumeclaim", claim) is None:
+                raise KubectlError(f"claim {claim!r} does not exist in namespace {self.settings.namespace!r}: create "
+                                   "it on the shared storage first (docs/scale-out.md, Agents on Kubernetes)")
+        # A leftover of a crashed session holds the name; pods are immutable, so it goes before the new one.
+        self.kube.delete("pod", pod_name(spec), grace_s=0, wait=True)
+        self.kube.apply(docs)
+        log.info("k8s: started %s", json.dumps({"pod": pod_name(spec), "where": self.location(spec)}))
+        return PodHandle(self, spec)
+

@@ -1,0 +1,139 @@
+"""The k8s backend: what it submits, checked against the shared policy (tests/sandbox/policy.py) like compose and
+docker; how it reads a pod's status; and a real cluster run that skips, saying why, where no cluster answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox import NoSandboxError, SandboxSpec, get_backend
+from sandbox._backend import handle_result
+from sandbox.backends.k8s import START_FAILED, K8sBackend, PodHandle
+from sandbox.k8s_cluster import K8sSettings
+from tests.sandbox.policy import check_agent, check_hardening, from_pod
+
+TOKEN = "w2s_k8sBackendTok3nXyzXyzXyz"
+
+
+@pytest.fixture
+def spec(fake_home) -> SandboxSpec:
+    p = fake_home.paths
+    return SandboxSpec(agent_id="evolve3", workspace=p.workspaces_dir / "evolve3", token=TOKEN, gpu=True,
+                       server_urls={"grader": "https://w2s.example.org/grader/mcp",
+                                    "train": "https://w2s.example.org/train/mcp"},
+                       command=["python", "-m", "orchestrator.agents.evolve", "--dataset", "toy"])
+
+
+@pytest.mark.parametrize("results", ["shared", "copy"])
+def test_what_the_backend_submits_obeys_the_policy(spec: SandboxSpec, fake_home, results: str) -> None:
+    backend = K8sBackend(K8sSettings(namespace="agents", image="reg.example.org/w2s-lab-agent:1", results=results,
+                                     allow_cidrs=["10.0.0.5/32"], proxy="http://egress.agents.svc:3128"))
+    docs = backend.documents(spec, stdin=b'{"prompt": "go"}')
+    assert [d["kind"] for d in docs] == ["Namespace", "NetworkPolicy", "Secret", "Pod"]
+    assert all(d["metadata"].get("namespace", d["metadata"]["name"]) == "agents" for d in docs)
+    pod = docs[-1]
+    private = fake_home.paths.private_dirs()
+    check_agent(from_pod(pod), private)
+    for container in pod["spec"]["containers"][1:]:
+        view = from_pod(pod, container=container["name"])
+        check_hardening(view)
+        assert view.uid == 1000 and view.read_only_root and all(m.read_only for m in view.mounts)
+    assert len(pod["spec"]["containers"]) == (2 if results == "copy" else 1)
+    assert pod["spec"]["activeDeadlineSeconds"] == K8sSettings().active_deadline_s
+    assert TOKEN not in json.dumps(pod) and TOKEN in json.dumps(docs[2])
+    egress = docs[1]["spec"]["egress"]
+    assert {"ipBlock": {"cidr": "10.0.0.5/32"}} in egress[-1]["to"] and docs[1]["spec"]["ingress"] == []
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["W2S_GRADER_URL"] == "https://w2s.example.org/grader/mcp"
+    assert env["HTTPS_PROXY"] == "http://egress.agents.svc:3128"
+    assert backend.location(spec) == "k8s://(current)/agents/w2s-agent-evolve3"
+
+
+def _pod(phase: str, state: dict | None = None, conditions: list | None = None) -> dict:
+    status: dict = {"phase": phase, "conditions": conditions or []}
+    if state is not None:
+        status["containerStatuses"] = [{"name": "agent", "state": state}]
+    return {"status": status}
+
+
+def test_pod_status_is_read_as_kubernetes_reports_it(spec: SandboxSpec) -> None:
+    """The status documents a cluster answers, read into exit codes (no cluster is contacted here)."""
+    handle = PodHandle(K8sBackend(K8sSettings(start_timeout_s=60)), spec)
+    unscheduled = _pod("Pending", conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}])
+    assert handle._observe(unscheduled) is None and not handle._running.is_set()
+    assert handle._observe(_pod("Pending", {"waiting": {"reason": "ContainerCreating"}})) is None
+    assert handle._observe(_pod("Running", {"running": {"startedAt": "now"}})) is None and handle._running.is_set()
+    assert handle._observe(_pod("Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed"}})) == 0
+    assert handle._observe(_pod("Failed", {"terminated": {"exitCode": 137, "reason": "OOMKilled"}})) == 137
+    assert "OOMKilled" in handle.stderr_text().decode()
+    assert handle._observe(None) == -int(signal.SIGKILL)
+
+    fresh = PodHandle(K8sBackend(K8sSettings(start_timeout_s=60)), spec)
+    bad_image = _pod("Pending", {"waiting": {"reason": "InvalidImageName", "message": "bad ref"}})
+    assert fresh._observe(bad_image) == START_FAILED and "InvalidImageName" in fresh.stderr_text().decode()
+    late = PodHandle(K8sBackend(K8sSettings(start_timeout_s=0.01)), spec)
+    time.sleep(0.05)
+    assert late._observe(unscheduled) == START_FAILED and "Unschedulable" in late.stderr_text().decode()
+
+
+def test_without_kubectl_the_backend_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(NoSandboxError, match="kubectl not found.*install kubectl"):
+        get_backend("k8s")
+    with pytest.raises(NoSandboxError, match="k8s://gpu/agents"):
+        get_backend("k8s://gpu/agents")
+
+
+def _cluster_reason() -> str | None:
+    if shutil.which("kubectl") is None:
+        return "kubectl is not installed"
+    reason = K8sBackend().available()
+    if reason:
+        return reason
+    if not os.environ.get("W2S_TEST_K8S_IMAGE"):
+        return "set W2S_TEST_K8S_IMAGE to the agent image (sandbox/Dockerfile) pushed where the cluster pulls from"
+    return None
+
+
+@pytest.mark.slow
+def test_agent_pod_on_a_real_cluster(fake_home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where kubectl reaches a cluster (W2S_K8S_CONTEXT / W2S_K8S_NAMESPACE with the w2s-workspaces and w2s-public
+    claims in it): a pod runs, its log streams, its results come back as data, the leak scan runs, the pod and its
+    Secret are deleted; a second pod is stopped (deleted) while it runs."""
+    reason = _cluster_reason()
+    if reason:
+        pytest.skip(f"no Kubernetes cluster reachable here ({reason[:200]}); the backend's documents are checked "
+                    "against the shared policy above instead; docs/scale-out.md says what was not run")
+    monkeypatch.setenv("W2S_K8S_IMAGE", os.environ["W2S_TEST_K8S_IMAGE"])
+    backend = K8sBackend(K8sSettings.from_env(results="copy", start_timeout_s=600))
+    workspace = fake_home.paths.workspaces_dir / "k8stest1"
+    program = ("import json, os, pathlib; pathlib.Path('/w2s/workspace/runs').mkdir(exist_ok=True); "
+               "pathlib.Path('/w2s/workspace/runs/out.json').write_text('{\"ok\": true}'); "
+               "print(json.dumps({'event': 'hello', 'token_set': bool(os.environ.get('W2S_TOKEN'))}))")
+    spec = SandboxSpec(agent_id="k8stest1", workspace=workspace, token=TOKEN, command=["python", "-c", program])
+    handle = backend.start(spec)
+    result = handle_result(handle, 600)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {"event": "hello", "token_set": True}
+    assert json.loads((workspace / "runs" / "out.json").read_text()) == {"ok": True}
+    assert handle.results is not None and handle.results.scan is not None and handle.results.scan["clean"]
+    assert backend.kube.get("secret", "w2s-agent-k8stest1-secrets") is None
+    gone = time.monotonic() + 120  # a pod's deletion completes asynchronously
+    while backend.kube.get("pod", "w2s-agent-k8stest1") is not None and time.monotonic() < gone:
+        time.sleep(2)
+    assert backend.kube.get("pod", "w2s-agent-k8stest1") is None
+    sleeper = spec.model_copy(update={"agent_id": "k8stest2", "workspace": fake_home.paths.workspaces_dir / "k8stest2",
+                                      "command": ["python", "-c", "import time; time.sleep(600)"]})
+    handle = backend.start(sleeper)
+    assert handle.poll() is None
+    deadline = time.monotonic() + 300
+    while not handle._running.is_set() and handle.poll() is None and time.monotonic() < deadline:
+        time.sleep(2)
+    handle.stop(grace_s=5)
+    assert handle.poll() is not None

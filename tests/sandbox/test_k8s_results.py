@@ -1,0 +1,152 @@
+"""Results of an agent pod brought back as data: real tar streams (GNU tar over a planted tree, and crafted ones)
+extracted beneath a host workspace, then the leak scan over what came back."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from sandbox import SandboxSpec
+from sandbox.k8s_results import Collected, ResultLimits, ResultsRefused, extract_beneath, scan_results
+
+OWN = "w2s_ownTok3nAbcdefghijklmnopq"
+OTHER = "w2s_otherTok3nZyxwvutsrqponml"
+
+
+def _stream(build: dict[str, bytes | str | None]) -> io.BytesIO:
+    """A tar of `name -> bytes` (a file), `str` (a symlink to it) or None (a folder)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, value in build.items():
+            info = tarfile.TarInfo(name)
+            if value is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif isinstance(value, str):
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+            else:
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value))
+    out.seek(0)
+    return out
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+def test_a_planted_tree_comes_back_as_plain_files(tmp_path: Path) -> None:
+    pod_side = tmp_path / "pod-workspace"
+    (pod_side / "runs" / "j1").mkdir(parents=True)
+    (pod_side / "runs" / "j1" / "predictions.json").write_text('{"predictions": [0.5]}')
+    (pod_side / "notes.md").write_text("# notes")
+    tool = pod_side / "tool.sh"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o4755)  # setuid: must not survive
+    (pod_side / "passwd").symlink_to("/etc/passwd")
+    (pod_side / "up").symlink_to("..")
+    os.link(pod_side / "notes.md", pod_side / "hard")
+    os.mkfifo(pod_side / "fifo")
+    host = tmp_path / "host-workspace"
+    host.mkdir()
+    proc = subprocess.Popen(["tar", "-C", str(pod_side), "-cf", "-", "."], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    done = extract_beneath(proc.stdout, host)
+    assert proc.wait(timeout=30) == 0
+    assert json.loads((host / "runs" / "j1" / "predictions.json").read_text()) == {"predictions": [0.5]}
+    assert (host / "notes.md").read_text() == "# notes"
+    assert stat.S_IMODE((host / "tool.sh").stat().st_mode) == 0o755
+    assert stat.S_IMODE((host / "notes.md").stat().st_mode) == 0o644
+    for name in ("passwd", "up", "fifo"):
+        assert not os.path.lexists(host / name), name
+    assert {s.split(":")[0] for s in done.skipped} >= {"passwd", "up", "fifo"}
+    assert done.files >= 3 and "skipped" in done.summary()
+    assert not any(p.is_symlink() for p in host.rglob("*"))
+
+
+def test_a_link_on_the_host_is_never_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    host = tmp_path / "ws"
+    host.mkdir()
+    (host / "runs").symlink_to(outside)
+    with pytest.raises(ResultsRefused, match="link"):
+        extract_beneath(_stream({"runs/x.json": b"{}"}), host)
+    assert list(outside.iterdir()) == []
+    # a link in a file's place is replaced by the file; its target is untouched
+    target = tmp_path / "target"
+    target.write_text("keep")
+    (host / "out.json").symlink_to(target)
+    extract_beneath(_stream({"out.json": b"new"}), host)
+    assert not (host / "out.json").is_symlink() and (host / "out.json").read_text() == "new"
+    assert target.read_text() == "keep"
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a/../../escape.txt", "d/" * 70 + "f"])
+def test_names_that_leave_the_workspace_are_refused(tmp_path: Path, name: str) -> None:
+    host = tmp_path / "ws"
+    host.mkdir()
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("x")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+        info = tarfile.TarInfo(name)
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"bad"))
+    out.seek(0)
+    with pytest.raises(ResultsRefused):
+        extract_beneath(out, host)
+    assert not (tmp_path / "escape.txt").exists() and not Path("/etc/escape.txt").exists()
+    assert (host / "x").read_bytes() == b"x"  # what came before the bad member stays, as data
+
+
+def test_caps_and_a_cut_stream(tmp_path: Path) -> None:
+    host = tmp_path / "ws"
+    host.mkdir()
+    with pytest.raises(ResultsRefused, match="members"):
+        extract_beneath(_stream({f"f{i}": b"x" for i in range(5)}), host, ResultLimits(max_members=3))
+    with pytest.raises(ResultsRefused, match="over 4 bytes"):
+        extract_beneath(_stream({"big": b"12345"}), host, ResultLimits(max_file_bytes=4))
+    with pytest.raises(ResultsRefused, match="results are over"):
+        extract_beneath(_stream({"a": b"123", "b": b"456"}), host, ResultLimits(max_total_bytes=5))
+    whole = _stream({"cut": b"y" * 5000}).getvalue()
+    with pytest.raises(ResultsRefused):
+        extract_beneath(io.BytesIO(whole[:2048]), host)
+    assert not any(p.name.startswith(".w2s-incoming") for p in host.iterdir())
+    with pytest.raises(ResultsRefused, match="not a readable tar"):
+        extract_beneath(io.BytesIO(b"this is not a tar stream at all" * 40), host)
+
+
+def test_a_folder_in_place_of_a_file_is_kept(tmp_path: Path) -> None:
+    host = tmp_path / "ws"
+    (host / "results").mkdir(parents=True)
+    done = extract_beneath(_stream({"results": b"file now"}), host)
+    assert (host / "results").is_dir() and done.skipped == ["results: a folder on the host (not replaced)"]
+
+
+def test_leak_scan_runs_over_what_came_back(fake_home, tmp_path: Path) -> None:
+    from sandbox._detect import Fingerprint
+    from sandbox.fingerprint import build
+
+    p = fake_home.paths
+    host = p.workspaces_dir / "agent_1"
+    host.mkdir(parents=True)
+    spec = SandboxSpec(agent_id="agent_1", workspace=host, token=OWN, command=["true"])
+    fp = Fingerprint.load(build(p.label_store_dir, p.data_dir))
+    clean = extract_beneath(_stream({"notes.md": f"my token {OWN}".encode()}), host)
+    clean.scan = scan_results(spec, fp)
+    assert clean.scan["clean"], clean.scan["findings"]
+    leaked = "".join(json.dumps({"id": k, "label": v}) + "\n" for k, v in fake_home.hidden.items())
+    done = extract_beneath(_stream({"runs/copy.jsonl": leaked.encode(), "stolen.txt": OTHER.encode()}), host)
+    done.scan = scan_results(spec, fp)
+    kinds = {f["kind"] for f in done.scan["findings"]}
+    assert {"hidden_labels", "foreign_token"} <= kinds
+    assert "LEAK SCAN" in done.summary() and OTHER not in json.dumps(done.scan)
+    assert Collected().summary() == "0 files, 0 folders, 0 bytes back"
