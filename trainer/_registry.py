@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields, is_dataclass
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -107,6 +108,11 @@ class Registry(Generic[T]):
         """The entries registered so far, without discovering the rest: for a caller that imported the one module
         it needs and should not pay for importing the others."""
         return dict(self._entries)
+
+    def view(self) -> Mapping[str, T]:
+        """A read-only live mapping of the entries, for code that reads a registry as a dict (`.get(name)` answers
+        None there). It does not discover: use it for registries without a package."""
+        return MappingProxyType(self._entries)
 
     def __getitem__(self, name: str) -> T:
         return self.get(name)

@@ -20,6 +20,11 @@ def test_register_get_and_names() -> None:
     assert shapes.names() == ["circle", "square"] and list(shapes) == ["circle", "square"]
     assert "square" in shapes and "hexagon" not in shapes and len(shapes) == 2
     assert shapes.as_dict() == {"circle": dict, "square": Square}
+    view = shapes.view()
+    shapes.add("triangle", list)
+    assert view["triangle"] is list and view.get("hexagon") is None  # live, and a plain mapping's get
+    with pytest.raises(TypeError):
+        view["hexagon"] = tuple  # type: ignore[index]
 
 
 def test_duplicate_name_is_refused_and_the_same_entry_is_a_no_op() -> None:
