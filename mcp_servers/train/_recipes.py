@@ -9,7 +9,7 @@ the `trainer.jobs` function that runs it inside the agent's sandbox.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from mcp_servers.jobs import JobError, JobQueue
 from mcp_servers.train._config_checks import idea_config, train_config
 from mcp_servers.train._labels import resolve_labels
 from trainer.data import load_split
+from trainer.jobs import job_kind
+from trainer.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,17 @@ class Recipe:
     prepare: Callable[[TrainRequest], dict[str, Any]]
     """Validate the request (raising JobError) and return the job's JSON spec; writes nothing anywhere."""
     target: str
-    """`trainer.jobs.<module>:<function>` run inside the agent's sandbox with (spec, JobContext)."""
+    """The registered job kind run inside the agent's sandbox with (spec, JobContext): `job_kind(name).target`."""
 
 
-RECIPES: dict[str, Recipe] = {}
+RECIPE_REGISTRY: Registry[Recipe] = Registry("recipe")
+RECIPES: Mapping[str, Recipe] = RECIPE_REGISTRY.view()
+"""Name -> recipe, read-only; `RECIPE_REGISTRY.get(name)` raises with the valid names."""
 
 
 def register_recipe(recipe: Recipe) -> Recipe:
-    RECIPES[recipe.name] = recipe
-    return recipe
+    """Add a recipe; a second one under a taken name is refused."""
+    return RECIPE_REGISTRY.add(recipe.name, recipe)
 
 
 # --- idea -------------------------------------------------------------------------------------------------------
@@ -86,6 +90,6 @@ def _prepare_weak(req: TrainRequest) -> dict[str, Any]:
     return {"dataset": req.dataset, "config": dict(req.config)}
 
 
-register_recipe(Recipe("idea", _prepare_idea, "trainer.jobs.train:run_idea_job"))
-register_recipe(Recipe("sft", _prepare_sft, "trainer.jobs.train:run_sft_job"))
-register_recipe(Recipe("weak", _prepare_weak, "trainer.jobs.train:run_weak_job"))
+register_recipe(Recipe("idea", _prepare_idea, job_kind("idea").target))
+register_recipe(Recipe("sft", _prepare_sft, job_kind("sft").target))
+register_recipe(Recipe("weak", _prepare_weak, job_kind("weak").target))
