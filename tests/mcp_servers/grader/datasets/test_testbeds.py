@@ -8,6 +8,7 @@ import pytest
 
 from mcp_servers.grader.datasets import LabelStore
 from mcp_servers.grader.datasets._build import build_testbed
+from mcp_servers.grader.datasets.testbeds import get_testbed, testbeds
 from trainer import paths
 from trainer.data import HIDDEN_SPLITS, iter_jsonl, load_split
 
@@ -102,3 +103,10 @@ def test_rebuilding_the_same_rows_touches_nothing(w2s_home: Path) -> None:
     assert public.stat().st_mtime_ns == before
     build_testbed("sentiment", "tiny", seed=1)
     assert public.stat().st_mtime_ns != before
+
+
+def test_testbeds_are_discovered_and_an_unknown_one_lists_them() -> None:
+    assert {"sentiment", "questions"} <= set(testbeds())
+    with pytest.raises(KeyError) as caught:
+        get_testbed("imdb")
+    assert str(caught.value) == "unknown testbed 'imdb'; available: " + ", ".join(sorted(testbeds()))
