@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -44,24 +43,13 @@ UNLIMITED_RATE = {"rate_limit_per_minute": 0, "rate_limit_per_hour": 0}
 
 def _setup(home: Path, groups: int) -> None:
     os.environ.update(W2S_HOME=str(home), W2S_LITESTREAM="false")
+    from _grader_data import prepare_pairs
+
     from mcp_servers.grader import Calibration, SliceCalibration, write_calibration
     from mcp_servers.grader._service import GraderSettings
-    from mcp_servers.grader.datasets import LabelStore, prepare_dataset
-    from trainer import paths
 
-    rng = random.Random(0)
-    src = home / "src" / "bench"
-    src.mkdir(parents=True)
-    for split, count in (("train_label", 10), ("train_unlabel", 10), ("test", groups)):
-        with (src / f"{split}.jsonl").open("w") as out:
-            for g in range(count):
-                good = rng.randrange(2)
-                for k in range(2):
-                    out.write(json.dumps({"question": f"{split} q{g}", "choice": f"a{k}", "label": k == good,
-                                          "consistency_id": f"{split}-{g}",
-                                          "subset": "id_x" if g % 3 else "ood_y"}) + "\n")
+    prepare_pairs(home, groups, ood_every=3)
     settings = GraderSettings()
-    prepare_dataset(src, paths().data_dir, LabelStore(settings.label_store))
     write_calibration(settings.label_store, "bench", Calibration(
         weak_acc=0.6, strong_acc=0.9, seeds=1, source="bench",
         slices={"id": SliceCalibration(weak_acc=0.6, strong_acc=0.9),

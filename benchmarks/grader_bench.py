@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import socket
@@ -37,24 +36,13 @@ def _setup(home: Path) -> dict[str, str]:
     # throughput, not integrity: the default budget and rate limits would refuse most of these submissions
     os.environ.update(W2S_HOME=str(home), W2S_LITESTREAM="false", W2S_GRADER_MAX_SUBMISSIONS="0",
                       W2S_GRADER_RATE_LIMIT_PER_MINUTE="0", W2S_GRADER_RATE_LIMIT_PER_HOUR="0")
+    from _grader_data import prepare_pairs
+
     from mcp_servers.core import TokenStore
     from mcp_servers.grader._service import GraderSettings
-    from mcp_servers.grader.datasets import LabelStore, prepare_dataset
-    from trainer import paths
 
-    rng = random.Random(0)
-    src = home / "src" / "bench"
-    src.mkdir(parents=True)
-    for split, groups in (("train_label", 10), ("train_unlabel", 10), ("test", ROWS // 2)):
-        with (src / f"{split}.jsonl").open("w") as out:
-            for g in range(groups):
-                good = rng.randrange(2)
-                for k in range(2):
-                    out.write(json.dumps({"question": f"{split} q{g}", "choice": f"a{k}", "label": k == good,
-                                          "consistency_id": f"{split}-{g}",
-                                          "subset": "id_x" if g % 2 else "ood_y"}) + "\n")
+    prepare_pairs(home, ROWS // 2, ood_every=2)
     settings = GraderSettings()
-    prepare_dataset(src, paths().data_dir, LabelStore(settings.label_store))
     tokens = TokenStore(settings.tokens_db)
     return {f"agent-{k}": tokens.mint(f"agent-{k}", ["grader"]) for k in range(10)}
 
