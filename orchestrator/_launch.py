@@ -25,6 +25,7 @@ from orchestrator import _workspace as ws
 from orchestrator._agent_proc import AgentProc, SessionResult
 from orchestrator._db import AgentRow, LaunchRow, StateDB
 from orchestrator._proxy import DEFAULT_UPSTREAM, ModelProxy
+from orchestrator._remote import check_sandbox, public_urls, remote_sandbox, sandbox_location
 from orchestrator._services import (
     ServerSupervisor,
     Service,
@@ -77,6 +78,9 @@ class LaunchOptions:
     """Extra arguments for the evolve agent program (its --population, --preset, ...)."""
     compute: str = "local"
     """Where compute jobs run: `local`, or a Ray cluster (`ray`, `ray:HOST:PORT`, `ray://HOST:PORT`)."""
+    public_url: str | None = field(default_factory=lambda: os.environ.get("W2S_PUBLIC_URL") or None)
+    """The trusted host's TLS reverse proxy (https://w2s.example.org): what agents on remote sandboxes (k8s, a
+    remote docker engine) get as server URLs (`<public>/<server>/mcp`) instead of this host's loopback ones."""
     upstream: str = field(default_factory=lambda: os.environ.get("W2S_ANTHROPIC_UPSTREAM", DEFAULT_UPSTREAM))
 
 
@@ -106,6 +110,11 @@ def check_options(opts: LaunchOptions) -> None:
     if opts.sandbox == "none" and not opts.unsafe_no_sandbox:
         raise LaunchError("--sandbox none runs agents where they can read the hidden labels; spell out "
                           "--unsafe-no-sandbox if that is really meant")
+    if opts.sandbox not in ("auto", "none"):
+        try:
+            check_sandbox(opts.sandbox, opts.public_url)
+        except ValueError as exc:
+            raise LaunchError(str(exc)) from None
     test = paths().data_dir / opts.dataset / "test.jsonl"
     if not test.is_file():
         built = sorted(p.name for p in paths().data_dir.glob("*") if (p / "test.jsonl").is_file())
@@ -132,6 +141,8 @@ class Launch:
         self.directions: dict[str, prompts.Direction] = {}
         self._replicator: Replicator | None = None
         self._tokens_replicator: Replicator | None = None
+        self._urls: dict[str, dict[str, str]] = {}
+        """Each agent's server URLs: this host's loopback ones, or the public proxy's for a remote sandbox."""
 
     def note(self, text: str) -> None:
         self.log.append(time.strftime("%H:%M:%S ") + text)
@@ -143,6 +154,8 @@ class Launch:
             else get_backend("none")
         if not self.backend.isolates_labels:
             self.note("WARNING: agents run without a sandbox (--unsafe-no-sandbox)")
+        if self.deadline is not None and hasattr(self.backend, "deadline"):
+            self.backend.deadline = self.deadline  # a cluster ends the launch's pods even if this host is gone
         self.db.add_launch(LaunchRow(id=self.launch_id, started_at=self.started_at, n_agents=opts.n,
                                      agent_kind=opts.kind, dataset=opts.dataset, deadline=self.deadline,
                                      pid=os.getpid(), state="starting"))
@@ -198,6 +211,11 @@ class Launch:
         ws.ensure_notebook(workspace, name, direction.text)
         token = ws.mint_token(self.tokens, name, self.launch_id)
         urls = {s.name: s.url for s in self.services}
+        remote = self.backend is not None and remote_sandbox(self.backend)
+        public = (opts.public_url or "").rstrip("/")
+        if remote:
+            urls = public_urls(public, [s.name for s in self.services])
+        self._urls[name] = urls
         ws.write_mcp_config(workspace, urls, token)
         p = paths()
         extra_env = {"TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1", "W2S_LAUNCH_ID": self.launch_id,
@@ -210,7 +228,11 @@ class Launch:
                                upstream=opts.upstream).start()
             self.proxies[name] = proxy
             egress, api_key = [proxy.url], proxy.proxy_key
-            extra_env |= {"ANTHROPIC_BASE_URL": proxy.url, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            base_url = proxy.url
+            if remote:
+                base_url = f"{public}/model/{name}"
+                self.note(f"{name}: route {base_url}/* to its model proxy {proxy.url} in the reverse proxy")
+            extra_env |= {"ANTHROPIC_BASE_URL": base_url, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
                           "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1"}
             command = ["python", "-m", "orchestrator.agents.claude_runner"]
             stdin = self._session_config(name, direction, prompts.first_prompt(opts.dataset))
@@ -231,8 +253,9 @@ class Launch:
         spec = SandboxSpec(**fields)  # type: ignore[arg-type]
         transcripts = p.state_dir / "transcripts" / self.launch_id / name
         self.agents[name] = AgentProc(name, opts.kind, direction.name, spec, self.launch_id, transcripts, stdin)
+        where = sandbox_location(self.backend, spec) if self.backend else ""
         self.db.upsert_agent(AgentRow(name=name, launch_id=self.launch_id, kind=opts.kind, direction=direction.name,
-                                      started_at=time.time(), sandbox=self.backend.name if self.backend else ""))
+                                      started_at=time.time(), sandbox=where))
         return workspace
 
     def _session_config(self, name: str, direction: prompts.Direction, prompt: str) -> bytes:
@@ -243,7 +266,7 @@ class Launch:
             remaining = max(0.01, opts.budget_usd - self.proxies[name].spent())
         return json.dumps({"system_prompt": system, "prompt": prompt, "model": opts.model,
                            "max_turns": opts.max_turns, "max_budget_usd": remaining,
-                           "servers": {s.name: s.url for s in self.services}}).encode()
+                           "servers": self._urls.get(name) or {s.name: s.url for s in self.services}}).encode()
 
     def _start_agent(self, proc: AgentProc, stdin: bytes | None = None) -> None:
         assert self.backend is not None
@@ -321,6 +344,9 @@ class Launch:
 
     def _end_session(self, proc: AgentProc, code: int | None, state: str | None) -> SessionResult:
         result = proc.finish(code)
+        results = getattr(proc.handle, "results", None)  # a remote sandbox's results and their leak scan
+        if results is not None and hasattr(results, "summary"):
+            self.note(f"{proc.name}: {results.summary()}")
         if proc.session_id is not None:
             self.db.close_session(proc.session_id, code, result.reason, result.cost_usd, result.num_turns)
             proc.session_id = None

@@ -139,8 +139,11 @@ def launch(
     budget_usd: Annotated[float | None, typer.Option(help="model API budget per agent (claude)")] = None,
     model: Annotated[str | None, typer.Option(help="Claude model id (default: the CLI's)")] = None,
     max_turns: Annotated[int | None, typer.Option(help="turns per Claude session")] = None,
-    sandbox: Annotated[str, typer.Option(help="auto | bwrap | docker")] = "auto",
+    sandbox: Annotated[str, typer.Option(help="auto | bwrap | docker | docker://ssh://USER@HOST | docker://HOST:2376 "
+                                              "| k8s | k8s://CONTEXT/NAMESPACE (see docs/scale-out.md)")] = "auto",
     unsafe_no_sandbox: Annotated[bool, typer.Option(help="allow --sandbox none (agents can read labels)")] = False,
+    public_url: Annotated[str | None, typer.Option(help="the TLS reverse proxy agents on remote sandboxes reach the "
+                                                        "servers through (https://NAME; default W2S_PUBLIC_URL)")] = None,
     directions: Annotated[Path | None, typer.Option(help="YAML list of {name, text} (default prompts/)")] = None,
     base_port: Annotated[int, typer.Option(help="first of the five server ports")] = 8101,
     max_restarts: Annotated[int, typer.Option(help="restarts of a crashed agent before it stays failed")] = 5,
@@ -160,6 +163,8 @@ def launch(
                          sandbox=sandbox, unsafe_no_sandbox=unsafe_no_sandbox, directions_file=directions,
                          base_port=base_port, max_restarts=max_restarts, max_turns=max_turns, seed=seed,
                          agent_args=shlex.split(agent_args), compute=compute)
+    if public_url is not None:
+        opts.public_url = public_url
     try:
         check_options(opts)
         running = StateDB().launch()

@@ -209,9 +209,15 @@ class PodHandle(SandboxHandle):
 
 @register("k8s")
 class K8sBackend(Backend):
+    remote = True
+    """Agents run in the cluster: they reach the servers through the trusted host's TLS proxy, not its loopback."""
+
     def __init__(self, settings: K8sSettings | None = None) -> None:
         self.settings = settings or K8sSettings.from_env()
         self.kube = Kubectl(self.settings)
+        self.deadline: float | None = None
+        """Unix time after which no pod of this backend should live (a launch's end): the pods' active deadline
+        is cut to it, plus a margin, so the cluster ends them even if the launching host is gone."""
         self._fp: Any = None
         self._fp_loaded = False
 
@@ -238,9 +244,12 @@ class K8sBackend(Backend):
     def documents(self, spec: SandboxSpec, stdin: bytes | None = None) -> list[dict[str, Any]]:
         """Exactly what `start` submits (the tests check these against the shared policy)."""
         s = self.settings
+        active = s.active_deadline_s
+        if self.deadline is not None:
+            active = max(60, min(active, int(self.deadline - time.time()) + 600))
         return documents(spec, image=s.image, namespace=s.namespace, allowed_cidrs=s.allow_cidrs, stdin=stdin,
                          workspaces_claim=s.workspaces_claim, public_claim=s.public_claim, gpus=s.gpus, proxy=s.proxy,
-                         collect=s.results == "copy", active_deadline_s=s.active_deadline_s)
+                         collect=s.results == "copy", active_deadline_s=active)
 
     def start(self, spec: SandboxSpec, *, stdin: bytes | None = None) -> PodHandle:
         if spec.egress:

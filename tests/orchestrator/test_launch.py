@@ -5,6 +5,7 @@ crashed grader restarted, a clean stop with no process left and the launch's tok
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
@@ -116,3 +117,52 @@ def test_launch_three_evolve_agents_end_to_end(w2s_home: Path) -> None:
     wait_for("no process left", lambda: processes_with_env("W2S_HOME", os.environ["W2S_HOME"]) == [], 30)
     assert not any(Service(name=s["name"], port=s["port"]).healthy(0.3) for s in load_record()["services"])  # type: ignore[index]
     assert [t for t in tokens.list() if t.agent in names] == []  # every token of the launch revoked
+
+
+def _nothing_stored(home: Path) -> None:
+    state = paths().state_dir
+    assert not (state / "orchestrator.db").exists() or StateDB().launch() is None
+    assert count("tokens.db", "SELECT count(*) FROM core_token") == 0
+    assert not paths().workspaces_dir.exists() or not any(paths().workspaces_dir.iterdir())
+
+
+def test_launch_on_k8s_without_kubectl_is_a_clear_error(w2s_home: Path, tmp_path: Path) -> None:
+    """`orchestrator launch --sandbox k8s` as the operator types it, on a host without kubectl: exit 2, what to
+    install, no launch row, no token, no workspace."""
+    build_testbed("sentiment", "tiny", seed=0)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = cli_env(PATH=str(bare), W2S_K8S_ALLOW_CIDRS="10.0.0.5/32")
+    done = cli("launch", "--n", "2", "--agent", "evolve", "--dataset", "sentiment", "--sandbox", "k8s",
+               "--public-url", "https://w2s.example.org", env=env, timeout=120)
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 2 and "Traceback" not in out, out
+    assert "kubectl not found" in out and "install kubectl" in out
+    _nothing_stored(w2s_home)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_launch_on_k8s_without_a_cluster_is_a_clear_error(w2s_home: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real kubectl, a kubeconfig whose API server does not answer: the launch says so and stores nothing;
+    before that, a remote sandbox without the public TLS URL or a way out of the cluster is refused."""
+    build_testbed("sentiment", "tiny", seed=0)
+    config = tmp_path / "kubeconfig"
+    config.write_text("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\n"
+                      "contexts:\n- name: gpu\n  context:\n    cluster: c\n    user: u\ncurrent-context: gpu\n"
+                      "users:\n- name: u\n  user:\n    token: t\n")
+    monkeypatch.setenv("W2S_K8S_KUBECONFIG", str(config))
+    monkeypatch.setenv("W2S_K8S_REQUEST_TIMEOUT_S", "5")
+    opts = LaunchOptions(n=1, kind="evolve", dataset="sentiment", duration_s=60, sandbox="k8s://gpu/agents")
+    for public, words in [(None, "--public-url https://NAME"), ("http://w2s.example.org", "--public-url https://NAME"),
+                          ("https://w2s.example.org", "W2S_K8S_ALLOW_CIDRS")]:
+        opts.public_url = public
+        with pytest.raises(LaunchError, match=words):
+            check_options(opts)
+    env = cli_env(W2S_K8S_KUBECONFIG=str(config), W2S_K8S_REQUEST_TIMEOUT_S="5", W2S_K8S_ALLOW_CIDRS="10.0.0.5/32")
+    done = cli("launch", "--n", "1", "--agent", "evolve", "--dataset", "sentiment", "--sandbox", "k8s://gpu/agents",
+               "--public-url", "https://w2s.example.org", env=env, timeout=120)
+    out = " ".join((done.stdout + done.stderr).split())  # rich wraps long lines
+    assert done.returncode == 2 and "Traceback" not in out, out
+    assert "no Kubernetes cluster answers (context 'gpu')" in out and "127.0.0.1:9" in out
+    _nothing_stored(w2s_home)
