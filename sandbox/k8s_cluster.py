@@ -12,7 +12,7 @@ Settings come from the environment (`W2S_K8S_*`), then the `[k8s]` table of the 
     W2S_K8S_PROXY          egress proxy URL set as HTTPS_PROXY in the pod (model API, the trusted host)
     W2S_K8S_GPUS           GPUs per agent pod (default: one when the spec asks for a GPU)
     W2S_K8S_RESULTS        shared (the host mounts the workspaces claim) | copy (tar stream back, see k8s_results)
-    W2S_K8S_START_TIMEOUT_S / W2S_K8S_ACTIVE_DEADLINE_S / W2S_K8S_KUBECTL
+    W2S_K8S_START_TIMEOUT_S / W2S_K8S_ACTIVE_DEADLINE_S / W2S_K8S_COLLECT_TIMEOUT_S / W2S_K8S_KUBECTL
 
 kubectl is used (not a Python client) because it already speaks every cluster's auth (exec plugins, OIDC, cloud
 CLIs), reads the operator's kubeconfig as the operator expects, and streams `exec` binary-safe (what `kubectl cp`
@@ -55,6 +55,8 @@ class K8sSettings(BaseModel):
     active_deadline_s: int = Field(default=7 * 86400, gt=0)
     """The cluster kills an agent pod after this long even if the host that started it died."""
     request_timeout_s: float = Field(default=30.0, gt=0)
+    collect_timeout_s: float = Field(default=3600.0, gt=0)
+    """How long copying a workspace back may take before it is cut (what came until then stays, as data)."""
 
     @field_validator("allow_cidrs", mode="before")
     @classmethod
@@ -120,8 +122,11 @@ class Kubectl:
             raise KubectlError(f"kubectl {' '.join(args[:2])} failed: {last_line(done.stderr)}")
         return done
 
-    def popen(self, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv(*args), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def popen(self, *args: str, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+        """kubectl streaming to our stdout pipe (logs, exec); `stderr` a file (a pipe nobody reads could fill)."""
+        if self.binary() is None:
+            raise KubectlError(f"kubectl not found ({self.settings.kubectl!r}): {INSTALL_HINT}")
+        return subprocess.Popen(self.argv(*args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
 
     def available(self) -> str | None:
         """None when kubectl reaches the cluster and may create pods in the namespace, else the reason."""

@@ -23,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +34,7 @@ from sandbox._backend import Backend, SandboxHandle, register
 from sandbox._spec import SandboxSpec, check_policy
 from sandbox._user import prepare_workspace
 from sandbox.k8s import AGENT_UID, COLLECT_CONTAINER, COLLECT_TAR, documents, pod_name, secret_name
-from sandbox.k8s_cluster import K8sSettings, Kubectl, KubectlError
+from sandbox.k8s_cluster import K8sSettings, Kubectl, KubectlError, last_line
 from sandbox.k8s_results import Collected, ResultsRefused, extract_beneath, operator_fingerprint, scan_results
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,11 @@ def container_state(pod: dict[str, Any], name: str = "agent") -> dict[str, Any]:
 
 
 class PodHandle(SandboxHandle):
-    """One agent pod, as the launch's supervisor sees it (`poll`, `wait`, `stop`, `lines`, `stderr_text`)."""
+    """One agent pod, as the launch's supervisor sees it (`poll`, `wait`, `stop`, `lines`, `stderr_text`).
+
+    `poll` asks the API server at most every POLL_S seconds (nine agents polled twice a second would be nine kubectl
+    calls each time). When the agent container has exited, the end of the session (log drained, results back, leak
+    scan, pod and Secret deleted) runs on its own thread; `poll` answers the exit status once that is done."""
 
     def __init__(self, backend: K8sBackend, spec: SandboxSpec) -> None:
         self.agent_id, self.backend = spec.agent_id, "k8s"
@@ -61,8 +67,10 @@ class PodHandle(SandboxHandle):
         self._fingerprint = backend.fingerprint
         self._lock = threading.Lock()
         self._code: int | None = None
+        self._finisher: threading.Thread | None = None
         self._errors: list[str] = []
         self._started = time.monotonic()
+        self._checked = 0.0
         self._running = threading.Event()
         self._ended = threading.Event()
         self._reading = threading.Event()
@@ -71,20 +79,33 @@ class PodHandle(SandboxHandle):
 
     # ---- output
     def lines(self) -> Iterator[bytes]:
-        """The agent container's log, followed until it exits. Whoever supervises the handle polls it (the launch's
-        tick, `wait`); this only waits for the container to have started."""
+        """The agent container's log, followed until it exits; a stream the API server drops is resumed from the
+        last timestamp seen. Whoever supervises the handle polls it; this only waits for the container to start."""
         self._reading.set()
         try:
             while not self._running.wait(POLL_S):
                 if self._ended.is_set():
                     return  # never ran: nothing was logged
-            proc = self.kube.popen("logs", "--follow", self.pod, "-c", "agent")
-            assert proc.stdout is not None
-            try:
-                yield from proc.stdout
-            finally:
-                proc.kill()
-                proc.wait()
+            last: str | None = None
+            while True:
+                args = ["logs", "--follow", "--timestamps", self.pod, "-c", "agent"]
+                proc = self.kube.popen(*args, *([f"--since-time={last}"] if last else []),
+                                       stderr=subprocess.DEVNULL)
+                assert proc.stdout is not None
+                try:
+                    for raw in proc.stdout:
+                        stamp, _, line = raw.partition(b" ")
+                        at = _stamp(stamp)
+                        if last is not None and at <= _stamp(last.encode()):
+                            continue  # --since-time repeats the second it starts from
+                        last = stamp.decode(errors="replace")
+                        yield line
+                finally:
+                    proc.kill()
+                    proc.wait()
+                if self._ended.is_set() or self.poll() is not None or self._finisher is not None:
+                    return
+                time.sleep(POLL_S)
         finally:
             self._logs_done.set()
 
@@ -94,8 +115,11 @@ class PodHandle(SandboxHandle):
     # ---- state
     def poll(self) -> int | None:
         with self._lock:
-            if self._code is not None:
+            if self._code is not None or self._finisher is not None:
                 return self._code
+            if time.monotonic() - self._checked < POLL_S:
+                return None
+            self._checked = time.monotonic()
             try:
                 pod = self.kube.get("pod", self.pod)
             except KubectlError as exc:
@@ -103,8 +127,10 @@ class PodHandle(SandboxHandle):
                 return None
             code = self._observe(pod)
             if code is not None:
-                self._finish(code)
-            return self._code
+                self._finisher = threading.Thread(target=self._finish, args=(code,), daemon=True,
+                                                  name=f"k8s-finish-{self.agent_id}")
+                self._finisher.start()
+            return None
 
     def _observe(self, pod: dict[str, Any] | None) -> int | None:
         if pod is None:
@@ -140,71 +166,85 @@ class PodHandle(SandboxHandle):
                 return code
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"pod {self.pod} of {self.agent_id} still running after {timeout}s")
-            time.sleep(POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic())))
+            time.sleep(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic())))
 
     def stop(self, grace_s: float = 10.0) -> int:
-        if self.poll() is not None:
-            return self._code  # type: ignore[return-value]
-        if self.settings.results == "copy":
+        self.poll()
+        if self._finisher is None and self.settings.results == "copy":
             # SIGTERM to the agent only: the collect container must outlive it for the results to come back.
             try:
                 self.kube.run("exec", self.pod, "-c", "agent", "--", "python", "-I", "-c",
                               "import os, signal; os.kill(1, signal.SIGTERM)", check=False)
-                return self.wait(timeout=grace_s)
+                return self.wait(timeout=grace_s + 2 * POLL_S)
             except (KubectlError, TimeoutError):
                 pass
-        try:
-            self.kube.delete("pod", self.pod, grace_s=grace_s, wait=True)
-        except KubectlError as exc:
-            self._errors.append(f"could not delete pod {self.pod}: {exc}")
         with self._lock:
-            if self._code is None:
-                self._finish(-int(signal.SIGTERM))
+            finisher = self._finisher
+        if finisher is None:
+            try:
+                self.kube.delete("pod", self.pod, grace_s=grace_s, wait=True)
+            except KubectlError as exc:
+                self._errors.append(f"could not delete pod {self.pod}: {exc}")
+            with self._lock:
+                if self._finisher is None:
+                    self._finisher = threading.Thread(target=self._finish, args=(-int(signal.SIGTERM),), daemon=True)
+                    self._finisher.start()
+                finisher = self._finisher
+        finisher.join()
         return self._code  # type: ignore[return-value]
 
-    # ---- the end of a session: results back, leak scan, pod and Secret deleted (once)
+    # ---- the end of a session: results back, leak scan, pod and Secret deleted (once, on the finisher thread)
     def _finish(self, code: int) -> None:
-        self._ended.set()  # a reader still waiting for a start that never came returns now
-        if self._reading.is_set():
-            self._logs_done.wait(timeout=30)  # the log stream drains before the pod that holds it goes
-        self._code = code
-        if self.settings.results == "copy" and self._running.is_set():
-            self.results = self._collect()
-        elif self._running.is_set():
-            self.results = Collected()
-        if self.results is not None:
-            try:
-                self.results.scan = scan_results(self.spec, self._fingerprint())
-            except OSError as exc:
-                self._errors.append(f"leak scan over the workspace failed: {exc}")
-            note = f"results of {self.pod}: {self.results.summary()}"
-            (log.warning if self.results.scan and self.results.scan["findings"] else log.info)(note)
-            self._errors.append(note)
-        for kind, name in (("pod", self.pod), ("secret", self.secret)):
-            try:
-                self.kube.delete(kind, name, grace_s=0)
-            except KubectlError as exc:
-                self._errors.append(f"could not delete {kind} {name}: {exc}")
+        try:
+            self._ended.set()  # a reader still waiting for a start that never came returns now
+            if self._reading.is_set():
+                self._logs_done.wait(timeout=30)  # the log stream drains before the pod that holds it goes
+            if self._running.is_set():
+                self.results = self._collect() if self.settings.results == "copy" else Collected()
+                try:
+                    self.results.scan = scan_results(self.spec, self._fingerprint())
+                except OSError as exc:
+                    self._errors.append(f"leak scan over the workspace failed: {exc}")
+                found = bool(self.results.scan and self.results.scan["findings"])
+                (log.warning if found else log.info)("results of %s: %s", self.pod, self.results.summary())
+            for kind, name in (("pod", self.pod), ("secret", self.secret)):
+                try:
+                    self.kube.delete(kind, name, grace_s=0)
+                except KubectlError as exc:
+                    self._errors.append(f"could not delete {kind} {name}: {exc}")
+        finally:
+            self._code = code
+
 
     def _collect(self) -> Collected:
-        proc = self.kube.popen("exec", self.pod, "-c", COLLECT_CONTAINER, "--", *COLLECT_TAR)
-        assert proc.stdout is not None and proc.stderr is not None
-        watchdog = threading.Timer(self.settings.start_timeout_s, proc.kill)
-        watchdog.start()
-        try:
-            collected = extract_beneath(proc.stdout, self.spec.workspace)
-        except (ResultsRefused, OSError) as exc:
-            proc.kill()
-            self._errors.append(f"results of {self.pod} refused: {exc}")
-            collected = Collected()
-        finally:
-            watchdog.cancel()
-            proc.stdout.close()
-            error = proc.stderr.read()[-2000:]
-            proc.wait()
-        if proc.returncode not in (0, None):
-            self._errors.append(f"collecting {self.pod}: {error.decode(errors='replace').strip()[-300:]}")
+        """The workspace as a tar stream from the collect container, extracted beneath the host workspace."""
+        with tempfile.TemporaryFile() as errors:
+            proc = self.kube.popen("exec", self.pod, "-c", COLLECT_CONTAINER, "--", *COLLECT_TAR, stderr=errors)
+            assert proc.stdout is not None
+            watchdog = threading.Timer(self.settings.collect_timeout_s, proc.kill)
+            watchdog.start()
+            try:
+                collected = extract_beneath(proc.stdout, self.spec.workspace)
+            except (ResultsRefused, OSError) as exc:
+                proc.kill()
+                self._errors.append(f"results of {self.pod} refused: {exc}")
+                collected = Collected()
+            finally:
+                watchdog.cancel()
+                proc.stdout.close()
+                proc.wait()
+            if proc.returncode != 0:
+                errors.seek(0)
+                self._errors.append(f"collecting {self.pod}: {last_line(errors.read()[-4000:])}")
         return collected
+
+
+def _stamp(raw: bytes) -> tuple[str, str]:
+    """An RFC 3339 timestamp as (seconds, nanoseconds) strings that compare in time order (the kubelet trims
+    trailing zeros of the fraction)."""
+    text = raw.decode(errors="replace").rstrip("Z")
+    whole, _, fraction = text.partition(".")
+    return whole, fraction.ljust(9, "0")
 
 
 @register("k8s")

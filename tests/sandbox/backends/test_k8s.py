@@ -137,3 +137,12 @@ def test_agent_pod_on_a_real_cluster(fake_home, monkeypatch: pytest.MonkeyPatch)
         time.sleep(2)
     handle.stop(grace_s=5)
     assert handle.poll() is not None
+
+
+def test_log_timestamps_compare_in_time_order() -> None:
+    """kubectl --timestamps trims trailing zeros of the fraction; a resumed stream skips what was already seen."""
+    from sandbox.backends.k8s import _stamp
+
+    assert _stamp(b"2026-11-29T13:00:00.5Z") > _stamp(b"2026-11-29T13:00:00.123456789Z")
+    assert _stamp(b"2026-11-29T13:00:01Z") > _stamp(b"2026-11-29T13:00:00.999999999Z")
+    assert _stamp(b"2026-11-29T13:00:00.1Z") == _stamp(b"2026-11-29T13:00:00.100000000Z")
