@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from mcp_servers.core._auth import DbTokenVerifier, identity_from_access_token
 from mcp_servers.core._db import create_sqlite_engine
-from mcp_servers.core._errors import tool_error
+from mcp_servers.core._errors import ArgumentErrors, tool_error
 from mcp_servers.core._settings import ServerSettings
 from mcp_servers.core._tokens import Identity, TokenStore
 
@@ -113,7 +113,8 @@ class ServerApp:
         self.name = name
         self.settings = settings or ServerSettings()
         self.tokens = TokenStore(self.settings.tokens_db)
-        self.mcp = FastMCP(name, instructions=instructions, auth=DbTokenVerifier(self.tokens, name))
+        self.mcp = FastMCP(name, instructions=instructions, auth=DbTokenVerifier(self.tokens, name),
+                           middleware=[ArgumentErrors()])
         self._local_identity: Identity | None = None
         self._local_token: str | None = None
         token = local_token or (self.settings.token.get_secret_value() if self.settings.token else None)

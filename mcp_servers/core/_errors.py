@@ -1,8 +1,10 @@
 """Refusals that say what was wrong and what to send instead.
 
-Service code raises `RefusedError(problem, fix)` (or a subclass: GraderError, FindingsError, ...); a tool wrapped
-in `@refusals` turns it into an MCP tool error (isError) with that text, and nothing is stored. Messages never echo
-hidden data (labels, other agents' records).
+Service code raises `RefusedError(problem, fix)` (or a subclass: GraderError, FindingsError, JobError, ...); a tool
+wrapped in `@refusals` turns it into an MCP tool error (isError) with that text, and nothing is stored. Messages never
+echo hidden data (labels, other agents' records). A refusal is the caller's mistake, not the server's: it is logged
+as one INFO line without a traceback. `ArgumentErrors` (middleware every `ServerApp` installs) does the same for
+arguments that fail the input schema, in words that name the tool and the field, never a Python function.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from fastmcp.exceptions import ToolError
+import mcp.types as mt
+from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
+from fastmcp.tools import ToolResult
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 P = ParamSpec("P")
@@ -28,12 +34,13 @@ WRITES: dict[str, bool] = {"readOnlyHint": False, "destructiveHint": False, "ide
 """Tool annotations of a tool that adds a record and deletes nothing."""
 
 
-def tool_error(problem: str, fix: str | None = None) -> ToolError:
-    """`problem` says what was wrong; `fix` what to send instead (both short, one sentence each)."""
+def tool_error(problem: str, fix: str | None = None, log_level: int = logging.INFO) -> ToolError:
+    """`problem` says what was wrong; `fix` what to send instead (both short, one sentence each). fastmcp logs a
+    ToolError as one line at `log_level`, without a traceback (any other exception gets a traceback at ERROR)."""
     text = problem.rstrip(". ") + "."
     if fix:
         text += " " + fix.rstrip(". ") + "."
-    return ToolError(text)
+    return ToolError(text, log_level=log_level)
 
 
 class RefusedError(ValueError):
@@ -60,9 +67,9 @@ def _operator_fault(tool: str, exc: BaseException) -> ToolError:
     log.error("tool %s failed on the server side", tool, exc_info=exc)
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return tool_error("the server's disk is full, so nothing was stored",
-                          "try again after the operator has freed space")
+                          "try again after the operator has freed space", log_level=logging.ERROR)
     return tool_error("the server could not complete the request (its database or disk failed) and stored nothing",
-                      "try again later; the operator's log has the details")
+                      "try again later; the operator's log has the details", log_level=logging.ERROR)
 
 
 def refusals(fn: Callable[P, R]) -> Callable[P, R]:
@@ -93,4 +100,41 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-__all__ = ["READ_ONLY", "WRITES", "RefusedError", "ToolError", "refusals", "tool_error"]
+MAX_SHOWN_ERRORS = 5
+MAX_SHOWN_INPUT = 60
+
+
+def argument_error_text(tool: str, error: PydanticValidationError) -> str:
+    """What was wrong with a call's arguments, per field: pydantic's own text names the Python function behind the
+    tool (`call[get_submission_tool]`), a documentation URL and the whole input, none of which helps a client."""
+    parts = []
+    for detail in error.errors(include_url=False, include_context=False)[:MAX_SHOWN_ERRORS]:
+        where = ".".join(str(part) for part in detail["loc"]) or "arguments"
+        text = f"{where}: {detail['msg'][:1].lower()}{detail['msg'][1:]}"
+        if detail["type"] not in ("missing", "missing_argument") and "input" in detail:
+            shown = repr(detail["input"])
+            text += f" (got {shown if len(shown) <= MAX_SHOWN_INPUT else shown[:MAX_SHOWN_INPUT] + '...'})"
+        parts.append(text)
+    more = error.error_count() - len(parts)
+    listed = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+    return f"invalid arguments for {tool}: {listed}. Send values that match the tool's input schema (tools/list)."
+
+
+class ArgumentErrors(Middleware):
+    """Answer arguments that fail a tool's input schema with `argument_error_text`, logged by fastmcp already as
+    one WARNING line without the input."""
+
+    async def on_call_tool(self, context: MiddlewareContext[mt.CallToolRequestParams],
+                           call_next: CallNext[mt.CallToolRequestParams, ToolResult]) -> ToolResult:
+        try:
+            return await call_next(context)
+        except ValidationError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            raise ValidationError(argument_error_text(context.message.name, cause),
+                                  log_level=logging.WARNING) from None
+
+
+__all__ = ["READ_ONLY", "WRITES", "ArgumentErrors", "RefusedError", "ToolError", "argument_error_text", "refusals",
+           "tool_error"]

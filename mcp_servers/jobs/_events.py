@@ -1,11 +1,12 @@
-"""Reading a job's event stream on the host: every line is untrusted data (a job runs as its agent, and an agent
-that gets code into its own job can print anything), so lines are size-capped, validated and bounded before any
-of it reaches the database."""
+"""Reading what a job wrote, on the host: every line is untrusted data (a job runs as its agent, and an agent that
+gets code into its own job can print anything). Event lines are size-capped, validated and bounded before any of
+it reaches the database; log text is shown as a person reads it (`readable_log`)."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -82,3 +83,25 @@ def bounded_lines(handle: SandboxHandle) -> Iterator[bytes]:
         if not skipping and complete:
             yield chunk
         skipping = not complete  # too long: drop the rest of this line too
+
+
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+"""Terminal escape codes: CSI (colours, cursor moves), OSC (titles, links) and two-byte escapes."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_PROGRESS_BAR = re.compile(r"\d{1,3}%\|[^|]*\|")
+"""A tqdm bar (`Map:  42%|####      | 42/100 [00:01<00:02]`); the job's progress is in the job's answer anyway."""
+
+
+def readable_log(text: str, lines: int) -> str:
+    """The last `lines` lines of a job's log as a terminal would have left them: of a line redrawn with carriage
+    returns only its last state, escape codes removed, progress bars dropped (a tqdm bar redrawn a thousand times
+    would otherwise fill the whole tail)."""
+    kept: list[str] = []
+    for raw in text.split("\n"):
+        line = _ESCAPE.sub("", raw).rstrip("\r").rsplit("\r", 1)[-1]
+        line = _CONTROL.sub("", line).rstrip()
+        if not _PROGRESS_BAR.search(line):
+            kept.append(line)
+    while kept and not kept[-1]:
+        kept.pop()
+    return "\n".join(kept[-lines:]) if lines > 0 else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic import Field as PydanticField
@@ -22,6 +22,12 @@ class JobState(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+JobKind = Literal["train", "predict"]
+"""The kinds of job an agent can start over MCP (start_training, predict); `list_jobs` filters by these."""
+
+CancelOutcome = Literal["cancelled", "cancelling", "already_finished"]
 
 
 def utcnow() -> datetime:
@@ -99,7 +105,10 @@ class JobView(BaseModel):
     finished_at: datetime | None
     attempts: int
     queue_position: int | None = PydanticField(default=None, description="jobs ahead of this one, when queued")
-    log_tail: str | None = PydanticField(default=None, description="last lines of the job's log")
+    log_tail: str | None = PydanticField(default=None, description="last lines of the job's log (progress bars and "
+                                                                  "terminal escape codes left out)")
+    cancel_requested: bool = PydanticField(default=False, description="a cancel was asked for while it ran; it "
+                                                                      "stops within a second")
 
     @classmethod
     def of(cls, row: JobRow, queue_position: int | None = None, log_tail: str | None = None) -> JobView:
@@ -110,4 +119,13 @@ class JobView(BaseModel):
             run_dir=row.run_dir if not row.run_dir.startswith("/") else f"runs/{row.id}",  # rows stored before run dirs were relative
             created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
             attempts=row.attempts, queue_position=queue_position, log_tail=log_tail,
+            cancel_requested=bool(row.cancel_requested) and not JobState(row.state).finished,
         )
+
+
+class CancelView(JobView):
+    """What `cancel_job` answers: the job after the cancel, and what the cancel did."""
+
+    cancel: CancelOutcome = PydanticField(description="cancelled: it will not run (it was queued); cancelling: it was "
+                                                      "running and stops within a second (wait_job follows it); "
+                                                      "already_finished: it had ended, nothing changed")

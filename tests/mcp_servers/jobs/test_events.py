@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mcp_servers.jobs._events import Cancelled, Failed, Progress, Result, bounded_lines, parse_event
+from mcp_servers.jobs._events import Cancelled, Failed, Progress, Result, bounded_lines, parse_event, readable_log
 from sandbox import SandboxSpec, get_backend
 from trainer.jobs._protocol import MAX_LINE_BYTES
 
@@ -35,3 +35,21 @@ def test_an_endless_line_is_skipped_and_the_stream_goes_on(tmp_path: Path) -> No
     lines = list(bounded_lines(handle))
     handle.wait()
     assert [parse_event(line) for line in lines] == [Result(event="result", result={"ok": 1})]
+
+
+TQDM_LOG = ("loading model\n"
+            "\x1b[32mINFO\x1b[0m tokenizer ready\r\n"
+            "Map:   0%|          | 0/40 [00:00<?, ? examples/s]\rMap:  50%|#####     | 20/40 [00:01<00:01]"
+            "\rMap: 100%|##########| 40/40 [00:02<00:00, 19.9 examples/s]\n"
+            + "".join(f"\r{i:3d}%|{'#' * (i // 10):10s}| {i}/100" for i in range(101)) + "\n"
+            "step 1/3\rstep 2/3\rstep 3/3\n"
+            "\x1b]0;window title\x07\x1b[1;31mTraceback\x1b[0m (most recent call last):\n"
+            "\tboom\x07\n\n")
+
+
+def test_log_tails_leave_out_progress_bars_and_escape_codes() -> None:
+    assert readable_log(TQDM_LOG, 20) == ("loading model\nINFO tokenizer ready\nstep 3/3\n"
+                                          "Traceback (most recent call last):\n\tboom")
+    assert readable_log(TQDM_LOG, 2) == "Traceback (most recent call last):\n\tboom"
+    assert readable_log(TQDM_LOG, 0) == ""
+    assert readable_log("50% of the rows kept | 3 dropped\n", 5) == "50% of the rows kept | 3 dropped"
