@@ -175,9 +175,12 @@ class PodHandle(SandboxHandle):
             try:
                 self.kube.run("exec", self.pod, "-c", "agent", "--", "python", "-I", "-c",
                               "import os, signal; os.kill(1, signal.SIGTERM)", check=False)
-                return self.wait(timeout=grace_s + 2 * POLL_S)
-            except (KubectlError, TimeoutError):
-                pass
+            except KubectlError as exc:
+                self._errors.append(f"could not signal the agent in {self.pod}: {exc}")
+            deadline = time.monotonic() + grace_s + 2 * POLL_S
+            while self._finisher is None and time.monotonic() < deadline:
+                self.poll()
+                time.sleep(0.5)
         with self._lock:
             finisher = self._finisher
         if finisher is None:
