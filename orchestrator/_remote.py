@@ -56,10 +56,14 @@ def check_sandbox(sandbox: str, public_url: str | None) -> Backend:
                 "reverse proxy on this host: give --public-url https://NAME (or W2S_PUBLIC_URL); see "
                 "docs/scale-out.md, 'Exposing the servers to remote agents'")
         settings = getattr(backend, "settings", None)
-        if kind == "k8s" and not (getattr(settings, "allow_cidrs", None) or getattr(settings, "proxy", None)):
+        proxy = getattr(settings, "proxy", None)
+        if kind == "k8s" and not (getattr(settings, "allow_cidrs", None) or proxy):
             raise ValueError("--sandbox k8s: the agents' NetworkPolicy lets them reach nothing outside the cluster; "
                              "set W2S_K8S_ALLOW_CIDRS to this host's proxy address (e.g. 10.0.0.5/32) or "
                              "W2S_K8S_PROXY to an egress proxy that reaches it")
+        if kind == "k8s" and not proxy and (urlsplit(public).port or 443) != 443:
+            raise ValueError(f"--public-url {public}: the agents' NetworkPolicy opens port 443 to "
+                             "W2S_K8S_ALLOW_CIDRS only; serve the reverse proxy on 443")
     reason = backend.available()
     if reason:
         raise ValueError(f"--sandbox {sandbox} cannot run here: {reason}")

@@ -166,3 +166,46 @@ def test_launch_on_k8s_without_a_cluster_is_a_clear_error(w2s_home: Path, tmp_pa
     assert done.returncode == 2 and "Traceback" not in out, out
     assert "no Kubernetes cluster answers (context 'gpu')" in out and "127.0.0.1:9" in out
     _nothing_stored(w2s_home)
+
+
+def test_agents_on_k8s_get_the_public_urls_and_policy_checked_pods(w2s_home: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the launch builds for a k8s agent (no cluster needed up to here): server URLs through the TLS proxy in
+    its spec, its .mcp.json and a Claude agent's session config; its row names the pod; and the documents the
+    backend would submit for it pass the shared agent policy."""
+    import json
+
+    import prompts
+    from orchestrator._launch import Launch
+    from orchestrator._services import plan
+    from sandbox.backends.k8s import K8sBackend
+    from sandbox.k8s_cluster import K8sSettings
+    from tests.sandbox.policy import check_agent, from_pod
+
+    build_testbed("sentiment", "tiny", seed=0)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-operator-key")
+    opts = LaunchOptions(n=2, kind="claude", dataset="sentiment", duration_s=600, sandbox="k8s://gpu/agents",
+                         public_url="https://w2s.example.org/")
+    launch = Launch(opts)
+    launch.backend = K8sBackend(K8sSettings(context="gpu", namespace="agents", allow_cidrs=["10.0.0.5/32"]))
+    launch.services = plan(base_port())
+    direction = prompts.load_directions()[0]
+    try:
+        workspace = launch._prepare_agent(0, "claude1", direction)
+        proc = launch.agents["claude1"]
+        public = {s.name: f"https://w2s.example.org/{s.name}/mcp" for s in launch.services}
+        assert proc.spec.server_urls == public
+        assert proc.spec.extra_env["ANTHROPIC_BASE_URL"] == "https://w2s.example.org/model/claude1"
+        mcp = json.loads((workspace / ".mcp.json").read_text())
+        assert {name: server["url"] for name, server in mcp["mcpServers"].items()} == public
+        assert proc.stdin is not None and json.loads(proc.stdin)["servers"] == public
+        row = launch.db.agent("claude1")
+        assert row is not None and row.sandbox == "k8s://gpu/agents/w2s-agent-claude1"
+        assert any("route https://w2s.example.org/model/claude1/*" in line for line in launch.log)
+        *_, secret, pod = launch.backend.documents(proc.spec, proc.stdin)
+        check_agent(from_pod(pod), paths().private_dirs())
+        assert "sk-ant-operator-key" not in json.dumps([secret, pod])
+        assert proc.spec.token and proc.spec.token not in json.dumps(pod)
+    finally:
+        for proxy in launch.proxies.values():
+            proxy.stop()

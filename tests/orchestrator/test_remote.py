@@ -46,6 +46,9 @@ def test_refusals_that_need_no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
         check_sandbox("docker://ssh://ops@gpu-1", None)
     with pytest.raises(ValueError, match="W2S_K8S_ALLOW_CIDRS"):
         check_sandbox("k8s", "https://w2s.example.org")
+    monkeypatch.setenv("W2S_K8S_ALLOW_CIDRS", "10.0.0.5/32")
+    with pytest.raises(ValueError, match="opens port 443"):
+        check_sandbox("k8s", "https://w2s.example.org:8443")
 
 
 def test_the_dashboard_shows_a_k8s_agents_pod_and_context(w2s_home: Path) -> None:
