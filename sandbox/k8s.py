@@ -47,11 +47,25 @@ COLLECT_CONTAINER = "collect"
 # Holds the pod open after the agent exits so the host can `kubectl exec` a tar of the workspace (read-only here).
 _COLLECT_HOLD = "import time\nwhile True: time.sleep(3600)"
 COLLECT_TAR = ["python", "-I", "-c", (
-    "import sys, tarfile\n"
+    "import os, sys, tarfile\n"
+    f"root = '{INSIDE_WORKSPACE}'\n"
     "with tarfile.open(fileobj=sys.stdout.buffer, mode='w|', format=tarfile.PAX_FORMAT) as tar:\n"
-    f"    tar.add('{INSIDE_WORKSPACE}', arcname='.', recursive=True)\n")]
-"""What the host runs in the collect container: the workspace as an uncompressed tar on stdout (links stay links;
-the host never creates them)."""
+    "    for top, dirs, files in os.walk(root):\n"
+    "        for name in sorted(dirs) + sorted(files):\n"
+    "            path = os.path.join(top, name)\n"
+    "            try:\n"
+    "                info = tar.gettarinfo(path, os.path.relpath(path, root))\n"
+    "                if info is None:\n"
+    "                    continue\n"
+    "                if info.isreg():\n"
+    "                    with open(path, 'rb') as source:\n"
+    "                        tar.addfile(info, source)\n"
+    "                else:\n"
+    "                    tar.addfile(info)\n"
+    "            except OSError as exc:\n"
+    "                print(f'skipped {path}: {exc.strerror}', file=sys.stderr)\n")]
+"""What the host runs in the collect container: the workspace as an uncompressed tar on stdout (links stay links,
+never followed; the host never creates them; a file the agent made unreadable is skipped, not fatal)."""
 _SECURITY = {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_UID, "readOnlyRootFilesystem": True,
              "allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]},
              "seccompProfile": {"type": "RuntimeDefault"}}

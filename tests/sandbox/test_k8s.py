@@ -182,8 +182,10 @@ def test_stdin_feeder_and_collect_tar_run(tmp_path: Path) -> None:
     (workspace / "runs").mkdir(parents=True)
     (workspace / "runs" / "out.json").write_text("{}")
     (workspace / "link").symlink_to("/etc/passwd")
+    (workspace / "linked-dir").symlink_to(workspace / "runs")
     program = COLLECT_TAR[3].replace("/w2s/workspace", str(workspace))
     tar = subprocess.run([sys.executable, "-I", "-c", program], capture_output=True, timeout=30, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         members = {m.name: m for m in archive}
-    assert members["./runs/out.json"].isfile() and members["./link"].issym()
+    assert members["runs/out.json"].isfile() and members["link"].issym() and members["linked-dir"].issym()
+    assert "linked-dir/out.json" not in members  # a linked folder is not walked into

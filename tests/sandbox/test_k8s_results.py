@@ -150,3 +150,27 @@ def test_leak_scan_runs_over_what_came_back(fake_home, tmp_path: Path) -> None:
     assert {"hidden_labels", "foreign_token"} <= kinds
     assert "LEAK SCAN" in done.summary() and OTHER not in json.dumps(done.scan)
     assert Collected().summary() == "0 files, 0 folders, 0 bytes back"
+
+
+def test_the_collect_program_streams_into_the_extractor(tmp_path: Path) -> None:
+    """The pod's collect program (run here on a planted tree) piped into the host's extractor: the whole results
+    path but the `kubectl exec` transport."""
+    import sys
+
+    from sandbox.k8s import COLLECT_TAR
+
+    pod_side = tmp_path / "pod"
+    (pod_side / "runs" / "j2").mkdir(parents=True)
+    (pod_side / "runs" / "j2" / "metrics.json").write_text('{"acc": 0.8}')
+    (pod_side / "escape").symlink_to("/etc")
+    (pod_side / "runs" / "j2" / "up").symlink_to("../..")
+    host = tmp_path / "host"
+    host.mkdir()
+    program = COLLECT_TAR[3].replace("/w2s/workspace", str(pod_side))
+    proc = subprocess.Popen([sys.executable, "-I", "-c", program], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    done = extract_beneath(proc.stdout, host)
+    assert proc.wait(timeout=30) == 0
+    assert json.loads((host / "runs" / "j2" / "metrics.json").read_text()) == {"acc": 0.8}
+    assert sorted(done.skipped) == ["escape: link (not created)", "runs/j2/up: link (not created)"]
+    assert not any(p.is_symlink() for p in host.rglob("*"))
