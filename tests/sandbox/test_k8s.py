@@ -25,7 +25,6 @@ from sandbox.k8s import (
     agent_pod,
     documents,
     main,
-    manifests,
     network_policy,
     token_secret,
 )
@@ -129,7 +128,10 @@ def test_command_line_prints_the_three_manifests(spec: SandboxSpec, tmp_path: Pa
                            "against the shared policy above; see docs/scale-out.md for what was not run")
 def test_cluster_accepts_the_manifests(spec: SandboxSpec, tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
-    path.write_text(yaml.safe_dump_all(manifests(spec, image="w2s-lab-agent:latest", allowed_cidrs=["10.0.0.5/32"])))
+    # what the k8s backend submits, with every part (stdin in the Secret, the collect container)
+    docs = documents(spec, image="w2s-lab-agent:latest", allowed_cidrs=["10.0.0.5/32"], stdin=b"{}", collect=True,
+                     active_deadline_s=3600)
+    path.write_text(yaml.safe_dump_all(docs))
     done = subprocess.run(["kubectl", "apply", "--dry-run=server", "-f", str(path)], capture_output=True, text=True,
                           timeout=60, check=False)
     unreachable = ("connection refused", "Unable to connect", "failed to download openapi", "no configuration")
