@@ -58,6 +58,16 @@ def _quiet_transformers() -> None:
     logging.set_verbosity_error()
 
 
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint="--seeds") from None
+    if not seeds:
+        raise typer.BadParameter("give at least one seed", param_hint="--seeds")
+    return seeds
+
+
 @app.command()
 def run(
     idea: Annotated[str, typer.Option(help="idea name (see `w2s ideas`)")] = "vanilla_w2s",
@@ -69,14 +79,23 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no per-step progress bars")] = False,
 ) -> None:
     """Run an idea over seeds; writes <out>/<idea>/<dataset>/seed<k>/predictions.json, ready to submit."""
-    _quiet_transformers()
-    from trainer.ideas import make_config, run_idea
+    from trainer.ideas import get_idea, run_idea
+    from trainer.training import ConfigError, apply_overrides
 
+    try:
+        spec = get_idea(idea)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--idea") from None
     overrides = {**preset_overrides(preset), **parse_sets(set_)}
-    seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    seed_list = _seeds(seeds)
+    try:  # every value is checked by the config classes before anything runs
+        configs = [apply_overrides(spec.config_cls(), {**overrides, "dataset": dataset, "seed": seed})
+                   for seed in seed_list]
+    except ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--set / --preset") from None
+    _quiet_transformers()
     table = Table("seed", "test rows", "mean P(1)", "wall s", "predictions")
-    for seed in seed_list:
-        config = make_config(idea, dataset=dataset, seed=seed, **overrides)
+    for seed, config in zip(seed_list, configs, strict=True):
         folder = out / idea / dataset / f"seed{seed}"
         console.print(f"[bold]{idea}[/] on {dataset}, seed {seed}")
         result = run_idea(idea, config, folder, progress=not quiet)
@@ -93,10 +112,14 @@ def weak(
     rebuild: Annotated[bool, typer.Option()] = False,
 ) -> None:
     """Build (or reuse) the weak artifact for a dataset and seed; prints its id."""
-    _quiet_transformers()
+    from trainer.training import ConfigError, apply_overrides
     from trainer.weak import WeakConfig, build_weak_artifact, default_weak_train
 
-    train = default_weak_train().updated(seed=seed, **parse_sets(set_))
+    try:
+        train = apply_overrides(default_weak_train(), {**parse_sets(set_), "seed": seed})
+    except ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--set") from None
+    _quiet_transformers()
     artifact = build_weak_artifact(WeakConfig(dataset, train), rebuild=rebuild)
     console.print(f"{artifact.id}  {artifact.path}")
 

@@ -1,5 +1,7 @@
 """Training recipes, registered by name. Each checks a request before a job exists (here, on the host) and names
-the `trainer.jobs` function that runs it inside the agent's sandbox.
+the `trainer.jobs` function that runs it inside the agent's sandbox. Every recipe stores the config it checked in
+one form, the config's `to_dict` (all fields, JSON data), so a job runs exactly what was checked even if defaults
+change while it waits.
 
     idea   run a registered idea end to end (weak artifact, strong student, test predictions)
     sft    fine-tune a model on one split with labels from a source (see `_labels`)
@@ -8,7 +10,6 @@ the `trainer.jobs` function that runs it inside the agent's sandbox.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from mcp_servers.train._labels import resolve_labels
 from trainer.data import load_split
 from trainer.jobs import job_kind
 from trainer.registry import Registry
+from trainer.training import config_to_dict
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,19 @@ def register_recipe(recipe: Recipe) -> Recipe:
 
 # --- idea -------------------------------------------------------------------------------------------------------
 def _prepare_idea(req: TrainRequest) -> dict[str, Any]:
+    """Run a registered idea end to end (weak artifact, strong student); answers a predictions file."""
     if not req.idea:
         raise JobError("recipe 'idea' needs an idea name", "pass idea='vanilla_w2s' (see the trainer's `w2s ideas`)")
     if req.labels_source:
         raise JobError("recipe 'idea' makes its own labels", "drop labels_source, or use recipe 'sft'")
-    idea_config(req.idea, req.dataset, req.config)
-    return {"idea": req.idea, "config": req.config, "dataset": req.dataset}
+    config = config_to_dict(idea_config(req.idea, req.dataset, req.config))
+    del config["dataset"]  # the job passes the dataset itself
+    return {"idea": req.idea, "config": config, "dataset": req.dataset}
 
 
 # --- sft --------------------------------------------------------------------------------------------------------
 def _prepare_sft(req: TrainRequest) -> dict[str, Any]:
+    """Fine-tune a model on one split with labels from labels_source; answers a checkpoint for predict."""
     if req.idea:
         raise JobError("recipe 'sft' takes no idea", "use recipe 'idea' to run an idea")
     if not req.labels_source:
@@ -75,19 +80,20 @@ def _prepare_sft(req: TrainRequest) -> dict[str, Any]:
     labels = resolve_labels(req.labels_source, split, req.workspace, req.queue, req.agent)
     # Frozen into the job's spec: it trains on exactly what was checked, even if the source changes while it waits,
     # and the server writes nothing into the workspace.
-    return {"dataset": req.dataset, "split": req.train_split, "config": dataclasses.asdict(config) | {
-        "betas": list(config.betas), "lora_targets": list(config.lora_targets) if config.lora_targets else None},
-        "hard_labels": req.hard_labels, "labels_source": req.labels_source, "labels": labels}
+    return {"dataset": req.dataset, "split": req.train_split, "config": config.to_dict(),
+            "hard_labels": req.hard_labels, "labels_source": req.labels_source, "labels": labels}
 
 
 # --- weak -------------------------------------------------------------------------------------------------------
 def _prepare_weak(req: TrainRequest) -> dict[str, Any]:
+    """Build (or reuse) the weak supervisor trained on train_label; answers an artifact id for 'sft'."""
     from trainer.weak import default_weak_train
 
     if req.idea or req.labels_source:
         raise JobError("recipe 'weak' trains on train_label's own labels", "drop idea and labels_source")
-    train_config(req.config, base=default_weak_train())
-    return {"dataset": req.dataset, "config": dict(req.config)}
+    config = train_config(req.config, base=default_weak_train()).to_dict()
+    del config["progress"]  # the job sets it (`updated(progress=False, **config)`): the one field it owns
+    return {"dataset": req.dataset, "config": config}
 
 
 register_recipe(Recipe("idea", _prepare_idea, job_kind("idea").target))

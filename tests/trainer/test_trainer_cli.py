@@ -40,3 +40,21 @@ def test_unknown_preset_is_a_usage_error_naming_the_presets(tmp_path: Path) -> N
     result = runner.invoke(app, ["run", "--preset", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown preset 'nope'" in result.output and "smoke" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_bad_set_values_are_usage_errors_before_anything_runs(tmp_path: Path) -> None:
+    for sets, needle in ((["strong.lr=fast"], "strong.lr: expected a number in [0, 1], got 'fast'"),
+                         (["strong.epochs=-1"], "strong.epochs: expected a number in [0.001, 100], got -1"),
+                         (["strong.loss=xnet"], "strong.loss: unknown loss 'xnet'; available: entropy"),
+                         (["weak.model=mpnet-bsae"], "weak.model: unknown model 'mpnet-bsae'"),
+                         (["strong.learning_rate=1"], "strong.learning_rate: unknown field")):
+        args = ["run", "--out", str(tmp_path), *[x for s in sets for x in ("--set", s)]]
+        result = runner.invoke(app, args, env={"COLUMNS": "400"})  # one line: the message is not wrapped
+        assert result.exit_code == 2, result.output
+        assert needle in result.output, result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_weak_refuses_a_bad_set_value() -> None:
+    result = runner.invoke(app, ["weak", "--set", "lr=fast"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "lr: expected a number in [0, 1], got 'fast'" in result.output, result.output
