@@ -11,6 +11,7 @@ from mcp_servers.jobs import JobError, JobView
 from mcp_servers.jobs._compute import Compute, build_compute
 from mcp_servers.jobs._settings import ComputeSettings
 from mcp_servers.train._config_checks import preset_config
+from mcp_servers.train._discovery import recipe_names, register_discovery
 from mcp_servers.train._recipes import RECIPES, TrainRequest
 from trainer.data import SPLITS, list_datasets
 
@@ -27,11 +28,13 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
     compute = build_compute("train", settings, INSTRUCTIONS, local_token)
     app, queue = compute.app, compute.queue
 
+    register_discovery(app)
+
     @app.mcp.tool(annotations=WRITES)
     @refusals
     def start_training(
         dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
-        recipe: Annotated[str, Field(description="idea | sft | weak (see instructions)", max_length=32)] = "sft",
+        recipe: Annotated[recipe_names(), Field(description="see instructions and describe_training")] = "sft",
         idea: Annotated[str | None, Field(description="idea name, for recipe 'idea'", max_length=80)] = None,
         config: Annotated[dict[str, Any], Field(description="TrainConfig fields for 'sft'/'weak' (model, epochs, lr, "
                                                             "lora_r, loss, ...); the idea's options for 'idea'")] = {},  # noqa: B006
