@@ -40,9 +40,37 @@ SERVER_ROLES = ("server", "egress")
 STDIN_INSIDE = f"{SECRETS_DIR}/stdin"
 MAX_STDIN = 512 * 1024
 """A Secret holds at most 1 MiB; the agent's stdin (a session config) is far smaller."""
-# Feeds the Secret's stdin file to the command as its standard input; `-I`: nothing from the workspace is imported.
-_STDIN_EXEC = ("import os,sys; fd=os.open(sys.argv[1], os.O_RDONLY); os.dup2(fd, 0); os.close(fd); "
-               "os.execvp(sys.argv[2], sys.argv[2:])")
+AGENT_INIT = (
+    "import os, signal, sys\n"
+    "stdin, argv = sys.argv[1], sys.argv[2:]\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    try:\n"
+    "        if stdin != '-':\n"
+    "            fd = os.open(stdin, os.O_RDONLY)\n"
+    "            os.dup2(fd, 0)\n"
+    "            os.close(fd)\n"
+    "        os.execvp(argv[0], argv)\n"
+    "    finally:\n"
+    "        os._exit(127)\n"
+    "signal.signal(signal.SIGTERM, lambda *_: os.kill(pid, signal.SIGTERM))\n"
+    "signal.signal(signal.SIGINT, lambda *_: os.kill(pid, signal.SIGINT))\n"
+    "signal.signal(signal.SIGQUIT, lambda *_: os.kill(pid, signal.SIGKILL))\n"
+    "code = 1\n"
+    "while True:\n"
+    "    try:\n"
+    "        done, status = os.waitpid(-1, 0)\n"
+    "    except ChildProcessError:\n"
+    "        break\n"
+    "    if done == pid:\n"
+    "        code = os.waitstatus_to_exitcode(status)\n"
+    "        break\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n")
+"""PID 1 of the agent container (`python -I -c AGENT_INIT STDIN|- COMMAND...`). PID 1 of a PID namespace ignores
+every signal it has no handler for, so an agent program run as PID 1 would never see SIGTERM (from the kubelet on
+delete, or from the host's `stop`). This init runs the command as its child (its stdin the Secret's `stdin` file,
+or the pod's), forwards SIGTERM and SIGINT, turns SIGQUIT into SIGKILL of the child (the host's "now"), reaps
+orphans, and exits with the child's status (128 + signal when killed)."""
 COLLECT_CONTAINER = "collect"
 # Holds the pod open after the agent exits so the host can `kubectl exec` a tar of the workspace (read-only here).
 _COLLECT_HOLD = "import time\nwhile True: time.sleep(3600)"
@@ -132,7 +160,7 @@ def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspac
                for inside, sub in public.items()]
     mounts += [{"name": "tmp", "mountPath": "/tmp"},
                {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}]
-    command = ["python", "-I", "-c", _STDIN_EXEC, STDIN_INSIDE, *spec.command] if stdin else list(spec.command)
+    command = ["python", "-I", "-c", AGENT_INIT, STDIN_INSIDE if stdin else "-", *spec.command]
     container = {
         "name": "agent", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE, "--", *command],

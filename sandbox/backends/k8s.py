@@ -171,16 +171,20 @@ class PodHandle(SandboxHandle):
     def stop(self, grace_s: float = 10.0) -> int:
         self.poll()
         if self._finisher is None and self.settings.results == "copy":
-            # SIGTERM to the agent only: the collect container must outlive it for the results to come back.
-            try:
-                self.kube.run("exec", self.pod, "-c", "agent", "--", "python", "-I", "-c",
-                              "import os, signal; os.kill(1, signal.SIGTERM)", check=False)
-            except KubectlError as exc:
-                self._errors.append(f"could not signal the agent in {self.pod}: {exc}")
-            deadline = time.monotonic() + grace_s + 2 * POLL_S
-            while self._finisher is None and time.monotonic() < deadline:
-                self.poll()
-                time.sleep(0.5)
+            # Signal the agent only (its init, sandbox.k8s.AGENT_INIT, forwards SIGTERM and turns SIGQUIT into
+            # SIGKILL): the collect container must outlive it for the results to come back.
+            for sig, wait_s in (("SIGTERM", grace_s), ("SIGQUIT", 10.0)):
+                try:
+                    self.kube.run("exec", self.pod, "-c", "agent", "--", "python", "-I", "-c",
+                                  f"import os, signal; os.kill(1, signal.{sig})", check=False)
+                except KubectlError as exc:
+                    self._errors.append(f"could not signal the agent in {self.pod}: {exc}")
+                deadline = time.monotonic() + wait_s + 2 * POLL_S
+                while self._finisher is None and time.monotonic() < deadline:
+                    self.poll()
+                    time.sleep(0.5)
+                if self._finisher is not None:
+                    break
         with self._lock:
             finisher = self._finisher
         if finisher is None:

@@ -18,6 +18,7 @@ import yaml
 
 from sandbox import SandboxSpec
 from sandbox.k8s import (
+    AGENT_INIT,
     COLLECT_CONTAINER,
     COLLECT_TAR,
     SECRETS_INSIDE,
@@ -176,9 +177,10 @@ def test_stdin_feeder_and_collect_tar_run(tmp_path: Path) -> None:
     stdin_file = tmp_path / "stdin"
     stdin_file.write_bytes(b"hello from the secret\n")
     pod = agent_pod(SandboxSpec(agent_id="a", workspace=tmp_path, command=["cat"]), image="i", stdin=True)
-    feeder = pod["spec"]["containers"][0]["command"][6:]
-    feeder[feeder.index(STDIN_INSIDE)] = str(stdin_file)
-    done = subprocess.run([sys.executable, *feeder[1:]], capture_output=True, timeout=30, check=True)
+    init = pod["spec"]["containers"][0]["command"][6:]
+    assert init[:4] == ["python", "-I", "-c", AGENT_INIT] and init[4] == STDIN_INSIDE
+    init[4] = str(stdin_file)
+    done = subprocess.run([sys.executable, *init[1:]], capture_output=True, timeout=30, check=True)
     assert done.stdout == b"hello from the secret\n"
     workspace = tmp_path / "ws"
     (workspace / "runs").mkdir(parents=True)
@@ -191,3 +193,24 @@ def test_stdin_feeder_and_collect_tar_run(tmp_path: Path) -> None:
         members = {m.name: m for m in archive}
     assert members["runs/out.json"].isfile() and members["link"].issym() and members["linked-dir"].issym()
     assert "linked-dir/out.json" not in members  # a linked folder is not walked into
+
+
+def test_agent_init_forwards_stop_signals(tmp_path: Path) -> None:
+    """PID 1 ignores signals it does not handle: the init forwards SIGTERM to the agent (its handler runs, its exit
+    status comes back) and turns SIGQUIT into SIGKILL of the agent (128 + 9)."""
+    import signal
+    import time
+
+    graceful = ("import signal, sys, time\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
+                "print('ready', flush=True)\ntime.sleep(60)\n")
+    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)\n"
+    for program, sig, code in ((graceful, signal.SIGTERM, 7), (stubborn, signal.SIGQUIT, 137)):
+        proc = subprocess.Popen([sys.executable, "-I", "-c", AGENT_INIT, "-", sys.executable, "-c", program],
+                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        if sig == signal.SIGQUIT:
+            proc.send_signal(signal.SIGTERM)  # ignored by this agent
+            time.sleep(0.3)
+            assert proc.poll() is None
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == code
