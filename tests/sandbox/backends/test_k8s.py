@@ -93,9 +93,13 @@ def test_without_kubectl_the_backend_says_what_to_install(monkeypatch: pytest.Mo
 def _cluster_reason() -> str | None:
     if shutil.which("kubectl") is None:
         return "kubectl is not installed"
-    reason = K8sBackend().available()
+    backend = K8sBackend()
+    reason = backend.available()
     if reason:
         return reason
+    for claim in (backend.settings.workspaces_claim, backend.settings.public_claim):
+        if backend.kube.get("persistentvolumeclaim", claim) is None:
+            return f"namespace {backend.settings.namespace!r} has no claim {claim!r} (docs/scale-out.md, section 6)"
     if not os.environ.get("W2S_TEST_K8S_IMAGE"):
         return "set W2S_TEST_K8S_IMAGE to the agent image (sandbox/Dockerfile) pushed where the cluster pulls from"
     return None
