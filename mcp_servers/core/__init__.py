@@ -37,6 +37,7 @@ from mcp_servers.core._db import (
 )
 from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error
 from mcp_servers.core._files import replace_at, workspace_of
+from mcp_servers.core._idempotency import IDEMPOTENCY_KEY, IdempotencyKeys, request_sha256
 from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore
 from mcp_servers.core._serve import build_parser, serve
 from mcp_servers.core._settings import CONFIG_ENV, ServerSettings
@@ -55,12 +56,14 @@ __all__ = [
     "AGENT_SCOPES",
     "BUSY_TIMEOUT_MS",
     "CONFIG_ENV",
+    "IDEMPOTENCY_KEY",
     "READ_ONLY",
     "TOKEN_RE",
     "WRITES",
     "BeneathError",
     "BodyLimitMiddleware",
     "DbTokenVerifier",
+    "IdempotencyKeys",
     "Identity",
     "LitestreamError",
     "RefusedError",
@@ -81,6 +84,7 @@ __all__ = [
     "read_session",
     "refusals",
     "replace_at",
+    "request_sha256",
     "restore",
     "serve",
     "tool_error",

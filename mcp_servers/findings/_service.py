@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -19,7 +18,16 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func, text
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, TokenStore, read_session, write_session
+from mcp_servers.core import (
+    IdempotencyKeys,
+    Identity,
+    RefusedError,
+    ServerSettings,
+    TokenStore,
+    read_session,
+    request_sha256,
+    write_session,
+)
 from mcp_servers.findings._clean import finite_or_none, non_finite_path, secret_in, stored_json
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
@@ -97,12 +105,11 @@ def fts_query(query: str) -> str | None:
     return " OR ".join(f'"{t}"' for t in terms) or None
 
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-"""A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
-
-
-def _request_sha256(**args: Any) -> str:
-    return hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()
+_KEYS = IdempotencyKeys(
+    IdempotencyRow, "finding_id", FindingsError,
+    key_fix="send a fresh uuid4 per new finding, and the same one when retrying it",
+    used_for="another finding ({ref})",
+    reuse_fix="send a new key for a new finding; reuse a key only to retry the same call")
 
 
 def _utc(value: datetime) -> datetime:
@@ -136,17 +143,11 @@ class FindingsService:
              tags: Sequence[str] = (), idempotency_key: str | None = None) -> PostResult:
         """Store a finding. With `idempotency_key`, a retry (same agent, key and arguments) answers the first
         result and stores nothing; the same key with other arguments is refused."""
-        request = _request_sha256(title=title, summary=summary, body=body, finding_type=finding_type, idea=idea,
-                                  method_family=method_family, submission_ids=list(submission_ids),
-                                  config=config, tags=list(tags))
-        if idempotency_key is not None:
-            if not IDEMPOTENCY_KEY.match(idempotency_key):
-                raise FindingsError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
-                                    "send a fresh uuid4 per new finding, and the same one when retrying it")
-            with read_session(self.engine) as session:
-                first = self._first_answer(session, who, idempotency_key, request)
-            if first is not None:
-                return first
+        request = request_sha256({"title": title, "summary": summary, "body": body, "finding_type": finding_type,
+                                  "idea": idea, "method_family": method_family,
+                                  "submission_ids": list(submission_ids), "config": config, "tags": list(tags)})
+        if (first := _KEYS.replay(self.engine, who.agent, idempotency_key, request, PostResult)) is not None:
+            return first
         kind, family = check_type(finding_type), canonical_family(method_family)
         title, summary, idea = title.strip(), summary.strip(), idea.strip()
         if not title or not summary or not idea:
@@ -174,7 +175,7 @@ class FindingsService:
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
             if idempotency_key is not None:  # a concurrent retry may have stored it since the check above
-                first = self._first_answer(session, who, idempotency_key, request)
+                first = _KEYS.first_answer(session, who.agent, idempotency_key, request, PostResult)
                 if first is not None:
                     return first
             row = FindingRow(agent=who.agent, title=title, summary=summary, body=body, finding_type=kind, idea=idea,
@@ -193,20 +194,9 @@ class FindingsService:
                                 note="Stored. The scores shown with it are the grader's; every agent's "
                                      "shared_findings/ gets it within seconds.")
             if idempotency_key is not None:
-                session.add(IdempotencyRow(agent=who.agent, key=idempotency_key, request_sha256=request,
-                                           finding_id=fid, result_json=result.model_dump_json(), created_at=now))
+                _KEYS.record(session, who.agent, idempotency_key, request, finding_id=fid,
+                             result_json=result.model_dump_json(), created_at=now)
         return result
-
-    @staticmethod
-    def _first_answer(session: Any, who: Identity, key: str, request: str) -> PostResult | None:
-        row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == who.agent,
-                                                        IdempotencyRow.key == key)).first()
-        if row is None:
-            return None
-        if row.request_sha256 != request:
-            raise FindingsError(f"idempotency_key {key!r} was used for another finding ({row.finding_id})",
-                                "send a new key for a new finding; reuse a key only to retry the same call")
-        return PostResult.model_validate_json(row.result_json)
 
     def _own_submissions(self, who: Identity, ids: list[int]) -> list[GraderScore]:
         if not ids:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, read_session, write_session
+from mcp_servers.core import IdempotencyKeys, Identity, RefusedError, ServerSettings, request_sha256, write_session
 from mcp_servers.grader._calibration import Calibration, read_calibration
 from mcp_servers.grader._climb import ClimbSettings, inspect
 from mcp_servers.grader._feedback import Best, Feedback
@@ -41,8 +40,6 @@ from trainer import paths
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MAX_INT = 2**63 - 1
 """Largest integer SQLite stores: every id and seed is bounded by it at the tool boundary."""
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-"""A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
 
 
 class GraderError(RefusedError):
@@ -97,10 +94,6 @@ def _reference(cal: Calibration | None, part: str) -> tuple[float, float] | None
     return None if sliced is None else (sliced.weak_acc, sliced.strong_acc)
 
 
-def _request_sha256(**args: Any) -> str:
-    return hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()
-
-
 def check_ids(sent: list[str], expected: list[str], n_predictions: int) -> None:
     """Refuse ids that are not the test file's, in its order, naming the first position that differs."""
     if len(sent) != n_predictions:
@@ -116,17 +109,15 @@ def check_ids(sent: list[str], expected: list[str], n_predictions: int) -> None:
                           "send one prediction per test row, in file order")
 
 
-def _first_answer(session: Any, agent: str, key: str, request: str) -> SubmitResult | None:
-    """The stored answer to the agent's earlier call with `key` (marked replayed), None for a new key."""
-    row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == agent,
-                                                    IdempotencyRow.key == key)).first()
-    if row is None:
-        return None
-    if row.request_sha256 != request:
-        raise GraderError(f"idempotency_key {key!r} was used for another submission ({row.submission_id}); "
-                          "nothing was stored",
-                          "send a new key for new predictions; reuse a key only to retry the very same call")
-    first = SubmitResult.model_validate_json(row.result_json)
+_KEYS = IdempotencyKeys(
+    IdempotencyRow, "submission_id", GraderError,
+    key_fix="send a fresh uuid4 per new submission, and the same one when retrying it",
+    used_for="another submission ({ref}); nothing was stored",
+    reuse_fix="send a new key for new predictions; reuse a key only to retry the very same call")
+
+
+def _replayed(first: SubmitResult) -> SubmitResult:
+    """A stored first answer as a retry gets it: marked replayed."""
     first.replayed = True
     return first
 
@@ -207,9 +198,7 @@ class Grader:
         With `ids` (the ids of the predictions file), the order is checked against the test file's: a reordered
         or different vector is refused with its first differing position, never scored.
         """
-        if idempotency_key is not None and not IDEMPOTENCY_KEY.match(idempotency_key):
-            raise GraderError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
-                              "send a fresh uuid4 per new submission, and the same one when retrying it")
+        _KEYS.check(idempotency_key)
         if seed is not None and not 0 <= seed <= MAX_INT:
             raise GraderError(f"seed {seed} is out of range", f"send a seed between 0 and {MAX_INT} (2**63 - 1)")
         if len(predictions) > self.settings.max_predictions:
@@ -224,21 +213,20 @@ class Grader:
         except PredictionError as exc:
             raise GraderError(str(exc)) from None
         blob, digest = encode_predictions(values)
-        request = _request_sha256(dataset=dataset, predictions_sha256=digest, idea=idea, note=note, seed=seed)
-        if idempotency_key is not None:  # a replay is answered without scoring again
-            with read_session(self.engine) as session:
-                first = _first_answer(session, who.agent, idempotency_key, request)
-            if first is not None:
-                return first
+        request = request_sha256({"dataset": dataset, "predictions_sha256": digest, "idea": idea, "note": note,
+                                  "seed": seed})
+        # a replay is answered without scoring again
+        if (first := _KEYS.replay(self.engine, who.agent, idempotency_key, request, SubmitResult)) is not None:
+            return _replayed(first)
         cal = self.calibration(dataset)
         exact = score(values, labels, cal, mask, slices)
         bits = pack_hard(hard_labels(values))
         now = datetime.now(UTC)
         with write_session(self.engine) as session:
             if idempotency_key is not None:  # a concurrent retry may have stored it since the check above
-                first = _first_answer(session, who.agent, idempotency_key, request)
+                first = _KEYS.first_answer(session, who.agent, idempotency_key, request, SubmitResult)
                 if first is not None:
-                    return first
+                    return _replayed(first)
             closed = closed_at(session, dataset)
             if closed is not None:
                 raise GraderError(f"the run on {dataset} is closed: private scores were published at "
@@ -270,9 +258,8 @@ class Grader:
             session.flush()
             result.submission_id = int(row.id or 0)
             if idempotency_key is not None:
-                session.add(IdempotencyRow(agent=who.agent, key=idempotency_key, request_sha256=request,
-                                           submission_id=result.submission_id, result_json=result.model_dump_json(),
-                                           created_at=now))
+                _KEYS.record(session, who.agent, idempotency_key, request, submission_id=result.submission_id,
+                             result_json=result.model_dump_json(), created_at=now)
         return result
 
     def _history(self, session: Any, agent: str, dataset: str) -> tuple[list[tuple[int, bytes]], Best | None]:

@@ -9,9 +9,7 @@ to one dispatcher (`_lease.py`); only the lease holder writes its progress and o
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
-import re
 import secrets
 import time
 from collections import defaultdict
@@ -27,27 +25,29 @@ from sqlmodel import Session, col, select
 
 from mcp_servers.core import (
     BeneathError,
-    RefusedError,
+    IdempotencyKeys,
     init_tables,
     read_beneath_bytes,
     read_session,
+    request_sha256,
     workspace_of,
     write_session,
 )
 from mcp_servers.core._beneath import is_beneath_path
-from mcp_servers.jobs._events import readable_log
 from mcp_servers.jobs._lease import LeaseHolder, pid_space
 from mcp_servers.jobs._models import ADDED_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_TAIL_BYTES = 16384
 MAX_METRICS = 64
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
-class JobError(RefusedError):
-    """A refused job operation; `problem` says what was wrong and `fix` what to do instead. A `RefusedError`, so
-    `@refusals` answers it as a plain tool error (no traceback in the server's log)."""
+class JobError(Exception):
+    """A refused job operation; `problem` says what was wrong and `fix` what to do instead."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.problem, self.fix = problem, fix
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,11 @@ class Quotas:
     """A job whose dispatcher died (lease expired) is requeued until it has started this many times."""
 
 
-def request_digest(request: dict[str, Any]) -> str:
-    """What a client asked for, for comparing a retry with the first request under the same key."""
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def check_idempotency_key(key: str | None) -> None:
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise JobError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
-                       "send a fresh random key (e.g. a uuid4) per distinct request, the same one on a retry")
+_KEYS = IdempotencyKeys(
+    JobKey, "job_id", JobError,
+    key_fix="send a fresh random key (e.g. a uuid4) per distinct request, the same one on a retry",
+    used_for="another request (job {ref})",
+    reuse_fix="send a new key for a different request; reuse a key only to retry the same call")
 
 
 class JobQueue:
@@ -84,12 +80,8 @@ class JobQueue:
         """The job a previous call with this key queued (None for a new key); the same key with another request is
         refused. Servers call it before validating, so a retry answers the first job even if, say, a quota is now
         full; `submit` checks again inside its transaction (two retries racing queue one job)."""
-        check_idempotency_key(idempotency_key)
-        if idempotency_key is None:
-            return None
-        with read_session(self.engine) as session:
-            job_id = _first_job(session, agent, idempotency_key, request_digest(request))
-        return self.view(job_id, agent) if job_id is not None else None
+        first = _KEYS.lookup(self.engine, agent, idempotency_key, request_sha256(request))
+        return self.view(first.job_id, agent) if first is not None else None
 
     def submit(self, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str | None = None,
                job_id: str | None = None, idempotency_key: str | None = None,
@@ -98,21 +90,21 @@ class JobQueue:
         inside the agent's sandbox; `run_dir` is relative to the agent's workspace (default `runs/<job id>`).
         With `idempotency_key`, the key and a digest of `request` (the client's arguments; default the spec) are
         stored in the job's transaction, and a repeated key answers the first job instead of queueing another."""
-        check_idempotency_key(idempotency_key)
+        _KEYS.check(idempotency_key)
         job_id = job_id or f"{kind}-{secrets.token_hex(6)}"
         run_dir = run_dir if run_dir is not None else f"runs/{job_id}"
         if not target.startswith("trainer.jobs.") or ":" not in target:
             raise ValueError(f"job target {target!r} must be a trainer.jobs function ('trainer.jobs.<m>:<f>')")
         if not is_beneath_path(run_dir):
             raise ValueError(f"run_dir {run_dir!r} must be relative to the workspace, without '..'")
-        digest = request_digest(request if request is not None else {"kind": kind, "target": target, "spec": spec})
+        digest = request_sha256(request if request is not None else {"kind": kind, "target": target, "spec": spec})
         with write_session(self.engine) as session:
-            first = _first_job(session, agent, idempotency_key, digest) if idempotency_key is not None else None
+            first = _KEYS.first(session, agent, idempotency_key, digest) if idempotency_key is not None else None
             if first is None:
                 self._add(session, agent, kind, target, spec, run_dir, job_id)
                 if idempotency_key is not None:
-                    session.add(JobKey(agent=agent, key=idempotency_key, request_sha256=digest, job_id=job_id))
-        return self.view(first or job_id, agent)
+                    _KEYS.record(session, agent, idempotency_key, digest, job_id=job_id)
+        return self.view(first.job_id if first is not None else job_id, agent)
 
     def _add(self, session: Session, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str,
              job_id: str) -> None:
@@ -157,7 +149,7 @@ class JobQueue:
             if exc.errno == errno.ENOENT:
                 return None
             return f"(log not shown: {exc.strerror})"
-        return readable_log(data.decode("utf-8", errors="replace"), lines)
+        return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
 
     def list(self, agent: str | None = None, state: JobState | None = None, kind: str | None = None,
              limit: int = 50, offset: int = 0) -> list[JobView]:
@@ -366,16 +358,6 @@ def _gone(row: JobRow, space: str, now: float, alive: Callable[[int], bool]) -> 
     if row.lease_until is not None and row.lease_until < now:  # hung, a zombie's pid reused, or another host's
         return "its server's lease expired"
     return None
-
-
-def _first_job(session: Session, agent: str, key: str, digest: str) -> str | None:
-    row = session.get(JobKey, (agent, key))
-    if row is None:
-        return None
-    if row.request_sha256 != digest:
-        raise JobError(f"idempotency_key {key!r} was used for another request (job {row.job_id})",
-                       "send a new key for a different request; reuse a key only to retry the same call")
-    return row.job_id
 
 
 def _migrate(engine: Engine) -> None:

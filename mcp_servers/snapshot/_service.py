@@ -12,18 +12,25 @@ import hashlib
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from mcp_servers.core import Identity, RefusedError, ServerSettings, TokenStore, read_session, write_session
+from mcp_servers.core import (
+    IdempotencyKeys,
+    Identity,
+    RefusedError,
+    ServerSettings,
+    TokenStore,
+    read_session,
+    request_sha256,
+    write_session,
+)
 from mcp_servers.snapshot._findings_link import finding_exists
 from mcp_servers.snapshot._fs import (
     IgnoreRules,
@@ -62,7 +69,6 @@ from mcp_servers.snapshot._tarsafe import ArchiveLimits, ArchiveRefused, build_a
 from trainer import paths
 
 MiB = 1024 * 1024
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 log = logging.getLogger(__name__)
 
 
@@ -100,6 +106,13 @@ class SnapshotSettings(ServerSettings):
         return self.findings_db or self.db_path("findings")
 
 
+_KEYS = IdempotencyKeys(
+    IdempotencyRow, "snapshot_id", SnapshotError,
+    key_fix="send a fresh uuid4 per new upload, and the same one when retrying it",
+    used_for="another upload (snapshot {ref})",
+    reuse_fix="send a new key for a new upload; reuse a key only to retry the same call")
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -132,15 +145,9 @@ class SnapshotService:
         """Store a snapshot. With `idempotency_key`, a retry (same agent, key and arguments) answers the first
         result and stores nothing; the same key with other arguments is refused."""
         archive_sha = None if archive_b64 is None else hashlib.sha256(archive_b64.encode()).hexdigest()
-        request = hashlib.sha256(json.dumps([message, idea, finding_id, archive_sha]).encode()).hexdigest()
-        if idempotency_key is not None:
-            if not IDEMPOTENCY_KEY.match(idempotency_key):
-                raise SnapshotError("idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'",
-                                    "send a fresh uuid4 per new upload, and the same one when retrying it")
-            with read_session(self.engine) as session:
-                first = self._first_answer(session, who, idempotency_key, request)
-            if first is not None:
-                return first
+        request = request_sha256([message, idea, finding_id, archive_sha])
+        if (first := _KEYS.replay(self.engine, who.agent, idempotency_key, request, UploadResult)) is not None:
+            return first
         try:
             return self._upload(who, message, idea, finding_id, archive_b64, idempotency_key, request)
         except ServerDiskError as exc:
@@ -149,17 +156,6 @@ class SnapshotService:
             raise SnapshotError(f"the snapshot server's disk {what} while storing your upload: the fault is on the "
                                 "server, not in your archive or workspace, and nothing was stored",
                                 "retry later; the operator has to free space on the snapshot store") from None
-
-    @staticmethod
-    def _first_answer(session: Any, who: Identity, key: str, request: str) -> UploadResult | None:
-        row = session.exec(select(IdempotencyRow).where(IdempotencyRow.agent == who.agent,
-                                                        IdempotencyRow.key == key)).first()
-        if row is None:
-            return None
-        if row.request_sha256 != request:
-            raise SnapshotError(f"idempotency_key {key!r} was used for another upload (snapshot {row.snapshot_id})",
-                                "send a new key for a new upload; reuse a key only to retry the same call")
-        return UploadResult.model_validate_json(row.result_json)
 
     def _upload(self, who: Identity, message: str, idea: str | None, finding_id: int | None,
                 archive_b64: str | None, key: str | None, request: str) -> UploadResult:
@@ -190,7 +186,8 @@ class SnapshotService:
                               dirs=len(staging.dirs), total_bytes=staging.total_bytes, new_bytes=new_bytes,
                               skipped_json=json.dumps([[k.path, k.reason] for k in skipped[:1000]]))
             with write_session(self.engine) as session:
-                if key is not None and (first := self._first_answer(session, who, key, request)) is not None:
+                if key is not None and (first := _KEYS.first_answer(session, who.agent, key, request,
+                                                                    UploadResult)) is not None:
                     return first  # a concurrent retry stored it meanwhile (its objects are shared, nothing doubles)
                 session.add(row)
                 session.flush()
@@ -206,8 +203,8 @@ class SnapshotService:
                     skipped=[SkippedPath(path=k.path, reason=k.reason) for k in skipped[:100]],
                     skipped_count=len(skipped))
                 if key is not None:
-                    session.add(IdempotencyRow(agent=who.agent, key=key, request_sha256=request, snapshot_id=sid,
-                                               result_json=result.model_dump_json(), created_at=now))
+                    _KEYS.record(session, who.agent, key, request, snapshot_id=sid,
+                                 result_json=result.model_dump_json(), created_at=now)
         finally:
             staging.cleanup()
         return result

@@ -1,0 +1,99 @@
+"""Client idempotency keys on writes: one pattern for every server that stores something on request.
+
+A client sends `idempotency_key` with a write. The server stores the key, a digest of the request and a reference
+to what the call stored, in the write's own transaction (a crash between commit and answer leaves both or
+neither). A retry with the same key and request from the same agent answers the first result and stores nothing;
+the same key with another request is refused; keys are scoped per agent (two agents may use the same key).
+
+Each server keeps its own table, so its rows can reference its own records through a foreign key and databases
+created before this module keep working unchanged. A table needs the columns `agent`, `key` and `request_sha256`,
+unique on (agent, key), plus the reference column (and `result_json` where the first answer is replayed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, select
+
+from mcp_servers.core._db import read_session
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+"""A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
+KEY_RULE = "idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'"
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def request_sha256(request: Any) -> str:
+    """A digest of what a client asked for (its arguments as JSON, object keys sorted, anything else as str)."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IdempotencyKeys:
+    """The idempotency keys of one kind of write, stored in `table`.
+
+    `ref` names the column that references what the first call stored (its value is shown when a key is reused
+    for another request). `refuse(problem, fix)` builds the service's own error, so each server keeps its error
+    class; the texts say, in the server's words, what to do instead.
+    """
+
+    table: type[SQLModel]
+    ref: str
+    refuse: Callable[[str, str], Exception]
+    key_fix: str
+    """The fix sent with a malformed key."""
+    used_for: str
+    """What a reused key was used for, formatted with `ref`: "another finding ({ref})"."""
+    reuse_fix: str
+    """The fix sent with a key reused for another request."""
+
+    def check(self, key: str | None) -> None:
+        """Refuse a malformed key (None, no key, passes)."""
+        if key is not None and not IDEMPOTENCY_KEY.match(key):
+            raise self.refuse(KEY_RULE, self.key_fix)
+
+    def first(self, session: Session, agent: str, key: str, request: str) -> Any | None:
+        """The row the agent's earlier call with `key` stored, None for a new key; a key stored with another
+        request is refused. Called inside the write's transaction too: a concurrent retry may have stored it."""
+        table: Any = self.table
+        row = session.exec(select(table).where(table.agent == agent, table.key == key)).first()
+        if row is None:
+            return None
+        if row.request_sha256 != request:
+            used_for = self.used_for.format(ref=getattr(row, self.ref))
+            raise self.refuse(f"idempotency_key {key!r} was used for {used_for}", self.reuse_fix)
+        return row
+
+    def first_answer(self, session: Session, agent: str, key: str, request: str,
+                     answer: type[Answer]) -> Answer | None:
+        """The stored first answer to the agent's call with `key` (from the row's `result_json`), None for a new key."""
+        row = self.first(session, agent, key, request)
+        return None if row is None else answer.model_validate_json(row.result_json)
+
+    def lookup(self, engine: Engine, agent: str, key: str | None, request: str) -> Any | None:
+        """Check the key and find the row of an earlier call with it, before doing the work again (None: no key, or
+        a new one); the write checks again inside its transaction (`first`), so two racing retries store once."""
+        self.check(key)
+        if key is None:
+            return None
+        with read_session(engine) as session:
+            return self.first(session, agent, key, request)
+
+    def replay(self, engine: Engine, agent: str, key: str | None, request: str,
+               answer: type[Answer]) -> Answer | None:
+        """`lookup`, answered with the first call's stored answer."""
+        row = self.lookup(engine, agent, key, request)
+        return None if row is None else answer.model_validate_json(row.result_json)
+
+    def record(self, session: Session, agent: str, key: str, request: str, **fields: Any) -> None:
+        """Store the key in the write's session; `fields` are the table's other columns (reference, answer)."""
+        session.add(self.table(agent=agent, key=key, request_sha256=request, **fields))
