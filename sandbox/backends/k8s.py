@@ -142,7 +142,8 @@ class PodHandle(SandboxHandle):
         if "terminated" in state:
             done = state["terminated"]
             if done.get("reason") not in (None, "Completed", "Error"):
-                self._errors.append(f"agent container {done.get('reason')}: {done.get('message', '')}".strip())
+                # the message may be the agent's own (/dev/termination-log): data, kept short
+                self._errors.append(f"agent container {done.get('reason')}: {str(done.get('message', ''))[:300]}")
             return int(done.get("exitCode", 1))
         status = pod.get("status", {})
         if status.get("phase") in ("Failed", "Succeeded"):
