@@ -52,9 +52,12 @@ class Collected:
     bytes: int = 0
     skipped: list[str] = field(default_factory=list)
     scan: dict[str, Any] | None = None
+    shared: bool = False
+    """Nothing was copied: the workspace is on storage the host mounts (results=shared)."""
 
     def summary(self) -> str:
-        text = f"{self.files} files, {self.dirs} folders, {self.bytes} bytes back"
+        text = "workspace on shared storage" if self.shared else \
+            f"{self.files} files, {self.dirs} folders, {self.bytes} bytes back"
         if self.skipped:
             text += f"; {len(self.skipped)} skipped (links, special files)"
         if self.scan is not None:

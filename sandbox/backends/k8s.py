@@ -208,7 +208,7 @@ class PodHandle(SandboxHandle):
             if self._reading.is_set():
                 self._logs_done.wait(timeout=30)  # the log stream drains before the pod that holds it goes
             if self._running.is_set():
-                self.results = self._collect() if self.settings.results == "copy" else Collected()
+                self.results = self._collect() if self.settings.results == "copy" else Collected(shared=True)
                 try:
                     self.results.scan = scan_results(self.spec, self._fingerprint())
                 except OSError as exc:

@@ -150,6 +150,7 @@ def test_leak_scan_runs_over_what_came_back(fake_home, tmp_path: Path) -> None:
     assert {"hidden_labels", "foreign_token"} <= kinds
     assert "LEAK SCAN" in done.summary() and OTHER not in json.dumps(done.scan)
     assert Collected().summary() == "0 files, 0 folders, 0 bytes back"
+    assert Collected(shared=True, scan={"findings": []}).summary() == "workspace on shared storage; leak scan clean"
 
 
 def test_the_collect_program_streams_into_the_extractor(tmp_path: Path) -> None:
