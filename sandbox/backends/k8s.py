@@ -307,7 +307,12 @@ class K8sBackend(Backend):
         prepare_workspace(spec.workspace, owner=(AGENT_UID, AGENT_UID))
         check_policy([spec.workspace])
         namespace, *docs = self.documents(spec, stdin)
-        if self.kube.get("namespace", self.settings.namespace) is None:
+        try:
+            missing = self.kube.get("namespace", self.settings.namespace) is None
+        except KubectlError as exc:  # a namespaced role may not read namespaces: then the operator made it
+            log.info("k8s: not checking namespace %s: %s", self.settings.namespace, exc)
+            missing = False
+        if missing:
             self.kube.apply([namespace])  # labelled for restricted Pod Security; an existing one is left as it is
         for claim in (self.settings.workspaces_claim, self.settings.public_claim):
             if self.kube.get("persistentvolumeclaim", claim) is None:
