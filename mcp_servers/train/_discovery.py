@@ -104,6 +104,20 @@ def recipe_names() -> Any:
     return Literal[tuple(sorted(RECIPES))]  # type: ignore[valid-type]
 
 
+def idea_names() -> Any:
+    """The registered ideas as a Literal (read when the server is built: ideas are files of the installed trainer)."""
+    from trainer.ideas import registered_ideas
+
+    return Literal[tuple(sorted(registered_ideas()))]  # type: ignore[valid-type]
+
+
+def preset_names() -> Any:
+    """The shipped presets as a Literal."""
+    from trainer.presets import registered_presets
+
+    return Literal[tuple(registered_presets())]  # type: ignore[valid-type]
+
+
 def register_discovery(app: "ServerApp[Any]") -> None:
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals

@@ -15,7 +15,10 @@ async def test_describe_training_lists_names_and_field_bounds(servers: dict, com
         tools = {tool.name: tool for tool in await train.list_tools()}
         answer = await call(train, "describe_training")
     assert tools["describe_training"].annotations.read_only_hint is True
-    assert tools["start_training"].input_schema["properties"]["recipe"]["enum"] == ["idea", "sft", "weak"]
+    schema = tools["start_training"].input_schema["properties"]
+    assert schema["recipe"]["enum"] == ["idea", "sft", "weak"]
+    assert {"enum": sorted(registered_ideas()), "type": "string"} in schema["idea"]["anyOf"]
+    assert {"enum": list(registered_presets()), "type": "string"} in schema["preset"]["anyOf"]
 
     names = {key: [item["name"] for item in answer[key]] for key in ("models", "losses", "ideas", "probes", "presets",
                                                                       "recipes")}
