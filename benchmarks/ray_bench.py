@@ -82,7 +82,7 @@ def main() -> None:
         import ray
         from ray.cluster_utils import Cluster
 
-        from mcp_servers.jobs._ray import RayJobRunner
+        from mcp_servers.jobs import RayJobRunner
 
         memory = {"object_store_memory": 78 * 1024 * 1024}
         t0 = time.monotonic()

@@ -1,7 +1,8 @@
 """`ServerApp`: a FastMCP server with w2s auth, a database, a health route and a request-size limit.
 
-A server module builds one `ServerApp`, registers tools on `app.mcp`, calls `app.identity()` inside a tool to
-learn who is calling, and uses `app.engine` with `write_session` / `read_session`.
+A server module builds one `ServerApp[S]` around its service `S` (the library object its tools call: `Grader`,
+`FindingsService`, ...), registers tools on `app.mcp`, calls `app.identity()` inside a tool to learn who is calling,
+and uses `app.engine` with `write_session` / `read_session`. Callers reach the service as `app.service`, typed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_access_token
@@ -30,6 +31,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+S = TypeVar("S")
 
 
 class BodyLimitMiddleware:
@@ -105,11 +107,29 @@ class ScopeMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-class ServerApp:
-    """One MCP server: `name` is also its token scope and its database file name."""
+class ServerApp(Generic[S]):
+    """One MCP server: `name` is also its token scope and its database file name.
+
+    `service` builds the server's service from the app (it needs `app.engine`, `app.tokens`, `app.identity`); it is
+    called once, after the token checks, and its result is `app.service`. Without one, `app.service` is None.
+    """
+
+    name: str
+    settings: ServerSettings
+    tokens: TokenStore
+    mcp: FastMCP
+    service: S
+
+    @overload
+    def __init__(self: ServerApp[None], name: str, settings: ServerSettings | None = None,
+                 instructions: str | None = None, local_token: str | None = None, *, service: None = None) -> None: ...
+
+    @overload
+    def __init__(self, name: str, settings: ServerSettings | None = None, instructions: str | None = None,
+                 local_token: str | None = None, *, service: Callable[[ServerApp[S]], S]) -> None: ...
 
     def __init__(self, name: str, settings: ServerSettings | None = None, instructions: str | None = None,
-                 local_token: str | None = None) -> None:
+                 local_token: str | None = None, *, service: Callable[[ServerApp[S]], S] | None = None) -> None:
         self.name = name
         self.settings = settings or ServerSettings()
         self.tokens = TokenStore(self.settings.tokens_db)
@@ -121,6 +141,8 @@ class ServerApp:
         if token:
             self.set_local_token(token)
         self.mcp.custom_route("/health", methods=["GET"])(self._health)
+        # Last: a bad local token is refused before the service opens anything or starts a thread.
+        self.service = service(self) if service is not None else None  # type: ignore[assignment]
 
     def set_local_token(self, token: str) -> Identity:
         """Fix the identity used when there is no HTTP request (stdio, in-memory clients)."""

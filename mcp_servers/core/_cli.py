@@ -172,7 +172,7 @@ def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 def _settings_for(server: str) -> ServerSettings:
     if server in ("train", "predict", "jobs"):
-        from mcp_servers.jobs._settings import ComputeSettings
+        from mcp_servers.jobs import ComputeSettings
 
         return ComputeSettings()
     return ServerSettings()

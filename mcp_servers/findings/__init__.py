@@ -6,6 +6,9 @@ reader of the grader's records), and the host-side workspace syncer: `FindingsSy
 `python -m mcp_servers.findings.sync --workspace DIR` runs it standalone.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
     FINDING_TYPES,
@@ -22,6 +25,9 @@ from mcp_servers.findings._models import (
 from mcp_servers.findings._render import SHARED_DIR, finding_filename, render_finding, render_index
 from mcp_servers.findings._service import FindingsError, FindingsService, FindingsSettings, canonical_family
 from mcp_servers.findings._sync import FindingsSyncer, sync_workspace
+
+if TYPE_CHECKING:
+    from mcp_servers.findings._server import build_server
 
 __all__ = [
     "FINDING_TYPES",
@@ -50,9 +56,14 @@ __all__ = [
     "sync_workspace",
 ]
 
+_LAZY = {  # name -> module, imported on first use
+    "build_server": "mcp_servers.findings._server",
+}
 
-def build_server(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """`mcp_servers.findings._server.build_server`, imported lazily (it builds the MCP server)."""
-    from mcp_servers.findings._server import build_server as _build
 
-    return _build(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    # The real objects, imported on first use (it builds the MCP server); `inspect.signature` sees their
+    # signatures, and type checkers do through the TYPE_CHECKING imports above.
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

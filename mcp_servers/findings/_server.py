@@ -25,13 +25,12 @@ is also synced as markdown into your workspace's shared_findings/ (INDEX.md firs
 by relevance (bm25); read_finding shows comments and votes; sync_findings exports changes after a cursor."""
 
 
-
-
-def build_server(settings: FindingsSettings | None = None, local_token: str | None = None) -> ServerApp:
+def build_server(settings: FindingsSettings | None = None,
+                 local_token: str | None = None) -> ServerApp[FindingsService]:
     settings = settings or FindingsSettings()
-    app = ServerApp("findings", settings, instructions=INSTRUCTIONS, local_token=local_token)
-    service = FindingsService(settings, app.engine, tokens=app.tokens)
-    app.state = service  # type: ignore[attr-defined]
+    app = ServerApp("findings", settings, instructions=INSTRUCTIONS, local_token=local_token,
+                    service=lambda server: FindingsService(settings, server.engine, tokens=server.tokens))
+    service = app.service
     families = ", ".join(method_families())
     FindingId = Annotated[int, Field(description="finding id (search_findings, shared_findings/INDEX.md)", ge=1)]
 

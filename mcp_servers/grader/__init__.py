@@ -6,6 +6,9 @@ Library side (no MCP needed): `score` (pure scoring), `Calibration` with `read_c
 scores must call).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mcp_servers.grader._calibration import (
     CALIBRATION_FILE,
     Calibration,
@@ -17,9 +20,16 @@ from mcp_servers.grader._calibration import (
 from mcp_servers.grader._scoring import PredictionError, Scores, SliceScore, pgr, score, slice_of, validate_predictions
 from mcp_servers.grader._visible import VisibleScore, read_visible_scores, visible_scores
 
+if TYPE_CHECKING:
+    from mcp_servers.grader._server import build_server
+    from mcp_servers.grader._service import Grader, GraderError, GraderSettings
+
 __all__ = [
     "CALIBRATION_FILE",
     "Calibration",
+    "Grader",
+    "GraderError",
+    "GraderSettings",
     "PredictionError",
     "Scores",
     "SliceCalibration",
@@ -37,9 +47,18 @@ __all__ = [
     "write_calibration",
 ]
 
+_LAZY = {  # name -> module, imported on first use
+    "build_server": "mcp_servers.grader._server",
+    "Grader": "mcp_servers.grader._service",
+    "GraderError": "mcp_servers.grader._service",
+    "GraderSettings": "mcp_servers.grader._service",
+}
 
-def build_server(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """`mcp_servers.grader._server.build_server`, imported lazily (it loads fastmcp)."""
-    from mcp_servers.grader._server import build_server as _build
 
-    return _build(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    # The real objects, imported on first use (the MCP server and the grading service: `score` and the
+    # calibration need neither); `inspect.signature` sees their signatures, and type checkers do through the
+    # TYPE_CHECKING imports above.
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -22,11 +22,11 @@ operator publishes, which closes the run. Every submission is stored with your i
 built from these records only."""
 
 
-def build_server(settings: GraderSettings | None = None, local_token: str | None = None) -> ServerApp:
+def build_server(settings: GraderSettings | None = None, local_token: str | None = None) -> ServerApp[Grader]:
     settings = settings or GraderSettings()
-    app = ServerApp("grader", settings, instructions=INSTRUCTIONS, local_token=local_token)
-    grader = Grader(settings, app.engine)
-    app.state = grader  # type: ignore[attr-defined]
+    app = ServerApp("grader", settings, instructions=INSTRUCTIONS, local_token=local_token,
+                    service=lambda server: Grader(settings, server.engine))
+    grader = app.service
     Dataset = Annotated[str, Field(description="dataset name from list_datasets", max_length=128)]
 
     @app.mcp.tool(annotations=READ_ONLY)

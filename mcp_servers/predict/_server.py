@@ -6,11 +6,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_servers.core import READ_ONLY, WRITES, refusals
-from mcp_servers.jobs import JobError, JobState, JobView
-from mcp_servers.jobs._compute import Compute, build_compute
-from mcp_servers.jobs._settings import ComputeSettings
-from mcp_servers.jobs._workspace import check_workspace_file, read_workspace_file, relative_path
+from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
+from mcp_servers.jobs import (
+    ComputeService,
+    ComputeSettings,
+    JobError,
+    JobState,
+    JobView,
+    build_compute,
+    check_workspace_file,
+    read_workspace_file,
+    relative_path,
+)
 from trainer.data import list_datasets
 from trainer.models import ModelKind, resolve_model
 from trainer.predictions import PredictionsFormatError, parse_predictions
@@ -30,9 +37,10 @@ class Predictions(BaseModel):
     ids: list[str] | None = Field(default=None, description="row ids, when asked for")
 
 
-def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> Compute:
-    compute = build_compute("predict", settings, INSTRUCTIONS, local_token)
-    app, queue = compute.app, compute.queue
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> ServerApp[ComputeService]:
+    app = build_compute("predict", settings, INSTRUCTIONS, local_token)
+    compute = app.service
+    queue = compute.queue
 
     def _checkpoint(source: str) -> str:
         """The checkpoint as a workspace-relative folder; the job loads it inside the sandbox, as the agent."""
@@ -91,7 +99,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals
     def read_predictions(
-        job_id: Annotated[str, Field(description="a finished job with predictions: predict, or an idea train job", max_length=64)],
+        job_id: Annotated[str, Field(description="a finished job with predictions: predict, or an idea train job",
+                                     max_length=64)],
         include_ids: Annotated[bool, Field(description="also return the row ids")] = False,
     ) -> Predictions:
         """The predictions of a finished job that wrote some (a predict job, or an idea train job), ready for
@@ -109,4 +118,4 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         return Predictions(dataset=data.dataset, split=data.split, predictions=data.predictions, hard=data.hard(),
                            ids=data.ids if include_ids else None)
 
-    return compute
+    return app

@@ -4,6 +4,9 @@ Library side: `SnapshotService` (upload, list, detail, download), `ObjectStore` 
 `FileObjectStore` (the default; see `_store` for how an S3 store plugs in), `IgnoreRules` and `clean_relpath`.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from mcp_servers.snapshot._fs import CACHE_DIRS, IGNORE_FILE, IgnoreRules, UnsafePath, clean_relpath
 from mcp_servers.snapshot._models import (
     DownloadResult,
@@ -16,6 +19,9 @@ from mcp_servers.snapshot._models import (
 )
 from mcp_servers.snapshot._service import SnapshotError, SnapshotService, SnapshotSettings
 from mcp_servers.snapshot._store import FileObjectStore, ObjectStore
+
+if TYPE_CHECKING:
+    from mcp_servers.snapshot._server import build_server
 
 __all__ = [
     "CACHE_DIRS",
@@ -38,9 +44,14 @@ __all__ = [
     "clean_relpath",
 ]
 
+_LAZY = {  # name -> module, imported on first use
+    "build_server": "mcp_servers.snapshot._server",
+}
 
-def build_server(*args, **kwargs):  # type: ignore[no-untyped-def]
-    """`mcp_servers.snapshot._server.build_server`, imported lazily."""
-    from mcp_servers.snapshot._server import build_server as _build
 
-    return _build(*args, **kwargs)
+def __getattr__(name: str) -> Any:
+    # The real objects, imported on first use (it builds the MCP server); `inspect.signature` sees their
+    # signatures, and type checkers do through the TYPE_CHECKING imports above.
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -15,13 +15,12 @@ out); clients without a shared workspace send a base64 tar.gz as archive_b64. li
 everyone's; download_snapshot writes one into a folder of your own workspace (or answers it inline)."""
 
 
-
-
-def build_server(settings: SnapshotSettings | None = None, local_token: str | None = None) -> ServerApp:
+def build_server(settings: SnapshotSettings | None = None,
+                 local_token: str | None = None) -> ServerApp[SnapshotService]:
     settings = settings or SnapshotSettings()
-    app = ServerApp("snapshot", settings, instructions=INSTRUCTIONS, local_token=local_token)
-    service = SnapshotService(settings, app.engine, tokens=app.tokens)
-    app.state = service  # type: ignore[attr-defined]
+    app = ServerApp("snapshot", settings, instructions=INSTRUCTIONS, local_token=local_token,
+                    service=lambda server: SnapshotService(settings, server.engine, tokens=server.tokens))
+    service = app.service
     SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
 
     @app.mcp.tool(annotations=WRITES)

@@ -13,8 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from mcp_servers.jobs import JobError, JobQueue, JobState
-from mcp_servers.jobs._workspace import read_workspace_file, relative_path
+from mcp_servers.jobs import JobError, JobQueue, JobState, read_workspace_file, relative_path
 from trainer import paths
 from trainer.data import PublicSplit, target_of
 from trainer.jobs._artifacts import OWN_ARTIFACTS

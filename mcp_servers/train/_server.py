@@ -6,12 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mcp_servers.core import WRITES, refusals
-from mcp_servers.jobs import JobError, JobView
-from mcp_servers.jobs._compute import Compute, build_compute
-from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.core import WRITES, ServerApp, refusals
+from mcp_servers.jobs import ComputeService, ComputeSettings, JobError, JobView, build_compute
 from mcp_servers.train._config_checks import preset_config
-from mcp_servers.train._discovery import idea_names, preset_names, recipe_names, register_discovery
 from mcp_servers.train._recipes import RECIPES, TrainRequest
 from trainer.data import SPLITS, list_datasets
 
@@ -24,18 +21,17 @@ or 'train_label' (answers a checkpoint for the predict server); 'idea' runs a re
 data, no network) and writes to runs/<job id>/ in your workspace; paths in answers are relative to it."""
 
 
-def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> Compute:
-    compute = build_compute("train", settings, INSTRUCTIONS, local_token)
-    app, queue = compute.app, compute.queue
-
-    register_discovery(app)
+def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> ServerApp[ComputeService]:
+    app = build_compute("train", settings, INSTRUCTIONS, local_token)
+    compute = app.service
+    queue = compute.queue
 
     @app.mcp.tool(annotations=WRITES)
     @refusals
     def start_training(
         dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
-        recipe: Annotated[recipe_names(), Field(description="see instructions and describe_training")] = "sft",
-        idea: Annotated[idea_names() | None, Field(description="idea name, for recipe 'idea'")] = None,
+        recipe: Annotated[str, Field(description="idea | sft | weak (see instructions)", max_length=32)] = "sft",
+        idea: Annotated[str | None, Field(description="idea name, for recipe 'idea'", max_length=80)] = None,
         config: Annotated[dict[str, Any], Field(description="TrainConfig fields for 'sft'/'weak' (model, epochs, lr, "
                                                             "lora_r, loss, ...); the idea's options for 'idea'")] = {},  # noqa: B006
         labels_source: Annotated[str | None, Field(description="for 'sft': weak:<id> | job:<id> | file:<path> | "
@@ -43,8 +39,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         train_split: Annotated[Literal["train_unlabel", "train_label", "test"],
                                Field(description="rows to fit, for 'sft'")] = "train_unlabel",
         hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
-        preset: Annotated[preset_names() | None, Field(description="named config bundle under config; config's "
-                                                                   "own fields win")] = None,
+        preset: Annotated[str | None, Field(description="named config bundle (smoke, reference-qwen, ...) under "
+                                                        "config; config's own fields win", max_length=64)] = None,
         idempotency_key: Annotated[str | None, Field(
             description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
                         "job and queues nothing; the same key with other arguments is refused",
@@ -73,4 +69,4 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         return queue.submit(agent, "train", recipe_impl.target, spec | {"recipe": recipe}, f"runs/{job_id}",
                             job_id=job_id, idempotency_key=idempotency_key, request=asked)
 
-    return compute
+    return app

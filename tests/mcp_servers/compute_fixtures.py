@@ -13,11 +13,9 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from mcp_servers.core import TokenStore
+from mcp_servers.core import ServerApp, TokenStore
 from mcp_servers.grader.datasets._build import build_testbed
-from mcp_servers.jobs import JobState
-from mcp_servers.jobs._compute import Compute
-from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.jobs import ComputeService, ComputeSettings, JobState
 from tests.mcp_servers.server_helpers import ServerProcess, free_port  # noqa: F401  (re-exported)
 from trainer import paths
 
@@ -69,12 +67,12 @@ def _public_readable(data_dir: Path) -> None:
         os.chmod(folder, 0o755)
 
 
-def stop(compute: Compute) -> None:
-    compute.runner.stop()
+def stop(compute: ServerApp[ComputeService]) -> None:
+    compute.service.runner.stop()
 
 
 @pytest.fixture
-def servers(compute_env: ComputeEnv) -> Iterator[dict[str, Compute]]:
+def servers(compute_env: ComputeEnv) -> Iterator[dict[str, ServerApp[ComputeService]]]:
     """Train and predict servers for alice, sharing one jobs db and one slot (as deployed)."""
     from mcp_servers.predict import build_server as build_predict
     from mcp_servers.train import build_server as build_train

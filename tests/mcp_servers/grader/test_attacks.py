@@ -219,8 +219,8 @@ async def test_published_leaderboard_attack_gains_nothing(env: Any) -> None:
             for i in groups[g]:
                 probe[i] = 1.0 - probe[i]
             await client.call_tool("submit_predictions", {"dataset": "toy", "predictions": probe, "idea": f"g{g}"})
-    path = publish(app.state, "toy")
-    board = leaderboard(app.state, "toy")
+    path = publish(app.service, "toy")
+    board = leaderboard(app.service, "toy")
     with_private = [e for e in board.entries if e.private_accuracy is not None]
     assert len(with_private) == 1 and with_private[0].final  # the default final: alice's best public submission
     assert all(e.private_accuracy is None for e in board.entries if e.idea and e.idea.startswith("g"))

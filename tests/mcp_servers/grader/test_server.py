@@ -84,7 +84,7 @@ async def test_non_finite_predictions_refused(env: Any) -> None:
             with pytest.raises(ToolError):
                 await client.call_tool("submit_predictions", {"dataset": "toy", "predictions": [0.0] * 999 + [bad]})
     with pytest.raises(Exception, match="not a finite number"):
-        app.state.submit(app.local_identity, "toy", [0.0] * 999 + [float("nan")])
+        app.service.submit(app.local_identity, "toy", [0.0] * 999 + [float("nan")])
     assert _count(app) == 0
 
 
@@ -110,7 +110,7 @@ async def test_leaderboard_best_per_agent_and_idea(env: Any) -> None:
     half = [float(t) if i % 2 else 1.0 - t for i, t in enumerate(truth)]
     for who, preds, idea in (("alice", half, "a"), ("alice", [float(t) for t in truth], "a"),
                              ("alice", half, "b"), ("bob", [1.0] * 1000, "a")):
-        build_server(local_token=env.tokens[who]).state.submit(
+        build_server(local_token=env.tokens[who]).service.submit(
             build_server(local_token=env.tokens[who]).local_identity, "toy", preds, idea=idea, seed=len(idea))
     app = build_server(local_token=env.tokens["bob"])
     async with Client(app.mcp) as client:

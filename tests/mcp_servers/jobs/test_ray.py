@@ -21,7 +21,7 @@ from tests.mcp_servers.compute_fixtures import FAST_SFT, FAST_WEAK, ComputeEnv, 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]'; dev includes it)")
 from ray.cluster_utils import Cluster
 
-from mcp_servers.jobs._ray import RayJobRunner
+from mcp_servers.jobs import RayJobRunner
 
 SLEEP = "trainer.jobs.builtin:sleep_job"
 PROBE = "trainer.jobs.builtin:probe_job"
@@ -222,8 +222,8 @@ async def test_a_real_weak_sft_predict_chain_through_the_servers_on_ray(cluster:
                                                        "slots": None})
     made = [build_train(settings, compute_env.tokens["alice"]), build_predict(settings, compute_env.tokens["alice"])]
     try:
-        assert all(isinstance(compute.runner, RayJobRunner) for compute in made)
-        async with Client(made[0].app.mcp) as train, Client(made[1].app.mcp) as predict:
+        assert all(isinstance(compute.service.runner, RayJobRunner) for compute in made)
+        async with Client(made[0].mcp) as train, Client(made[1].mcp) as predict:
             weak = await wait_done(train, (await call(train, "start_training", dataset="sentiment", recipe="weak",
                                                       config=FAST_WEAK))["id"])
             assert weak["state"] == "succeeded", (weak["error"], weak["log_tail"])
@@ -237,7 +237,7 @@ async def test_a_real_weak_sft_predict_chain_through_the_servers_on_ray(cluster:
             out = await call(predict, "read_predictions", job_id=pred["id"])
     finally:
         for compute in made:
-            compute.runner.stop()
+            compute.service.runner.stop()
     assert sft["result"]["checkpoint"] == f"runs/{sft['id']}/checkpoint" and sft["metrics"]["step"] == 2
     assert len(out["predictions"]) > 0 and all(0.0 <= p <= 1.0 for p in out["predictions"])
     for answer in (weak, sft, pred):

@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 
 from mcp_servers.core import create_sqlite_engine
-from mcp_servers.jobs import JobQueue, JobRunner
-from mcp_servers.jobs._runners import make_runner
-from mcp_servers.jobs._settings import ComputeSettings
+from mcp_servers.jobs import ComputeSettings, JobQueue, JobRunner, make_runner
 
 
 def test_the_local_backend_is_the_default_and_an_unknown_one_is_refused(tmp_path: Path, w2s_home: Path,
@@ -22,7 +20,7 @@ def test_the_local_backend_is_the_default_and_an_unknown_one_is_refused(tmp_path
 
 
 def test_without_the_ray_backend_chosen_nothing_imports_ray() -> None:
-    code = ("import sys; from mcp_servers.jobs._runners import make_runner; import mcp_servers.train, "
+    code = ("import sys; from mcp_servers.jobs import make_runner; import mcp_servers.train, "
             "mcp_servers.predict; print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[3], env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.bwrap
 
 def _finished_predict_job(servers: dict, workspaces: Path) -> tuple[str, Path]:
     for compute in servers.values():
-        compute.runner.stop()
-    queue = servers["predict"].queue
+        compute.service.runner.stop()
+    queue = servers["predict"].service.queue
     job = queue.submit("alice", "predict", "trainer.jobs.predict:run_predict_job", {})
     assert queue.claim_next(1, os.getpid()) is not None
     queue.finish(job.id, JobState.SUCCEEDED, result={"predictions_file": f"{job.run_dir}/predictions.json"})
@@ -45,7 +45,7 @@ async def test_predictions_linked_to_another_agents_are_refused(servers: dict, c
     job, run_dir = _finished_predict_job(servers, workspaces)
     bobs = _bobs_predictions(workspaces)
     os.symlink(bobs, run_dir / "predictions.json")
-    async with Client(servers["predict"].app.mcp) as predict, Client(servers["train"].app.mcp) as train:
+    async with Client(servers["predict"].mcp) as predict, Client(servers["train"].mcp) as train:
         with pytest.raises(ToolError, match="symbolic link"):
             await call(predict, "read_predictions", job_id=job)
         with pytest.raises(ToolError, match="symbolic link"):
@@ -73,7 +73,7 @@ async def test_a_checkpoint_behind_a_link_is_refused(servers: dict, compute_env)
     (bob / "classifier.json").write_text("{}")
     (workspaces / "alice").mkdir(parents=True, exist_ok=True)
     os.symlink(bob, workspaces / "alice" / "ckpt")
-    async with Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["predict"].mcp) as predict:
         with pytest.raises(ToolError, match="symbolic link"):
             await call(predict, "predict", dataset="sentiment", checkpoint="ckpt")
         assert (await call(predict, "list_jobs"))["result"] == []
@@ -81,11 +81,11 @@ async def test_a_checkpoint_behind_a_link_is_refused(servers: dict, compute_env)
 
 async def test_a_retried_predict_with_the_same_key_queues_one_job(servers: dict, compute_env) -> None:
     for compute in servers.values():
-        compute.runner.stop()
+        compute.service.runner.stop()
     checkpoint = compute_env.settings.workspaces_dir / "alice" / "ckpt"
     checkpoint.mkdir(parents=True)
     (checkpoint / "classifier.json").write_text("{}")
-    async with Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["predict"].mcp) as predict:
         args = {"dataset": "sentiment", "checkpoint": "ckpt", "idempotency_key": "p-1"}
         first = await call(predict, "predict", **args)
         again = await call(predict, "predict", **args)
@@ -102,7 +102,7 @@ async def test_a_half_is_one_and_the_ids_come_back(servers: dict, compute_env) -
     payload = {"dataset": "sentiment", "split": "test", "ids": test.ids,
                "predictions": [0.5, 0.49999] + [0.0] * (len(test) - 2)}
     (run_dir / "predictions.json").write_text(json.dumps(payload))
-    async with Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["predict"].mcp) as predict:
         out = await call(predict, "read_predictions", job_id=job, include_ids=True)
     assert out["hard"][:2] == [1, 0] and out["ids"] == test.ids
 
@@ -111,7 +111,7 @@ async def test_a_half_is_one_and_the_ids_come_back(servers: dict, compute_env) -
 async def test_an_idea_jobs_predictions_are_read_over_mcp(servers: dict, compute_env) -> None:
     """read_predictions reads any job that wrote predictions: a tiny idea job through the real train server."""
     head = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
-    async with Client(servers["train"].app.mcp) as train, Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
         idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
                           config={"strong": head, "weak.model": "minilm-l6", "weak.tier": "head",
                                   "weak.max_length": 64})

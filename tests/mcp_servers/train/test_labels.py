@@ -23,7 +23,7 @@ pytestmark = pytest.mark.bwrap
 async def test_flipping_a_labels_file_with_a_link_never_trains_on_the_links_target(servers: dict,
                                                                                   compute_env) -> None:
     for compute in servers.values():
-        compute.runner.stop()  # what was accepted is the point; nothing needs to run
+        compute.service.runner.stop()  # what was accepted is the point; nothing needs to run
     ids = load_split("sentiment", "train_unlabel").ids
     workspace = compute_env.settings.workspaces_dir / "alice"
     (workspace / "labels").mkdir(parents=True)
@@ -46,7 +46,7 @@ async def test_flipping_a_labels_file_with_a_link_never_trains_on_the_links_targ
     flipper.start()
     accepted, refused = [], 0
     try:
-        async with Client(servers["train"].app.mcp) as train:
+        async with Client(servers["train"].mcp) as train:
             for attempt in range(200):
                 try:
                     job = await call(train, "start_training", dataset="sentiment", config=FAST_SFT,
@@ -63,7 +63,7 @@ async def test_flipping_a_labels_file_with_a_link_never_trains_on_the_links_targ
         stop.set()
         flipper.join()
     assert accepted and refused
-    with read_session(servers["train"].queue.engine) as session:
+    with read_session(servers["train"].service.queue.engine) as session:
         for job_id in accepted:
             assert set(json.loads(session.get(JobRow, job_id).spec)["args"]["labels"]) == {0.0}
 
@@ -89,7 +89,7 @@ async def test_weak_artifacts_shared_first_then_the_agents_own_never_through_a_l
     _fake_artifact(own / "weak-0000000000aa", "sentiment", 0.75)
     _fake_artifact(compute_env.home / "elsewhere" / "weak-0000000000bb", "sentiment", 0.5)
     os.symlink(compute_env.home / "elsewhere" / "weak-0000000000bb", own / "weak-0000000000bb")
-    async with Client(servers["train"].app.mcp) as train:
+    async with Client(servers["train"].mcp) as train:
         # A weak job finds the shared artifact through its own artifacts/ (a link the job made): no training.
         weak = await call(train, "start_training", dataset="sentiment", recipe="weak", config={"max_steps": 1})
         weak = await wait_done(train, weak["id"])
@@ -97,11 +97,11 @@ async def test_weak_artifacts_shared_first_then_the_agents_own_never_through_a_l
         assert weak["result"]["artifact_id"] == shared_id and weak["result"]["weak_wall_s"] == 0.0
         assert (own / shared_id).is_symlink()
         for compute in servers.values():
-            compute.runner.stop()
+            compute.service.runner.stop()
         expected = {f"weak:{shared_id}": 0.25, "weak:weak-0000000000aa": 0.75}
         for source, p in expected.items():
             job = await call(train, "start_training", dataset="sentiment", config=FAST_SFT, labels_source=source)
-            with read_session(servers["train"].queue.engine) as session:
+            with read_session(servers["train"].service.queue.engine) as session:
                 assert set(json.loads(session.get(JobRow, job["id"]).spec)["args"]["labels"]) == {p}
             await call(train, "cancel_job", job_id=job["id"])
         with pytest.raises(ToolError, match="symbolic link"):

@@ -70,8 +70,7 @@ def test_a_dead_train_servers_job_is_taken_back_by_the_live_predict_server_and_i
     import time
 
     from mcp_servers.core import create_sqlite_engine, read_session
-    from mcp_servers.jobs import JobQueue, JobRow
-    from mcp_servers.jobs._lease import LEASE_S
+    from mcp_servers.jobs import LEASE_S, JobQueue, JobRow
 
     queue = JobQueue(create_sqlite_engine(compute_env.settings.db_path("train")))
     train = compute_process("mcp_servers.train", compute_env.home, free_port()).start()

@@ -19,7 +19,7 @@ from trainer.data import load_split
 
 @pytest.mark.slow
 async def test_weak_then_sft_then_predict_gives_a_file_the_grader_accepts(servers: dict, compute_env) -> None:
-    async with Client(servers["train"].app.mcp) as train, Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
         weak = await call(train, "start_training", dataset="sentiment", recipe="weak", config=FAST_WEAK)
         assert weak["state"] == "queued" and weak["id"].startswith("train-")
         weak = await wait_done(train, weak["id"])
@@ -56,13 +56,13 @@ def _workspace(compute_env) -> Path:
 
 REFUSALS = [
     ({"dataset": "nope"}, "unknown dataset"),
-    ({"dataset": "sentiment", "recipe": "magic"}, "recipe: input should be 'idea', 'sft' or 'weak'"),
-    ({"dataset": "sentiment", "recipe": "idea", "idea": "no_such_idea"}, "idea: input should be 'critic', "),
+    ({"dataset": "sentiment", "recipe": "magic"}, "unknown recipe"),
+    ({"dataset": "sentiment", "recipe": "idea", "idea": "no_such_idea"}, "unknown idea"),
     ({"dataset": "sentiment", "recipe": "idea", "idea": "vanilla_w2s", "config": {"bogus": 1}}, "bogus"),
-    ({"dataset": "sentiment", "recipe": "weak", "config": {"epochs": -1}}, "config.epochs: expected a number in [0.001, 100], got -1"),
-    ({"dataset": "sentiment", "recipe": "weak", "config": {"lr": "fast"}}, "config.lr: expected a number in [0, 1], got 'fast'"),
+    ({"dataset": "sentiment", "recipe": "weak", "config": {"epochs": -1}}, "epochs=-1"),
+    ({"dataset": "sentiment", "recipe": "weak", "config": {"lr": "fast"}}, "'lr'"),
     ({"dataset": "sentiment", "recipe": "weak", "config": {"device": "cuda"}}, "device"),
-    ({"dataset": "sentiment", "recipe": "weak", "preset": "nope"}, "preset: input should be 'easy-cpu', "),
+    ({"dataset": "sentiment", "recipe": "weak", "preset": "nope"}, "unknown preset 'nope'"),
     ({"dataset": "sentiment", "recipe": "sft"}, "needs labels_source"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:weak-000000000000"}, "does not exist"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:../../etc"}, "not a weak artifact id"),
@@ -88,7 +88,7 @@ async def test_bad_requests_are_refused_and_create_no_job(servers: dict, compute
     outside.write_text("".join(json.dumps({"id": i, "p": 1}) + "\n" for i in unlabel.ids))
     if not (workspace / "escape.jsonl").exists():
         os.symlink(outside, workspace / "escape.jsonl")
-    async with Client(servers["train"].app.mcp) as train:
+    async with Client(servers["train"].mcp) as train:
         with pytest.raises(ToolError) as caught:
             await call(train, "start_training", **args)
         assert needle in str(caught.value), str(caught.value)
@@ -104,12 +104,12 @@ async def test_a_labels_file_in_the_workspace_is_accepted_and_frozen(servers: di
     (workspace / "labels").mkdir(exist_ok=True)
     (workspace / "labels" / "mine.jsonl").write_text(lines)
     for compute in servers.values():  # keep it queued (both servers dispatch from one queue): this test is about
-        compute.runner.stop()         # what was accepted
-    async with Client(servers["train"].app.mcp) as train:
+        compute.service.runner.stop()  # what was accepted
+    async with Client(servers["train"].mcp) as train:
         job = await call(train, "start_training", dataset="sentiment", config=FAST_SFT,
                          labels_source="file:labels/mine.jsonl", hard_labels=True)
         (workspace / "labels" / "mine.jsonl").write_text("changed after submission\n")
-        with read_session(servers["train"].queue.engine) as session:
+        with read_session(servers["train"].service.queue.engine) as session:
             spec = json.loads(session.get(JobRow, job["id"]).spec)
         # Frozen into the job itself (the server writes nothing into the workspace), in the split's order.
         expected = {i: float(n % 2 == 0) for n, i in enumerate(reversed(unlabel.ids))}
@@ -120,7 +120,7 @@ async def test_a_labels_file_in_the_workspace_is_accepted_and_frozen(servers: di
 
 async def test_predict_refusals(servers: dict, compute_env) -> None:
     _workspace(compute_env)
-    async with Client(servers["predict"].app.mcp) as predict:
+    async with Client(servers["predict"].mcp) as predict:
         for args, needle in [
             ({"dataset": "sentiment"}, "exactly one of checkpoint or model"),
             ({"dataset": "sentiment", "model": "mpnet-base"}, "encoder"),
@@ -138,8 +138,8 @@ async def test_predict_refusals(servers: dict, compute_env) -> None:
 
 async def test_a_retried_start_training_with_the_same_key_queues_one_job(servers: dict, compute_env) -> None:
     for compute in servers.values():
-        compute.runner.stop()  # queueing is the point: nothing needs to run
-    async with Client(servers["train"].app.mcp) as train:
+        compute.service.runner.stop()  # queueing is the point: nothing needs to run
+    async with Client(servers["train"].mcp) as train:
         args = {"dataset": "sentiment", "recipe": "weak", "config": FAST_WEAK, "idempotency_key": "retry-7f3a"}
         first = await call(train, "start_training", **args)
         again = await call(train, "start_training", **args)  # the answer of the first call was lost: retry

@@ -16,8 +16,7 @@ from mcp_servers.findings import FindingsService, FindingsSettings
 from mcp_servers.grader import Calibration, write_calibration
 from mcp_servers.grader._service import Grader, GraderSettings
 from mcp_servers.grader.datasets import LabelStore, prepare_dataset
-from mcp_servers.jobs._models import JobState
-from mcp_servers.jobs._queue import JobQueue
+from mcp_servers.jobs import JobQueue, JobState
 from mcp_servers.snapshot import SnapshotService, SnapshotSettings
 from orchestrator.dashboard._sources import Sources
 from trainer import paths

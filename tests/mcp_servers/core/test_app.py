@@ -1,0 +1,245 @@
+"""`ServerApp[S]`: identity from the bearer or the local token, the health route, the body and scope middleware;
+every server's `build_server` answers one typed app whose `.service` is that server's service; package exports are
+the real functions (signatures kept); nothing outside the jobs package imports its private modules."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import inspect
+import socket
+import typing
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError
+from pydantic import BaseModel
+
+from mcp_servers.core import ServerApp, TokenStore, tool_error
+from mcp_servers.findings import FindingsService, FindingsSettings
+from mcp_servers.grader import Grader, GraderSettings
+from mcp_servers.jobs import ComputeService, ComputeSettings
+from mcp_servers.snapshot import SnapshotService, SnapshotSettings
+
+ROOT = Path(__file__).resolve().parents[3]
+SERVICES: dict[str, type] = {"grader": Grader, "findings": FindingsService, "snapshot": SnapshotService,
+                             "train": ComputeService, "predict": ComputeService}
+SETTINGS: dict[str, Callable[[], Any]] = {
+    "grader": GraderSettings, "findings": FindingsSettings, "snapshot": SnapshotSettings,
+    "train": lambda: ComputeSettings(slots=1), "predict": lambda: ComputeSettings(slots=1)}
+PACKAGES = ("core", "findings", "grader", "jobs", "predict", "snapshot", "train")
+
+
+class WhoAmI(BaseModel):
+    agent: str
+    admin: bool
+
+
+def demo_app(local_token: str | None = None) -> ServerApp[None]:
+    app = ServerApp("grader", local_token=local_token)
+
+    @app.mcp.tool(annotations={"readOnlyHint": True})
+    def whoami() -> WhoAmI:
+        who = app.identity()
+        return WhoAmI(agent=who.agent, admin=who.is_admin)
+
+    @app.mcp.tool
+    def admin_only() -> str:
+        return app.require_admin().agent
+
+    @app.mcp.tool
+    def fails() -> str:
+        raise tool_error("bad thing", "send a good thing")
+
+    return app
+
+
+async def test_in_memory_identity_from_local_token(state: Path) -> None:
+    token = TokenStore(state / "tokens.db").mint("alice", ["grader"])
+    async with Client(demo_app(token).mcp) as client:
+        assert (await client.call_tool("whoami", {})).structured_content == {"agent": "alice", "admin": False}
+        with pytest.raises(ToolError, match="admin"):
+            await client.call_tool("admin_only", {})
+        with pytest.raises(ToolError, match="bad thing. send a good thing."):
+            await client.call_tool("fails", {})
+
+
+async def test_http_health_401_and_identity(state: Path) -> None:
+    tokens = TokenStore(state / "tokens.db")
+    alice, other = tokens.mint("alice", ["grader"]), tokens.mint("bob", ["findings"])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(demo_app().http_app(), host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{url}/health")).status_code == 200
+            revoked = tokens.mint("carol", ["grader"])
+            tokens.revoke(agent="carol")
+            for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {revoked}"}):
+                assert (await http.post(f"{url}/mcp", json={}, headers=headers)).status_code == 401
+            # A live token of another server: 403 that names the scope, not a 401 that sends clients to OAuth.
+            wrong_scope = await http.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {other}"})
+            assert wrong_scope.status_code == 403
+            assert "lacks the grader scope" in wrong_scope.json()["error_description"]
+            assert 'error="insufficient_scope"' in wrong_scope.headers["www-authenticate"]
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
+        async with Client(transport) as client:
+            assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_one_body_limit_over_http(state: Path) -> None:
+    """Bodies under W2S_MAX_REQUEST_BYTES reach the tool (the MCP SDK's own 4 MiB limit no longer applies first);
+    bodies over it get 413 with a message that names the limit."""
+    token = TokenStore(state / "tokens.db").mint("alice", ["grader"])
+    app = demo_app()
+
+    @app.mcp.tool
+    def size(blob: str) -> int:
+        return len(blob)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app.http_app(), host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {token}"})
+        async with Client(transport) as client:
+            assert (await client.call_tool("size", {"blob": "x" * 6_000_000})).structured_content == {
+                "result": 6_000_000}
+        async with httpx.AsyncClient() as http:
+            refused = await http.post(f"{url}/mcp", content=b"x" * (app.settings.max_request_bytes + 1),
+                                      headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 413 and "W2S_MAX_REQUEST_BYTES" in refused.text
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_a_revoked_local_token_stops_working(state: Path) -> None:
+    store = TokenStore(state / "tokens.db")
+    token = store.mint("alice", ["grader"])
+    async with Client(demo_app(token).mcp) as client:
+        assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
+        store.revoke(agent="alice")
+        with pytest.raises(ToolError, match="revoked"):
+            await client.call_tool("whoami", {})
+
+
+@pytest.fixture
+def built(state: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], ServerApp[Any]]]:
+    """Build any server for alice (an agent token scoped for it); compute runners are stopped afterwards."""
+    monkeypatch.setenv("W2S_SANDBOX", "none")  # no job runs here: the runner only has to start
+    made: list[ServerApp[Any]] = []
+
+    def build(server: str) -> ServerApp[Any]:
+        token = TokenStore(state / "tokens.db").mint("alice", [server])
+        app = importlib.import_module(f"mcp_servers.{server}").build_server(SETTINGS[server](), token)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        if isinstance(app.service, ComputeService):
+            app.service.runner.stop()
+
+
+@pytest.mark.parametrize("server", sorted(SERVICES))
+def test_build_server_is_typed_serverapp_of_the_service(server: str) -> None:
+    build = importlib.import_module(f"mcp_servers.{server}").build_server
+    assert build is importlib.import_module(f"mcp_servers.{server}._server").build_server
+    answer = typing.get_type_hints(build)["return"]
+    assert typing.get_origin(answer) is ServerApp and typing.get_args(answer) == (SERVICES[server],)
+    assert list(inspect.signature(build).parameters) == ["settings", "local_token"]
+
+
+@pytest.mark.parametrize("server", sorted(SERVICES))
+def test_the_service_is_the_typed_attribute_and_nothing_is_patched_on(server: str,
+                                                                      built: Callable[[str], ServerApp[Any]]) -> None:
+    app = built(server)
+    assert type(app.service) is SERVICES[server] and app.name == server
+    declared = set(typing.get_type_hints(ServerApp)) | {"engine", "_local_identity", "_local_token"}
+    assert set(vars(app)) <= declared, set(vars(app)) - declared
+    assert not hasattr(app, "state")
+
+
+def test_compute_service_knows_the_callers_workspace(built: Callable[[str], ServerApp[Any]]) -> None:
+    app = built("train")
+    assert app.service.workspace() == app.service.settings.workspaces_dir / "alice"
+    assert app.service.queue.engine is app.engine
+
+
+def test_an_app_without_a_service_has_none(state: Path) -> None:
+    assert ServerApp("grader").service is None
+
+
+def test_a_refused_token_builds_no_service(state: Path) -> None:
+    token = TokenStore(state / "tokens.db").mint("carol", ["findings"])
+    calls: list[ServerApp[object]] = []
+
+    def service(app: ServerApp[object]) -> object:
+        calls.append(app)
+        return object()
+
+    with pytest.raises(PermissionError, match="not scoped for the grader server"):
+        ServerApp("grader", local_token=token, service=service)
+    assert calls == []
+    app = ServerApp("findings", local_token=token, service=service)
+    assert calls == [app] and app.local_identity is not None and app.local_identity.agent == "carol"
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_package_exports_are_the_real_objects_with_their_signatures(package: str) -> None:
+    module = importlib.import_module(f"mcp_servers.{package}")
+    for name in module.__all__:
+        value = getattr(module, name)
+        if not inspect.isfunction(value):
+            continue
+        assert value.__module__.startswith(f"mcp_servers.{package}."), f"{package}.{name} is a wrapper"
+        kinds = [p.kind for p in inspect.signature(value).parameters.values()]
+        assert kinds != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD], f"{package}.{name}"
+    with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+        _ = module.nothing_here
+
+
+def test_lazy_exports_are_visible_to_type_checkers() -> None:
+    for package in ("findings", "grader", "snapshot"):
+        source = (ROOT / "mcp_servers" / package / "__init__.py").read_text()
+        tree = ast.parse(source)
+        guarded = [node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"]
+        names = {alias.name for node in guarded for sub in node.body if isinstance(sub, ast.ImportFrom)
+                 for alias in sub.names}
+        assert "build_server" in names, package
+
+
+def test_nothing_outside_the_jobs_package_imports_its_private_modules() -> None:
+    """Tests of the jobs package itself (tests/mcp_servers/jobs) may reach its internals; nothing else does."""
+    offenders = []
+    for folder in ("mcp_servers", "trainer", "orchestrator", "sandbox", "benchmarks", "prompts", "scripts", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            relative = path.relative_to(ROOT)
+            if relative.parts[:2] == ("mcp_servers", "jobs") or relative.parts[:3] == ("tests", "mcp_servers", "jobs"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                offenders += [f"{relative}:{node.lineno} {m}" for m in modules if m.startswith("mcp_servers.jobs._")]
+    assert offenders == []
