@@ -7,7 +7,7 @@ import sqlite3
 
 from pydantic import BaseModel
 
-from mcp_servers.findings._service import fts_query
+from mcp_servers.findings._vocab import fts_query
 from orchestrator.dashboard._board import Submission, epoch, submissions
 from orchestrator.dashboard._sources import Sources, rows
 
