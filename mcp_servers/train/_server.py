@@ -9,6 +9,7 @@ from pydantic import Field
 from mcp_servers.core import WRITES, ServerApp, refusals
 from mcp_servers.jobs import ComputeService, ComputeSettings, JobError, JobView, build_compute
 from mcp_servers.train._config_checks import preset_config
+from mcp_servers.train._discovery import idea_names, preset_names, recipe_names, register_discovery
 from mcp_servers.train._recipes import RECIPES, TrainRequest
 from trainer.data import SPLITS, list_datasets
 
@@ -26,12 +27,14 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
     compute = app.service
     queue = compute.queue
 
+    register_discovery(app)
+
     @app.mcp.tool(annotations=WRITES)
     @refusals
     def start_training(
         dataset: Annotated[str, Field(description="public dataset name", min_length=1, max_length=128)],
-        recipe: Annotated[str, Field(description="idea | sft | weak (see instructions)", max_length=32)] = "sft",
-        idea: Annotated[str | None, Field(description="idea name, for recipe 'idea'", max_length=80)] = None,
+        recipe: Annotated[recipe_names(), Field(description="see instructions and describe_training")] = "sft",
+        idea: Annotated[idea_names() | None, Field(description="idea name, for recipe 'idea'")] = None,
         config: Annotated[dict[str, Any], Field(description="TrainConfig fields for 'sft'/'weak' (model, epochs, lr, "
                                                             "lora_r, loss, ...); the idea's options for 'idea'")] = {},  # noqa: B006
         labels_source: Annotated[str | None, Field(description="for 'sft': weak:<id> | job:<id> | file:<path> | "
@@ -39,8 +42,8 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         train_split: Annotated[Literal["train_unlabel", "train_label", "test"],
                                Field(description="rows to fit, for 'sft'")] = "train_unlabel",
         hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
-        preset: Annotated[str | None, Field(description="named config bundle (smoke, reference-qwen, ...) under "
-                                                        "config; config's own fields win", max_length=64)] = None,
+        preset: Annotated[preset_names() | None, Field(description="named config bundle under config; config's "
+                                                                   "own fields win")] = None,
         idempotency_key: Annotated[str | None, Field(
             description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
                         "job and queues nothing; the same key with other arguments is refused",

@@ -56,13 +56,13 @@ def _workspace(compute_env) -> Path:
 
 REFUSALS = [
     ({"dataset": "nope"}, "unknown dataset"),
-    ({"dataset": "sentiment", "recipe": "magic"}, "unknown recipe"),
-    ({"dataset": "sentiment", "recipe": "idea", "idea": "no_such_idea"}, "unknown idea"),
+    ({"dataset": "sentiment", "recipe": "magic"}, "recipe: input should be 'idea', 'sft' or 'weak'"),
+    ({"dataset": "sentiment", "recipe": "idea", "idea": "no_such_idea"}, "idea: input should be 'critic', "),
     ({"dataset": "sentiment", "recipe": "idea", "idea": "vanilla_w2s", "config": {"bogus": 1}}, "bogus"),
-    ({"dataset": "sentiment", "recipe": "weak", "config": {"epochs": -1}}, "epochs=-1"),
-    ({"dataset": "sentiment", "recipe": "weak", "config": {"lr": "fast"}}, "'lr'"),
+    ({"dataset": "sentiment", "recipe": "weak", "config": {"epochs": -1}}, "config.epochs: expected a number in [0.001, 100], got -1"),
+    ({"dataset": "sentiment", "recipe": "weak", "config": {"lr": "fast"}}, "config.lr: expected a number in [0, 1], got 'fast'"),
     ({"dataset": "sentiment", "recipe": "weak", "config": {"device": "cuda"}}, "device"),
-    ({"dataset": "sentiment", "recipe": "weak", "preset": "nope"}, "unknown preset 'nope'"),
+    ({"dataset": "sentiment", "recipe": "weak", "preset": "nope"}, "preset: input should be 'easy-cpu', "),
     ({"dataset": "sentiment", "recipe": "sft"}, "needs labels_source"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:weak-000000000000"}, "does not exist"),
     ({"dataset": "sentiment", "recipe": "sft", "labels_source": "weak:../../etc"}, "not a weak artifact id"),
