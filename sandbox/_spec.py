@@ -47,6 +47,8 @@ _PRIVATE_W2S_VARS = frozenset({"W2S_HOME", "W2S_RAW_DIR", "W2S_LABELED_DIR", "W2
                                "W2S_CONFIG", "W2S_REPLICA_URL", "W2S_REPLICA_ENDPOINT", "W2S_REPLICA_REGION",
                                "W2S_REPLICA_FORCE_PATH_STYLE", "W2S_SNAPSHOT_STORE_URL", "W2S_DOCKER_HOST",
                                "W2S_DOCKER_CERT_PATH", "W2S_DOCKER_SECRETS_DIR"})
+# Every cluster setting (kubeconfig, context, claims, proxy) is the operator's: refused by prefix, so a new one is too.
+_PRIVATE_W2S_PREFIXES: tuple[str, ...] = ("W2S_K8S_", "W2S_RAY_")
 SECRET_HOME_DIRS: tuple[str, ...] = (".ssh", ".aws", ".gnupg", ".docker", ".kube", ".netrc", ".claude", ".config",
                                      ".git-credentials", ".pypirc", ".cache/huggingface")
 
@@ -124,7 +126,7 @@ class SandboxSpec(BaseModel):
     @classmethod
     def _extra_env_ok(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if name in _PRIVATE_W2S_VARS:
+            if name in _PRIVATE_W2S_VARS or name.startswith(_PRIVATE_W2S_PREFIXES):
                 raise ValueError(f"{name} points at operator-side state; an agent must not be given it")
             if not _EXTRA_ENV_ALLOWED.match(name) or (_SECRET_NAME_RE.search(name) and not name.endswith("_URL")):
                 raise ValueError(

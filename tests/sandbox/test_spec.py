@@ -46,7 +46,8 @@ def test_environment_holds_only_what_the_agent_needs(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "W2S_LABEL_STORE", "W2S_STATE_DIR", "HF_TOKEN",
-                                  "GITHUB_TOKEN", "W2S_ADMIN_TOKEN", "LD_PRELOAD"])
+                                  "GITHUB_TOKEN", "W2S_ADMIN_TOKEN", "LD_PRELOAD", "W2S_K8S_KUBECONFIG",
+                                  "W2S_K8S_PROXY", "W2S_RAY_ADDRESS", "W2S_DOCKER_HOST"])
 def test_extra_env_refuses_secrets_and_private_paths(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValidationError):
         SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], extra_env={name: "x"})
