@@ -1,4 +1,4 @@
-"""Sandboxes for agents: one interface, backends registered by name (docker, bwrap, none), and a leak scanner.
+"""Sandboxes for agents: one interface, backends registered by name (bwrap, docker, k8s, none), and a leak scanner.
 
     from sandbox import SandboxSpec, get_backend
     backend = get_backend("auto")            # docker if an engine answers, else bwrap, else refuse
