@@ -29,6 +29,7 @@ def main() -> None:
     logging.set_verbosity_error()
     from mcp_servers.grader.datasets import LabelStore
     from trainer import paths
+    from trainer.cli import parse_sets
     from trainer.ideas import make_config, run_idea
     from trainer.ideas._common import fit_and_predict
     from trainer.ideas._registry import IdeaContext
@@ -42,8 +43,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/measure")
     parser.add_argument("--no-ceiling", action="store_true")
     args = parser.parse_args()
-    overrides = {k: json.loads(v) if v[:1] in "0123456789[{tf-." else v
-                 for k, _, v in (s.partition("=") for s in args.set)}
+    overrides = parse_sets(args.set)  # as `w2s run --set`: JSON when it parses, else a bare string ("full")
     store = LabelStore(paths().label_store_dir)
     test = store.load(args.dataset, "test")
     truth = np.array(test.labels)
