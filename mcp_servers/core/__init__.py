@@ -1,16 +1,21 @@
 """The shared core of every w2s-lab MCP server: settings, SQLite, tokens and auth, errors, transports, replicas.
 
-A server is a thin module on top of this:
+A server is a thin module on top of this: `build_server` answers a `ServerApp[S]` whose `.service` is the library
+object its tools call (typed, built once from the app's engine and tokens):
 
-    app = ServerApp("findings", MySettings(), instructions="...")
-    init_tables(app.engine, MyRow)
+    def build_server(settings: MySettings | None = None, local_token: str | None = None) -> ServerApp[MyService]:
+        settings = settings or MySettings()
+        app = ServerApp("findings", settings, instructions="...", local_token=local_token,
+                        service=lambda server: MyService(settings, server.engine))
 
-    @app.mcp.tool(annotations={"readOnlyHint": True})
-    def whoami() -> WhoAmI:
-        return WhoAmI(agent=app.identity().agent)
+        @app.mcp.tool(annotations=READ_ONLY)
+        def whoami() -> WhoAmI:
+            return WhoAmI(agent=app.identity().agent, posts=app.service.count(app.identity()))
+
+        return app
 
     if __name__ == "__main__":
-        raise SystemExit(serve(lambda: app, name="findings"))
+        raise SystemExit(serve(build_server, name="findings"))
 
 Importing this package turns fastmcp's banner and update check off (they call out otherwise).
 """
