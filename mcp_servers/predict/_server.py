@@ -87,6 +87,11 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                            f"use one of: {', '.join(list_datasets(compute.settings.data_dir)) or 'none built'}")
         if (checkpoint is None) == (model is None):
             raise JobError("give exactly one of checkpoint or model", "a trained checkpoint, or a causal LM name")
+        if model is not None:
+            from trainer.training import model_problem  # the rule TrainConfig applies; nothing is fetched
+
+            if problem := model_problem(model):
+                raise JobError(problem, "the train server's describe_training lists the registry models")
         if model is not None and resolve_model(model).kind is ModelKind.ENCODER:
             raise JobError(f"{model} is an encoder: its classification head is untrained",
                            "train it first (start_training recipe 'sft') and pass the job id as checkpoint")

@@ -18,8 +18,10 @@ start_training answers a job id at once; follow it with wait_job (<= 300 s a cal
 Recipes: 'weak' builds the weak supervisor's soft labels (answers an artifact id);
 'sft' fine-tunes a model on a split with labels_source 'weak:<artifact>', 'job:<predict job>', 'file:<path>'
 or 'train_label' (answers a checkpoint for the predict server); 'idea' runs a registered idea end to end
-(answers a predictions file ready for the grader). Each job runs in a sandbox like yours (your workspace, public
-data, no network) and writes to runs/<job id>/ in your workspace; paths in answers are relative to it."""
+(answers a predictions file ready for the grader). describe_training lists the valid names (models, losses, ideas,
+presets, ...) and every config field with its bounds; a bad config is refused at the call. Each job runs in a
+sandbox like yours (your workspace, public data, no network) and writes to runs/<job id>/ in your workspace; paths
+in answers are relative to it."""
 
 
 def build_server(settings: ComputeSettings | None = None, local_token: str | None = None) -> ServerApp[ComputeService]:

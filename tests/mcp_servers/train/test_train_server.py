@@ -124,6 +124,7 @@ async def test_predict_refusals(servers: dict, compute_env) -> None:
         for args, needle in [
             ({"dataset": "sentiment"}, "exactly one of checkpoint or model"),
             ({"dataset": "sentiment", "model": "mpnet-base"}, "encoder"),
+            ({"dataset": "sentiment", "model": "smolm2"}, "unknown model 'smolm2': not a registry name"),
             ({"dataset": "sentiment", "checkpoint": "train-nothere"}, "no job"),
             ({"dataset": "sentiment", "checkpoint": "/tmp"}, "must be relative"),
             ({"dataset": "sentiment", "checkpoint": "."}, "not a checkpoint folder"),
