@@ -3,9 +3,7 @@ two snapshots, compute jobs with a metrics.jsonl from the trainer's own logger, 
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,26 +11,15 @@ from typing import Any
 
 from mcp_servers.core import Identity, create_sqlite_engine
 from mcp_servers.findings import FindingsService, FindingsSettings
-from mcp_servers.grader import Calibration, write_calibration
-from mcp_servers.grader._service import Grader, GraderSettings
-from mcp_servers.grader.datasets import LabelStore, prepare_dataset
+from mcp_servers.grader._service import Grader
 from mcp_servers.jobs import JobQueue, JobState
 from mcp_servers.snapshot import SnapshotService, SnapshotSettings
 from orchestrator.dashboard._sources import Sources
+from tests.mcp_servers.grader.toy_grader import build_toy_grader, submit_toy
 from trainer import paths
 
 AGENTS = ("alice", "bob")
 TRAIN_TARGET = "trainer.jobs.train:run"
-
-
-def _rows(groups: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:
-    rows = []
-    for g in range(groups):
-        good = rng.randrange(2)
-        for k in range(2):
-            rows.append({"question": f"{tag} q{g}", "choice": f"answer {k}", "label": k == good,
-                         "consistency_id": f"{tag}-{g}", "consistency_key": str(k)})
-    return rows
 
 
 @dataclass
@@ -55,9 +42,7 @@ class DEnv:
 
     def submit(self, agent: str, correct: float, idea: str, seed: int | None = None) -> int:
         """A real grader submission with about `correct` of the test rows right; its id."""
-        rng = random.Random(hash((agent, correct, idea, seed)) & 0xFFFF)
-        preds = [float(t if rng.random() < correct else 1 - t) for t in self.truth]
-        return self.grader.submit(self.who(agent), "toy", preds, idea=idea, seed=seed).submission_id
+        return submit_toy(self.grader, self.truth, agent, correct, idea, seed)
 
     def post(self, agent: str, title: str, idea: str, family: str, subs: list[int], body: str = "") -> int:
         return self.findings.post(self.who(agent), title=title, summary=f"{title} (summary)", body=body or title,
@@ -89,16 +74,7 @@ class DEnv:
 
 
 def build_denv(home: Path) -> DEnv:
-    rng = random.Random(0)
-    labeled = home / "src" / "toy"
-    labeled.mkdir(parents=True)
-    for split, size in (("train_label", 10), ("train_unlabel", 10), ("test", 100)):
-        (labeled / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(size, rng, split)))
-    gsettings = GraderSettings(ladder_step=0.0)
-    store = LabelStore(gsettings.label_store)
-    prepare_dataset(labeled, paths().data_dir, store)
-    write_calibration(gsettings.label_store, "toy", Calibration(weak_acc=0.6, strong_acc=0.9, seeds=1, source="t"))
-    grader = Grader(gsettings, create_sqlite_engine(gsettings.db_path("grader")))
+    grader, truth = build_toy_grader(home)
     fsettings = FindingsSettings()
     findings = FindingsService(fsettings, create_sqlite_engine(fsettings.db_path("findings")))
     ssettings = SnapshotSettings()
@@ -106,7 +82,7 @@ def build_denv(home: Path) -> DEnv:
     queue = JobQueue(create_sqlite_engine(paths().state_dir / "jobs.db"))
     for agent in AGENTS:
         (paths().workspaces_dir / agent).mkdir(parents=True, exist_ok=True)
-    return DEnv(home, grader, findings, snapshots, queue, store.load("toy", "test").labels)
+    return DEnv(home, grader, findings, snapshots, queue, truth)
 
 
 def populate(env: DEnv) -> DEnv:
