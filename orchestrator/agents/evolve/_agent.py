@@ -9,135 +9,25 @@ still running at that point is cancelled. SIGTERM sets `stop`, which interrupts 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import os
-import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
 
-from orchestrator.agents.evolve._client import ToolFailure, Tools
-from orchestrator.agents.evolve._evolution import Evolver, Scored
-from orchestrator.agents.evolve._fitness import fitness, groups_of, postprocess
-from orchestrator.agents.evolve._notebook import Notebook, Trial
-from orchestrator.agents.evolve._shared import finding_text, read_shared, snapshot_archive
-from orchestrator.agents.evolve._space import POSTPROCESS, Genome, baselines
+from orchestrator.agents.evolve._client import ToolFailure
+from orchestrator.agents.evolve._evolution import Scored
+from orchestrator.agents.evolve._experiments import Experiments
+from orchestrator.agents.evolve._fitness import groups_of
+from orchestrator.agents.evolve._notebook import Trial
+from orchestrator.agents.evolve._settings import Settings, tier_overrides
+from orchestrator.agents.evolve._shared import read_shared
+from orchestrator.agents.evolve._space import baselines
+from orchestrator.agents.evolve._state import Stopped
+from orchestrator.agents.evolve._submissions import Submissions
 
-T = TypeVar("T")
-_SPENT = re.compile(r"budget spent|budget exhausted|no submissions left|quota exceeded", re.IGNORECASE)
-"""The grader will score nothing more from this agent: stop submitting, keep researching."""
-_DEFER = re.compile(r"rate limit|too many|try again|retry|wait|slow down|budget|quota", re.IGNORECASE)
-"""A refusal that passes with time: back off and resubmit the same candidate later."""
+__all__ = ["EvolveAgent", "Settings", "Stopped", "tier_overrides"]
 
 
-HEAD_SCREEN: dict[str, Any] = {"strong.tier": "head"}
-"""Fast-tier screening. The head reads its own `fast_epochs`/`fast_lr` (the trainer's defaults are tuned for a
-frozen-feature head; before they existed, lr 5e-4 for one epoch left it at 0.65 train_label accuracy on sentiment's
-weak labels), so the LoRA-side genes mean nothing to a screen and stay frozen: screening ranks the label side."""
-LORA_GENES = frozenset({"strong.lr", "strong.lora_r", "strong.epochs", "strong.warmup_frac", "strong.weight_decay"})
-"""Genes a head screen cannot see: frozen while screening is on the head tier (confirmations use the defaults)."""
-
-
-class Stopped(Exception):
-    """The deadline or a SIGTERM: wind down."""
-
-
-@dataclass
-class Settings:
-    dataset: str
-    until: float
-    seed: int = 0
-    direction: str | None = None
-    population: int = 6
-    """Initial candidates screened before the first confirmation."""
-    brood: int = 3
-    """Children bred per generation."""
-    preset: str | None = None
-    """Trainer preset passed with every start_training (e.g. 'smoke' for tests)."""
-    screen_steps: int = 40
-    """Without a fast tier in the trainer, screening is a LoRA run capped at this many optimizer steps."""
-    margin_s: float = 15.0
-    """Seconds before `until` by which everything is wound down."""
-    min_gain: float = 0.003
-    """A confirmed candidate is submitted only if its train_label accuracy beats the best submitted by this much."""
-    max_submissions: int = 20
-    workdir: Path = field(default_factory=Path.cwd)
-
-
-def tier_overrides(preset: str | None, screen_steps: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(screen, confirm) config overrides: the fast head tier when the trainer has one, else a shorter LoRA run."""
-    from dataclasses import fields
-
-    from trainer.training import TrainConfig
-
-    if "tier" in {f.name for f in fields(TrainConfig)}:
-        return dict(HEAD_SCREEN), {"strong.tier": "lora"}
-    steps = screen_steps
-    if preset:
-        from trainer.presets import load_preset
-
-        preset_steps = load_preset(preset).get("strong.max_steps")
-        if isinstance(preset_steps, int):
-            return {}, {}  # the preset already caps the run: screening and confirming are the same run
-    return {"strong.max_steps": steps}, {}
-
-
-class EvolveAgent:
-    def __init__(self, settings: Settings, tools: Tools, emit: Callable[..., None]) -> None:
-        self.s, self.tools, self.emit = settings, tools, emit
-        self.stop = asyncio.Event()
-        self.book = Notebook(settings.dataset, settings.direction, settings.seed)
-        self.screen_extra, self.confirm_extra = tier_overrides(settings.preset, settings.screen_steps)
-        head = self.screen_extra.get("strong.tier") == "head"
-        self.evolver = Evolver(settings.dataset, settings.seed, settings.direction,
-                               frozen=LORA_GENES if head else frozenset())
-        self.same_tier = self.screen_extra == self.confirm_extra
-        self.durations: dict[str, float] = {}
-        self.queue: list[Trial] = []
-        self.initial_left = 0
-        self.confirmed: dict[str, Trial] = {}
-        self.best_submitted = -math.inf
-        self.best: dict[str, Any] | None = None
-        """Best improving submission: submission_id, pgr, accuracy, genome."""
-        self.pending: Trial | None = None
-        self.retry_at, self.backoff = 0.0, 30.0
-        self.can_submit = True
-        self.counts = {"submissions": 0, "findings": 0, "snapshots": 0}
-        self.shared_seen: set[str] = set()
-        self.failures = 0
-        """Consecutive failed experiments: a broken setup is waited out with back-off instead of spun on."""
-        self.label_targets: list[int] | None = None
-        self.label_groups: list[str | None] = []
-        self.test_groups: list[str | None] = []
-
-    # --- helpers ----------------------------------------------------------------------------------------------
-    def remaining(self) -> float:
-        return self.s.until - self.s.margin_s - time.time()
-
-    def log(self, message: str) -> None:
-        self.book.note(message)
-        self.emit("log", message=message)
-
-    def save(self) -> None:
-        try:
-            self.book.write(self.s.workdir)
-        except OSError as exc:
-            self.emit("log", message=f"could not write NOTEBOOK.md: {exc}")
-
-    async def guarded(self, awaitable: Awaitable[T]) -> T:
-        """Await, unless the deadline passes or `stop` is set first (then the call is abandoned)."""
-        task = asyncio.ensure_future(awaitable)
-        stopper = asyncio.ensure_future(self.stop.wait())
-        done, _ = await asyncio.wait({task, stopper}, timeout=max(0.0, self.remaining()),
-                                     return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        raise Stopped
+class EvolveAgent(Experiments, Submissions):
+    """The search loop over the agent's experiments (`Experiments`) and submissions (`Submissions`)."""
 
     # --- setup ------------------------------------------------------------------------------------------------
     def resume(self) -> None:
@@ -197,97 +87,6 @@ class EvolveAgent:
         self.initial_left = len(self.queue)
         self.save()
 
-    # --- one experiment -----------------------------------------------------------------------------------------
-    async def run_job(self, server: str, start: str, args: dict[str, Any]) -> dict[str, Any]:
-        job = await self.guarded(self.tools.call(server, start, **args))
-        job_id = job["id"]
-        try:
-            while True:
-                view = await self.guarded(self.tools.call(server, "wait_job", job_id=job_id,
-                                                          max_wait_s=max(1.0, min(30.0, self.remaining()))))
-                if view["state"] in ("succeeded", "failed", "cancelled"):
-                    break
-        except Stopped:
-            await self.cancel(server, job_id)
-            raise
-        if view["state"] != "succeeded":
-            raise ToolFailure(server, start, f"job {job_id} {view['state']}: {(view.get('error') or '')[-300:]}")
-        return view
-
-    async def cancel(self, server: str, job_id: str) -> None:
-        try:
-            await asyncio.wait_for(self.tools.call(server, "cancel_job", job_id=job_id), timeout=5)
-        except (ToolFailure, TimeoutError):
-            pass
-
-    def _read_predictions(self, relative: str) -> list[float]:
-        path = self.s.workdir / relative
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, encoding="utf-8") as handle:
-            data = json.load(handle)
-        return [float(p) for p in data["predictions"]]
-
-    def _checkpoint(self, view: dict[str, Any]) -> str | None:
-        result = view.get("result") or {}
-        if isinstance(result.get("checkpoint"), str):
-            return result["checkpoint"]
-        for relative in (f"runs/{view['id']}/strong/checkpoint", f"runs/{view['id']}/checkpoint"):
-            if (self.s.workdir / relative / "classifier.json").is_file():
-                return relative
-        return None
-
-    async def evaluate(self, trial: Trial) -> None:
-        extra = self.screen_extra if trial.tier == "screen" else self.confirm_extra
-        expected = self.durations.get(trial.tier, self.durations.get("screen"))
-        if expected is not None and self.remaining() < expected:
-            if trial.tier == "screen":
-                raise Stopped  # a screen is the cheapest step: nothing else fits either
-            self.log(f"no time left to confirm {trial.genome.describe()} (about {expected:.0f} s)")
-            return
-        started = time.time()
-        args: dict[str, Any] = {"dataset": self.s.dataset, "recipe": "idea", "idea": trial.genome.idea,
-                                "config": trial.genome.config(self.s.seed, extra)}
-        if self.s.preset:
-            args["preset"] = self.s.preset
-        self.book.trials.append(trial)
-        self.log(f"{trial.tier}: {trial.genome.describe()}")
-        try:
-            view = await self.run_job("train", "start_training", args)
-            trial.job_id = view["id"]
-            trial.test_probs = self._read_predictions(view["result"]["predictions_file"])
-            label_probs = await self.label_predictions(view)
-            trial.label_probs = label_probs
-            trial.fitness = fitness(trial.test_probs, self.test_groups, trial.genome.postprocess, label_probs,
-                                    self.label_targets if label_probs is not None else None, self.label_groups)
-            self.log(f"{trial.tier} done: fitness {trial.fitness.value:.4f} ({trial.fitness.source})")
-        except ToolFailure as exc:
-            trial.error = exc.message
-            self.log(f"{trial.tier} failed: {exc.message[:300]}")
-        except (OSError, ValueError, KeyError) as exc:
-            trial.error = f"{type(exc).__name__}: {exc}"
-            self.log(f"{trial.tier} result unreadable: {trial.error[:300]}")
-        finally:
-            trial.seconds = time.time() - started
-            self.failures = 0 if trial.fitness is not None else self.failures + 1
-            if trial.error is None and trial.fitness is not None:
-                old = self.durations.get(trial.tier)
-                self.durations[trial.tier] = trial.seconds if old is None else 0.5 * old + 0.5 * trial.seconds
-            self.save()
-
-    async def label_predictions(self, view: dict[str, Any]) -> list[float] | None:
-        """The student's P(class 1) on train_label (a predict job on its checkpoint), or None if there is none."""
-        checkpoint = self._checkpoint(view)
-        if checkpoint is None or self.label_targets is None:
-            return None
-        try:
-            job = await self.run_job("predict", "predict", {"dataset": self.s.dataset, "split": "train_label",
-                                                            "checkpoint": checkpoint})
-            answer = await self.guarded(self.tools.call("predict", "read_predictions", job_id=job["id"]))
-        except ToolFailure as exc:
-            self.log(f"no train_label predictions ({exc.message[:200]}); unsupervised fitness")
-            return None
-        return [float(p) for p in answer["predictions"]]
-
     # --- decisions ----------------------------------------------------------------------------------------------
     def scored(self) -> list[Scored]:
         return [Scored(t.genome, t.fitness.value) for t in self.book.trials if t.fitness and t.tier == "screen"]
@@ -306,117 +105,9 @@ class EvolveAgent:
         bar = max((t.fitness.value for t in screens if t.genome.key in self.confirmed and t.fitness), default=-math.inf)
         return Trial(best.genome, "confirm", origin=best.origin) if best.fitness.value > bar else None  # type: ignore[union-attr]
 
-    def worth_submitting(self, trial: Trial) -> bool:
-        if not (self.can_submit and trial.fitness and trial.test_probs) or trial.submission is not None \
-                or trial is self.pending or self.counts["submissions"] >= self.s.max_submissions:
-            return False
-        gain = 0.0 if self.best_submitted == -math.inf else self.s.min_gain
-        return trial.fitness.value > self.best_submitted + gain
-
     def time_is_short(self) -> bool:
         """Less time left than three screens: stop waiting for the initial population before deciding."""
         return self.remaining() < 3 * self.durations.get("screen", math.inf) if "screen" in self.durations else False
-
-    async def submit(self, trial: Trial) -> None:
-        assert trial.test_probs is not None and trial.fitness is not None
-        predictions = [round(float(p), 6) for p in postprocess(trial.test_probs, self.test_groups or
-                                                                [None] * len(trial.test_probs), trial.genome.postprocess)]
-        try:
-            result = await self.guarded(self.tools.call(
-                "grader", "submit_predictions", dataset=self.s.dataset, predictions=predictions,
-                idea=f"evolve:{trial.genome.idea}"[:80], note=f"{trial.tier}: {trial.genome.key}"[:2000],
-                seed=self.s.seed))
-        except ToolFailure as exc:
-            if _SPENT.search(exc.message):
-                self.can_submit, self.pending = False, None
-                self.log(f"submission budget spent; researching on without submitting: {exc.message[:200]}")
-            elif exc.unreachable or _DEFER.search(exc.message):
-                self.pending, self.retry_at = trial, time.time() + self.backoff
-                self.log(f"submission deferred {self.backoff:.0f} s: {exc.message[:200]}")
-                self.backoff = min(self.backoff * 2, 600.0)
-            else:
-                self.pending = None
-                self.log(f"submission refused: {exc.message[:300]}")
-            return
-        self.pending, self.backoff = None, 30.0
-        self.counts["submissions"] += 1
-        trial.submission = result
-        self.best_submitted = max(self.best_submitted, trial.fitness.value)
-        overall = result["overall"]
-        if result.get("submissions_left") == 0:
-            self.can_submit = False
-        self.emit("submission", submission_id=result["submission_id"], idea=trial.genome.idea,
-                  genome=trial.genome.to_dict(), accuracy=overall.get("accuracy"), pgr=overall.get("pgr"),
-                  improved=overall.get("improved"), fitness=trial.fitness.value)
-        if overall.get("improved"):
-            await self.share(trial, result)
-            await self.select_final(result["submission_id"])
-        else:
-            self.log(f"submission {result['submission_id']} did not improve on the grader (fitness misled)")
-        self.save()
-
-    async def select_final(self, submission_id: int) -> None:
-        """Mark the best submission as final (a grader without final selections simply refuses; nothing depends on
-        it: the grader's default final pick is the best public one)."""
-        try:
-            await self.guarded(self.tools.call("grader", "select_final_submissions", dataset=self.s.dataset,
-                                               submission_ids=[submission_id]))
-        except ToolFailure as exc:
-            self.log(f"select_final_submissions: {exc.message[:200]}")
-
-    async def share(self, trial: Trial, result: dict[str, Any]) -> None:
-        assert trial.fitness is not None
-        previous, overall = self.best, result["overall"]
-        self.best = {"submission_id": result["submission_id"], "pgr": overall.get("pgr"),
-                     "accuracy": overall.get("accuracy"), "genome": trial.genome.to_dict()}
-        tried = sum(1 for t in self.book.trials if t.tier == "screen")
-        try:
-            posted = await self.guarded(self.tools.call(
-                "findings", "post_finding",
-                **finding_text(trial.genome, self.s.dataset, result, trial.fitness.to_dict(), previous, tried,
-                               trial.tier)))
-            self.counts["findings"] += 1
-            self.emit("finding", finding_id=posted["finding_id"], submission_id=result["submission_id"])
-        except ToolFailure as exc:
-            self.log(f"post_finding failed: {exc.message[:300]}")
-            posted = None
-        args = {"dataset": self.s.dataset, "recipe": "idea", "idea": trial.genome.idea,
-                "config": trial.genome.config(self.s.seed, self.confirm_extra)} | (
-            {"preset": self.s.preset} if self.s.preset else {})
-        archive = snapshot_archive(trial.genome, self.s.dataset, self.s.seed, args, self.book.render(),
-                                   {"submission": result["submission_id"], "fitness": trial.fitness.to_dict()})
-        try:
-            snap = await self.guarded(self.tools.call(
-                "snapshot", "upload_snapshot", message=f"evolve config behind submission {result['submission_id']}",
-                idea=f"evolve:{trial.genome.idea}"[:80], archive_b64=archive,
-                **({"finding_id": posted["finding_id"]} if posted else {})))
-            self.counts["snapshots"] += 1
-            self.emit("snapshot", snapshot_id=snap["snapshot_id"], submission_id=result["submission_id"])
-        except ToolFailure as exc:
-            self.log(f"upload_snapshot failed: {exc.message[:300]}")
-
-    def postprocess_variants(self, trial: Trial) -> list[Trial]:
-        """The other label transformations of a finished run, scored from its predictions (no new job)."""
-        if trial.fitness is None or trial.test_probs is None or trial.label_probs is None:
-            return []
-        variants = []
-        for how in POSTPROCESS:
-            genome = Genome(trial.genome.idea, dict(trial.genome.options), how)
-            if how == trial.genome.postprocess:
-                continue
-            variant = Trial(genome, trial.tier, trial.job_id, origin="postprocess", test_probs=trial.test_probs,
-                            label_probs=trial.label_probs)
-            variant.fitness = fitness(trial.test_probs, self.test_groups, how, trial.label_probs,
-                                      self.label_targets, self.label_groups)
-            self.evolver.seen.add(genome.key)
-            self.confirmed.setdefault(genome.key, variant)
-            self.book.trials.append(variant)
-            variants.append(variant)
-        if variants:
-            self.log("postprocess variants of " + trial.genome.describe() + ": " + ", ".join(
-                f"{v.genome.postprocess} {v.fitness.value:.4f}" for v in variants if v.fitness))
-            self.save()
-        return variants
 
     # --- the loop -------------------------------------------------------------------------------------------
     def absorb_shared(self) -> None:

@@ -87,7 +87,7 @@ def test_underexplored_ideas_are_upweighted() -> None:
 
 
 def test_frozen_genes_are_never_mutated() -> None:
-    from orchestrator.agents.evolve._agent import LORA_GENES
+    from orchestrator.agents.evolve._settings import LORA_GENES
 
     evolver = Evolver("sentiment", 4, "simplicity-bias", frozen=LORA_GENES)
     scored = scored_baselines(evolver)
