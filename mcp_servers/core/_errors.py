@@ -101,6 +101,8 @@ def refusals(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 MAX_SHOWN_ERRORS = 5
+INT64 = (-(2**63), 2**63 - 1)
+"""What SQLite stores as an INTEGER."""
 MAX_SHOWN_INPUT = 60
 
 
@@ -120,12 +122,37 @@ def argument_error_text(tool: str, error: PydanticValidationError) -> str:
     return f"invalid arguments for {tool}: {listed}. Send values that match the tool's input schema (tools/list)."
 
 
+def _out_of_range(value: Any, where: str = "") -> tuple[str, int] | None:
+    """The first integer in the arguments that SQLite could not store, with where it is."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        return where or "arguments", value
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _out_of_range(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 class ArgumentErrors(Middleware):
     """Answer arguments that fail a tool's input schema with `argument_error_text`, logged by fastmcp already as
-    one WARNING line without the input."""
+    one WARNING line without the input. An integer outside SQLite's range is refused here, by its field, for every
+    tool (an id of 2**63 would otherwise reach the database and fail there)."""
 
     async def on_call_tool(self, context: MiddlewareContext[mt.CallToolRequestParams],
                            call_next: CallNext[mt.CallToolRequestParams, ToolResult]) -> ToolResult:
+        huge = _out_of_range(context.message.arguments or {})
+        if huge is not None:
+            log.info("refused a call of %s: an integer out of range", context.message.name)
+            got = str(huge[1]) if len(str(huge[1])) <= MAX_SHOWN_INPUT else f"{str(huge[1])[:MAX_SHOWN_INPUT]}..."
+            raise ValidationError(f"invalid arguments for {context.message.name}: {huge[0]}: must be an integer from "
+                                  f"{INT64[0]} to {INT64[1]} (got {got}). Send values that match the tool's input "
+                                  "schema (tools/list).", log_level=logging.INFO)
         try:
             return await call_next(context)
         except ValidationError as exc:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 from mcp_servers.core import (
     BeneathError,
     IdempotencyKeys,
+    RefusedError,
     init_tables,
     read_beneath_bytes,
     read_session,
@@ -34,6 +35,7 @@ from mcp_servers.core import (
     write_session,
 )
 from mcp_servers.core._beneath import is_beneath_path
+from mcp_servers.jobs._events import readable_log
 from mcp_servers.jobs._lease import LeaseHolder, pid_space
 from mcp_servers.jobs._models import ADDED_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
 
@@ -42,12 +44,9 @@ LOG_TAIL_BYTES = 16384
 MAX_METRICS = 64
 
 
-class JobError(Exception):
-    """A refused job operation; `problem` says what was wrong and `fix` what to do instead."""
-
-    def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(f"{problem}; {fix}")
-        self.problem, self.fix = problem, fix
+class JobError(RefusedError):
+    """A refused job operation; `problem` says what was wrong and `fix` what to do instead. A `RefusedError`, so
+    `@refusals` answers it as a plain tool error (no traceback in the server's log)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ class JobQueue:
             if exc.errno == errno.ENOENT:
                 return None
             return f"(log not shown: {exc.strerror})"
-        return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-lines:])
+        return readable_log(data.decode("utf-8", errors="replace"), lines)
 
     def list(self, agent: str | None = None, state: JobState | None = None, kind: str | None = None,
              limit: int = 50, offset: int = 0) -> list[JobView]:

@@ -1,9 +1,10 @@
 import errno
+import importlib
 import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastmcp import Client, FastMCP
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import OperationalError
 
-from mcp_servers.core import RefusedError, ToolError, refusals, tool_error
+from mcp_servers.core import RefusedError, TokenStore, ToolError, refusals, tool_error
 from mcp_servers.core._errors import ArgumentErrors, argument_error_text
 
 
@@ -72,16 +73,19 @@ class Refused(RefusedError):
 
 def _server() -> FastMCP:
     """A FastMCP server as `ServerApp` builds one (`ArgumentErrors` installed), with a tool whose Python name is not
-    its tool name, as the grader's `get_submission_tool` is."""
+    its tool name, as the grader's `get_submission_tool` is, and an id without an upper bound (as findings' ids)."""
     mcp = FastMCP("errors", middleware=[ArgumentErrors()])
+    calls: list[int] = []
+    mcp.calls = calls  # type: ignore[attr-defined]
 
     class Page(BaseModel):
         offset: int = Field(ge=0, le=2**63 - 1)
 
     @mcp.tool(name="get_submission")
     @refusals
-    def get_submission_tool(submission_id: Annotated[int, Field(ge=1, le=2**63 - 1)], page: Page | None = None,
+    def get_submission_tool(submission_id: Annotated[int, Field(ge=1)], page: Page | None = None,
                             tags: list[int] | None = None) -> int:
+        calls.append(submission_id)
         if submission_id == 7:
             raise Refused("submission 7 is not yours", "list your own with list_submissions")
         if submission_id == 8:
@@ -109,8 +113,11 @@ def server_log() -> Iterator[list[logging.LogRecord]]:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    ({"submission_id": 2**63}, ("submission_id: input should be less than or equal to 9223372036854775807 "
-                               "(got 9223372036854775808)")),
+    ({"submission_id": 2**62, "page": {"offset": 2**63 - 1 + 1}}, ("page.offset: must be an integer from "
+                                                                 "-9223372036854775808 to 9223372036854775807 "
+                                                                 "(got 9223372036854775808)")),
+    ({"submission_id": 2**62, "tags": [1, -(2**70)]}, "tags.1: must be an integer from"),
+    ({"submission_id": 10**200}, "(got 100000000000000000000000000000000000000000000000000000000000...)"),
     ({"submission_id": 1, "page": {"offset": -1}}, "page.offset: input should be greater than or equal to 0"),
     ({"submission_id": "x" * 500}, "(got 'xxxxxxxxx"),
     ({"submission_id": "a\x00b"}, "(got 'a\\x00b')"),
@@ -119,15 +126,17 @@ def server_log() -> Iterator[list[logging.LogRecord]]:
     ({"submission_id": 1, "tags": ["a"] * 9}, "tags.4: input should be a valid integer"),
 ])
 async def test_argument_errors_name_the_tool_and_field_never_the_function(args: dict, expected: str) -> None:
-    async with Client(_server()) as client:
+    server = _server()
+    async with Client(server) as client:
         with pytest.raises(ToolError) as caught:
             await client.call_tool("get_submission", args)
+    assert server.calls == []  # type: ignore[attr-defined]  # refused before the tool ran
     text = str(caught.value)
     assert text.startswith("invalid arguments for get_submission: ") and expected in text, text
     assert text.endswith("Send values that match the tool's input schema (tools/list).")
     for internal in ("get_submission_tool", "call[", "pydantic", "validation error for", "x" * 100):
         assert internal not in text, text
-    if "tags" in args:
+    if "tags" in args and len(args["tags"]) == 9:
         assert "and 4 more" in text
 
 
@@ -152,8 +161,42 @@ async def test_a_refusal_is_one_info_line_and_a_fault_one_traceback(server_log: 
     assert len(traced) == 1 and traced[0].levelno == logging.ERROR
 
 
-def test_every_server_answers_argument_errors_in_words(state: Path) -> None:
-    from mcp_servers.core import ServerApp
+@pytest.mark.parametrize("server", ["findings", "grader", "predict", "snapshot", "train"])
+async def test_every_tool_of_every_server_answers_argument_errors_in_words(
+        server: str, state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W2S_SANDBOX", "none")  # no job runs here: a compute server's runner only has to start
+    token = TokenStore(state / "tokens.db").mint("alice", [server])
+    app = importlib.import_module(f"mcp_servers.{server}").build_server(local_token=token)
+    try:
+        assert any(isinstance(middleware, ArgumentErrors) for middleware in app.mcp.middleware)
+        checked = 0
+        async with Client(app.mcp) as client:
+            for tool in await client.list_tools():
+                with pytest.raises(ToolError) as caught:
+                    await client.call_tool(tool.name, {"not_an_argument": 3})
+                text = str(caught.value)
+                assert text.startswith(f"invalid arguments for {tool.name}: "), text
+                assert "not_an_argument: unexpected keyword argument" in text or "more." in text, text
+                assert "call[" not in text and "_tool" not in text.replace(tool.name, ""), text
+                for name, where, value in _integer_arguments(tool.input_schema):  # ids of 2**63, and the like
+                    with pytest.raises(ToolError) as caught:
+                        await client.call_tool(tool.name, {name: value})
+                    text = str(caught.value)
+                    assert f"{where}: " in text and "9223372036854775807" in text, text
+                    assert "sqlite" not in text.lower() and "overflow" not in text.lower(), text
+                    checked += 1
+        assert checked > 0  # every server takes some integer (an id, an offset, a seed, a size)
+    finally:
+        runner = getattr(app.service, "runner", None)
+        if runner is not None:
+            runner.stop()
 
-    app = ServerApp("grader")
-    assert any(isinstance(middleware, ArgumentErrors) for middleware in app.mcp.middleware)
+
+def _integer_arguments(schema: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(argument, where the error should point, a value one past SQLite's range) for each integer argument."""
+    for name, prop in schema.get("properties", {}).items():
+        for option in prop.get("anyOf", [prop]):
+            if option.get("type") == "integer":
+                yield name, name, 2**63
+            elif option.get("type") == "array" and option.get("items", {}).get("type") == "integer":
+                yield name, f"{name}.0", [2**63]

@@ -1,0 +1,58 @@
+"""wait_job from the official TypeScript MCP SDK (node/wait_job.mjs, the SDK pinned in node/package.json) against a
+real train server on loopback, following a real sandboxed job that runs past the SDK's 60 s request timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mcp_servers.jobs._tools import DEFAULT_WAIT_S, HEARTBEAT_S
+from tests.mcp_servers.server_helpers import running
+
+pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
+NODE_DIR = Path(__file__).with_name("node")
+SDK_TIMEOUT_S = 60.0
+JOB_S = DEFAULT_WAIT_S + SDK_TIMEOUT_S + 10  # the long call still waits past 60 s after the plain one's wait
+
+
+@pytest.fixture(scope="module")
+def node_client() -> Path:
+    """node/ with its node_modules (`.ci/run` installs them; else `npm ci` here); skipped without Node or npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run the TypeScript MCP SDK client (Node >= 18; CI has Node 20)")
+    if not (NODE_DIR / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
+                              timeout=600, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"`npm ci` in {NODE_DIR} failed (no npm registry?): {done.stderr.strip()[-500:]}")
+    return NODE_DIR / "wait_job.mjs"
+
+
+async def test_the_typescript_sdk_waits_past_its_60_s_timeout_on_progress(node_client: Path, servers: dict,
+                                                                           compute_env) -> None:
+    train = servers["train"]
+    job = train.service.queue.submit("alice", "sleep", "trainer.jobs.builtin:sleep_job",
+                                     {"seconds": JOB_S, "steps": 3})  # progress moves every 30 s: heartbeats between
+    async with running(train.http_app()) as url:
+        node = await asyncio.create_subprocess_exec(
+            shutil.which("node") or "node", str(node_client), f"{url}/mcp", job.id, str(JOB_S + 60),
+            env={"PATH": "/usr/bin:/bin", "W2S_TOKEN": compute_env.tokens["alice"]},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(node.communicate(), timeout=JOB_S + 240)
+    assert node.returncode == 0, err.decode()[-2000:]
+    plain, long = (json.loads(line) for line in out.decode().splitlines())
+    assert long["timeout_ms"] == SDK_TIMEOUT_S * 1000  # the SDK's default request timeout applied to both calls
+    # A plain call (no options) with the default wait comes back well before the SDK's timeout.
+    assert plain["ok"] and plain["state"] in ("queued", "running"), plain
+    assert DEFAULT_WAIT_S - 1 <= plain["elapsed_s"] < SDK_TIMEOUT_S - 20, plain
+    # With resetTimeoutOnProgress the same default timeout never fires: the heartbeat resets it.
+    assert long["ok"] and long["state"] == "succeeded", long
+    assert long["elapsed_s"] > SDK_TIMEOUT_S, long
+    gaps = [b["at_s"] - a["at_s"] for a, b in zip(long["progress"], long["progress"][1:], strict=False)]
+    assert len(long["progress"]) >= long["elapsed_s"] / HEARTBEAT_S - 2 and max(gaps) < HEARTBEAT_S + 2, long
