@@ -129,10 +129,15 @@ def features(
     dataset: Annotated[str, typer.Option(help="public dataset name")] = "sentiment",
     model: Annotated[str, typer.Option(help="model whose frozen features to cache (the strong model by default)")]
     = "mpnet-base",
-    max_length: Annotated[int, typer.Option(help="tokens per input, as the student's max_length")] = 256,
+    max_length: Annotated[int, typer.Option(help="tokens per input, as the student's max_length", min=8, max=131072)]
+    = 256,
     splits: Annotated[str, typer.Option(help="comma-separated public splits")] = "train_label,train_unlabel,test",
 ) -> None:
     """Cache the model's frozen features of a dataset's public splits (what `strong.tier=head` trains on)."""
+    from trainer.training import model_problem
+
+    if problem := model_problem(model):
+        raise typer.BadParameter(problem, param_hint="--model")
     _quiet_transformers()
     from trainer.features import cache_dataset_features
 

@@ -58,3 +58,8 @@ def test_bad_set_values_are_usage_errors_before_anything_runs(tmp_path: Path) ->
 def test_weak_refuses_a_bad_set_value() -> None:
     result = runner.invoke(app, ["weak", "--set", "lr=fast"], env={"COLUMNS": "400"})
     assert result.exit_code == 2 and "lr: expected a number in [0, 1], got 'fast'" in result.output, result.output
+
+
+def test_features_refuses_an_unknown_model_name() -> None:
+    result = runner.invoke(app, ["features", "--model", "mpnet-bsae"], env={"COLUMNS": "400"})
+    assert result.exit_code == 2 and "unknown model 'mpnet-bsae': not a registry name" in result.output, result.output
