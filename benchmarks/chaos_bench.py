@@ -28,232 +28,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import io
 import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from benchmarks._chaos_load import TEST_ROWS, Ack, Log, agent
+from tests.mcp_servers.server_helpers import ServerProcess, free_port
+
 SERVERS = ("grader", "findings", "snapshot")
 TABLES = {"grader": ("grader_submission", "note"), "findings": ("findings_finding", "title"),
           "snapshot": ("snapshot_snapshot", "message")}
 """Where each server stores a write and the column holding the bench's unique tag."""
-ID_FIELD = {"grader": "submission_id", "findings": "finding_id", "snapshot": "snapshot_id"}
-TEST_ROWS = 120
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _server(name: str, home: Path) -> ServerProcess:
+    """A server on its own loopback port with its litestream replica, no grader limits, dying with the bench."""
+    return ServerProcess(f"mcp_servers.{name}", home, free_port(), log=home / "logs" / f"{name}.log",
+                         die_with_parent=True, W2S_LITESTREAM="true", W2S_GRADER_MAX_SUBMISSIONS="0",
+                         W2S_GRADER_RATE_LIMIT_PER_MINUTE="0", W2S_GRADER_RATE_LIMIT_PER_HOUR="0", HF_HUB_OFFLINE="1")
 
 
-def _die_with_bench() -> None:
-    """A server outlives nothing: SIGTERM when the thread that started it (or the bench) dies."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+def _start(server: ServerProcess) -> float:
+    """Start and wait until /health answers; returns the monotonic time it did."""
+    return server.start(timeout=90.0).healthy_at
 
 
-class Server:
-    """`python -m mcp_servers.<name> --transport http` on a fixed loopback port, restartable on the same home."""
-
-    def __init__(self, name: str, home: Path) -> None:
-        self.name, self.home, self.port = name, home, _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
-        self.env.update(W2S_HOME=str(home), PYTHONPATH=str(REPO), W2S_LITESTREAM="true",
-                        W2S_GRADER_MAX_SUBMISSIONS="0", W2S_GRADER_RATE_LIMIT_PER_MINUTE="0",
-                        W2S_GRADER_RATE_LIMIT_PER_HOUR="0", HF_HUB_OFFLINE="1")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 90.0) -> float:
-        """Start and wait until /health answers; returns the monotonic time it did."""
-        log = (self.home / "logs" / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"mcp_servers.{self.name}", "--transport", "http",
-                                      "--port", str(self.port)], cwd=REPO, env=self.env, stdout=log, stderr=log,
-                                     stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_bench)  # noqa: PLW1509 - one prctl, no locks
-        self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
-                    return time.monotonic()
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise TimeoutError(f"{self.name} did not become healthy in {timeout}s")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class Retry(Exception):
-    """The call did not get an answer (connection refused or closed, unknown session, timeout): send it again."""
-
-
-class Refused(Exception):
-    """The server answered with a tool error."""
-
-
-class Mcp:
-    """A minimal MCP streamable-HTTP client that survives server restarts (a new session after each)."""
-
-    def __init__(self, http: httpx.AsyncClient, url: str, token: str) -> None:
-        self.http, self.url, self.session = http, f"{url}/mcp", None
-        self.headers = HEADERS | {"Authorization": f"Bearer {token}"}
-        self._id = 0
-
-    async def _post(self, body: dict[str, Any]) -> httpx.Response:
-        headers = self.headers | ({"mcp-session-id": self.session} if self.session else {})
-        try:
-            response = await self.http.post(self.url, json=body, headers=headers)
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
-            self.session = None
-            raise Retry(type(exc).__name__) from None
-        if response.status_code in (404, 502, 503):  # session lost with a restart, or still starting
-            self.session = None
-            raise Retry(str(response.status_code))
-        response.raise_for_status()
-        return response
-
-    async def _connect(self) -> None:
-        self._id += 1
-        response = await self._post({"jsonrpc": "2.0", "id": self._id, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "chaos", "version": "0"}}})
-        self.session = response.headers.get("mcp-session-id")
-        await self._post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-
-    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        if self.session is None:
-            await self._connect()
-        self._id += 1
-        response = await self._post({"jsonrpc": "2.0", "id": self._id, "method": "tools/call",
-                                     "params": {"name": tool, "arguments": arguments}})
-        message = _message(response)
-        if message is None:
-            self.session = None
-            raise Retry("no answer in the stream")
-        if "error" in message:
-            raise Refused(str(message["error"].get("message")))
-        result = message["result"]
-        if result.get("isError"):
-            raise Refused(" ".join(c.get("text", "") for c in result.get("content", [])))
-        return dict(result["structuredContent"])
-
-
-def _message(response: httpx.Response) -> dict[str, Any] | None:
-    if response.headers.get("content-type", "").startswith("application/json"):
-        return dict(response.json())
-    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
-    return json.loads(data[-1]) if data else None
-
-
-def _archive(tag: str) -> str:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        raw = f"# {tag}\nprint('chaos')\n".encode()
-        info = tarfile.TarInfo("train.py")
-        info.size = len(raw)
-        tar.addfile(info, io.BytesIO(raw))
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _request(server: str, tag: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
-    if server == "grader":
-        return "submit_predictions", {"dataset": "chaos", "note": tag, "idea": "chaos", "idempotency_key": tag,
-                                      "predictions": [float(rng.random() < 0.5) for _ in range(TEST_ROWS)]}
-    if server == "findings":
-        return "post_finding", {"title": tag, "summary": "a chaos write", "body": "retried until acknowledged",
-                                "finding_type": "hypothesis", "idea": "chaos", "method_family": "other",
-                                "idempotency_key": tag}
-    return "upload_snapshot", {"message": tag, "idea": "chaos", "archive_b64": _archive(tag), "idempotency_key": tag}
-
-
-@dataclass
-class Ack:
-    server: str
-    tag: str
-    id: int
-    at: float
-    replayed: bool
-
-
-@dataclass
-class Log:
-    acks: list[Ack] = field(default_factory=list)
-    retries: int = 0
-    timeouts: int = 0
-    refused: list[str] = field(default_factory=list)
-    unacknowledged: int = 0
-
-
-async def _writer(k: int, phase: str, name: str, client: Mcp, until: float, log: Log) -> None:
-    """One agent's writes to one server, one at a time, each retried with its key until acknowledged."""
-    rng = random.Random(f"{k}-{name}")
-    i = 0
-    while time.monotonic() < until:
-        tag = f"{phase}-a{k}-{name[0]}{i}"
-        tool, arguments = _request(name, tag, rng)
-        i += 1
-        give_up = until + 60  # a write started before the end is retried until acknowledged
-        while True:
-            try:
-                answer = await client.call(tool, arguments)
-            except Retry as exc:
-                log.retries += 1
-                log.timeouts += "Timeout" in str(exc)
-                if time.monotonic() > give_up:
-                    log.unacknowledged += 1
-                    break
-                await asyncio.sleep(0.1)
-                continue
-            except Refused as exc:
-                log.refused.append(f"{name}: {str(exc)[:200]}")
-                break
-            log.acks.append(Ack(name, tag, int(answer[ID_FIELD[name]]), time.monotonic(),
-                                bool(answer.get("replayed"))))
-            break
-
-
-async def _agent(k: int, phase: str, servers: dict[str, Server], token: str, until: float, log: Log) -> None:
-    """An agent writing to every server at once (a stalled server does not hold up its other writes)."""
-    # a long read timeout, as an agent's client has: a short one turns a slow restart into a retry storm
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=2.0)) as http:
-        await asyncio.gather(*(_writer(k, phase, name, Mcp(http, server.url, token), until, log)
-                               for name, server in servers.items()))
+def _agents(phase: str, servers: dict[str, ServerProcess], tokens: list[str], until: float,
+            log: Log) -> list[asyncio.Task[None]]:
+    urls = {name: server.url for name, server in servers.items()}
+    return [asyncio.create_task(agent(k, phase, urls, t, until, log)) for k, t in enumerate(tokens)]
 
 
 def _stored(home: Path, server: str) -> dict[int, str]:
@@ -292,28 +107,29 @@ def _setup(home: Path, agents: int) -> list[str]:
     return [tokens.mint(f"agent-{k}", list(SERVERS)) for k in range(agents)]
 
 
-async def _kill_phase(servers: dict[str, Server], tokens: list[str], seconds: float, kills: int,
+async def _kill_phase(servers: dict[str, ServerProcess], tokens: list[str], seconds: float, kills: int,
                       log: Log) -> list[tuple[str, float, float, float]]:
     """Load for `seconds` with `kills` SIGKILL+restart events; returns (server, killed, reaped, healthy) times."""
     start = time.monotonic()
     until = start + seconds
-    agents = [asyncio.create_task(_agent(k, "kill", servers, t, until, log)) for k, t in enumerate(tokens)]
+    agents = _agents("kill", servers, tokens, until, log)
     events = []
     for n in range(kills):
         await asyncio.sleep(max(0.0, start + seconds * (n + 1) / (kills + 1) - time.monotonic()))
-        server = servers[SERVERS[n % len(SERVERS)]]
+        name = SERVERS[n % len(SERVERS)]
+        server = servers[name]
         killed = time.monotonic()
         await asyncio.to_thread(server.kill9)
         reaped = time.monotonic()  # an answer after this comes from the restarted process
-        events.append((server.name, killed, reaped, await asyncio.to_thread(server.start)))
+        events.append((name, killed, reaped, await asyncio.to_thread(_start, server)))
     await asyncio.gather(*agents)
     return events
 
 
-async def _restore_phase(home: Path, servers: dict[str, Server], tokens: list[str], seconds: float,
+async def _restore_phase(home: Path, servers: dict[str, ServerProcess], tokens: list[str], seconds: float,
                          log: Log) -> dict[str, Any]:
     until = time.monotonic() + seconds
-    agents = [asyncio.create_task(_agent(k, "restore", servers, t, until, log)) for k, t in enumerate(tokens)]
+    agents = _agents("restore", servers, tokens, until, log)
     await asyncio.sleep(seconds / 2)
     grader = servers["grader"]
     killed = time.monotonic()
@@ -328,7 +144,7 @@ async def _restore_phase(home: Path, servers: dict[str, Server], tokens: list[st
                          "grader"], cwd=REPO, env=grader.env, capture_output=True, text=True, timeout=120)
     if restored.returncode != 0:
         raise RuntimeError(f"restore failed: {restored.stdout[-2000:]} {restored.stderr[-2000:]}")
-    healthy = await asyncio.to_thread(grader.start)
+    healthy = await asyncio.to_thread(_start, grader)
     await asyncio.gather(*agents)
     return {"killed": killed, "reaped": reaped, "healthy": healthy}
 
@@ -387,21 +203,21 @@ def _r(value: float) -> float:
 async def run(agents: int, seconds: float, kills: int, restore_seconds: float, home: Path,
               calm_seconds: float = 0.0) -> dict[str, Any]:
     tokens = _setup(home, agents)
-    servers = {name: Server(name, home) for name in SERVERS}
+    servers = {name: _server(name, home) for name in SERVERS}
     log = Log()
     try:
         for server in servers.values():
-            await asyncio.to_thread(server.start)
+            await asyncio.to_thread(_start, server)
         calm = Log()
         if calm_seconds:  # same-run baseline: the same load, nothing killed
             until = time.monotonic() + calm_seconds
-            await asyncio.gather(*(_agent(k, "calm", servers, t, until, calm) for k, t in enumerate(tokens)))
+            await asyncio.gather(*_agents("calm", servers, tokens, until, calm))
         log.acks += calm.acks
         events = await _kill_phase(servers, tokens, seconds, kills, log)
         restore = await _restore_phase(home, servers, tokens, restore_seconds, log) if restore_seconds else None
     finally:
         for server in servers.values():
-            server.stop()
+            server.stop(timeout=30.0)
     summary = _summary(home, log, events, restore, seconds)
     summary["agents"] = agents
     if calm_seconds:

@@ -39,29 +39,56 @@ async def running(app: Any) -> AsyncIterator[str]:
         await task
 
 
-class ServerProcess:
-    """`python -m <module> --transport http --port P` as a child process with its own W2S_* environment."""
+def _die_with_parent() -> None:
+    """SIGTERM to the child when the thread that started it dies (a killed run leaves no server behind)."""
+    import ctypes
 
-    def __init__(self, module: str, home: Path, port: int, **env: str) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(1, 15)  # PR_SET_PDEATHSIG, SIGTERM
+
+
+class ServerProcess:
+    """`python -m <module> --transport http --port P` as a child process with its own W2S_* environment, restartable
+    on the same port and home (tests, and the chaos benchmark, which SIGKILLs and restarts servers under load).
+
+    `log`: append the server's output to this file (default: stderr kept for the error of a failed start).
+    `die_with_parent`: the server gets SIGTERM when the starting thread dies (one prctl between fork and exec).
+    """
+
+    def __init__(self, module: str, home: Path, port: int, *, log: Path | None = None, die_with_parent: bool = False,
+                 **env: str) -> None:
         self.module, self.port, self.url = module, port, f"http://127.0.0.1:{port}"
+        self.log, self.die_with_parent = log, die_with_parent
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
         self.env.update(W2S_HOME=str(home), PYTHONPATH=str(REPO), **env)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.healthy_at = 0.0
+        """Monotonic time the last start answered /health."""
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, "--transport", "http", "--port", str(self.port)],
-            cwd=REPO, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        """Start and wait until /health answers."""
+        output: Any = self.log.open("ab") if self.log is not None else subprocess.PIPE
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module, "--transport", "http", "--port", str(self.port)],
+                cwd=REPO, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=output if self.log is not None else subprocess.DEVNULL, stderr=output,
+                preexec_fn=_die_with_parent if self.die_with_parent else None)  # noqa: PLW1509 - one prctl, no locks
+        finally:
+            if self.log is not None:
+                output.close()  # the child holds its own descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.module} exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                stderr = self.proc.stderr
+                why = f"see {self.log}" if stderr is None else stderr.read().decode()[-2000:]
+                raise RuntimeError(f"{self.module} exited with {self.proc.returncode}: {why}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    self.healthy_at = time.monotonic()
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise TimeoutError(f"{self.module} did not become healthy in {timeout}s")
 
     def kill9(self) -> None:
@@ -69,11 +96,11 @@ class ServerProcess:
         self.proc.kill()
         self.proc.wait()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
