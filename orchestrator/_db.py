@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Field, SQLModel, select
@@ -53,12 +54,17 @@ class AgentRow(SQLModel, table=True):
     sandbox: str = ""
 
 
-class AgentSessionRow(SQLModel, table=True):
-    __tablename__ = "agent_session"
+class _PerAgentRow(SQLModel):
+    """The columns every row about one agent in one launch starts with (its sessions, its API calls)."""
 
     id: int | None = Field(default=None, primary_key=True)
     agent: str = Field(index=True)
     launch_id: str = Field(index=True)
+
+
+class AgentSessionRow(_PerAgentRow, table=True):
+    __tablename__ = "agent_session"
+
     started_at: float
     ended_at: float | None = None
     exit_code: int | None = None
@@ -68,12 +74,9 @@ class AgentSessionRow(SQLModel, table=True):
     transcript: str = ""
 
 
-class ApiCallRow(SQLModel, table=True):
+class ApiCallRow(_PerAgentRow, table=True):
     __tablename__ = "api_call"
 
-    id: int | None = Field(default=None, primary_key=True)
-    agent: str = Field(index=True)
-    launch_id: str = Field(index=True)
     at: float
     model: str = ""
     input_tokens: int = 0
@@ -83,6 +86,7 @@ class ApiCallRow(SQLModel, table=True):
 
 
 TABLES = (LaunchRow, AgentRow, AgentSessionRow, ApiCallRow)
+PerAgent = TypeVar("PerAgent", bound=_PerAgentRow)
 
 
 def db_path() -> Path:
@@ -167,10 +171,7 @@ class StateDB:
             session.add(row)
 
     def sessions(self, agent: str, launch_id: str) -> list[AgentSessionRow]:
-        with read_session(self.engine) as session:
-            return list(session.exec(select(AgentSessionRow).where(AgentSessionRow.agent == agent,
-                                                                   AgentSessionRow.launch_id == launch_id)
-                                     .order_by(AgentSessionRow.id)).all())  # type: ignore[arg-type]
+        return self._per_agent(AgentSessionRow, agent, launch_id)
 
     # API calls (one per model request through the agent's proxy)
     def record_call(self, row: ApiCallRow) -> float:
@@ -187,6 +188,10 @@ class StateDB:
             return agent.cost_usd
 
     def calls(self, agent: str, launch_id: str) -> list[ApiCallRow]:
+        return self._per_agent(ApiCallRow, agent, launch_id)
+
+    def _per_agent(self, table: type[PerAgent], agent: str, launch_id: str) -> list[PerAgent]:
+        """The agent's rows of `table` in the launch, oldest first."""
         with read_session(self.engine) as session:
-            return list(session.exec(select(ApiCallRow).where(ApiCallRow.agent == agent,
-                                                              ApiCallRow.launch_id == launch_id)).all())
+            return list(session.exec(select(table).where(table.agent == agent, table.launch_id == launch_id)
+                                     .order_by(table.id)).all())  # type: ignore[arg-type]
