@@ -15,6 +15,7 @@ from mcp_servers.core import TokenStore
 from mcp_servers.grader import Calibration, SliceCalibration, write_calibration
 from mcp_servers.grader._service import GraderSettings
 from mcp_servers.grader.datasets import LabelStore, prepare_dataset
+from tests.mcp_servers.grader.toy_grader import pair_rows
 from tests.mcp_servers.server_helpers import ServerProcess, free_port, running
 
 REPO = Path(__file__).resolve().parents[3]
@@ -35,15 +36,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def binary_rows(groups: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:
-    """Two candidate answers per question (one correct), ID and OOD subsets alternating by group."""
-    rows = []
-    for g in range(groups):
-        good = rng.randrange(2)
-        for k in range(2):
-            rows.append({"question": f"{tag} q{g}", "choice": f"answer {k}", "label": k == good,
-                         "consistency_id": f"{tag}-{g}", "consistency_key": str(k),
-                         "subset": "id_synth" if g % 2 else "ood_synth"})
-    return rows
+    return pair_rows(groups, rng, tag, subsets=True)
 
 
 def pref_rows(n: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:

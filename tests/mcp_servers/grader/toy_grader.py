@@ -15,13 +15,15 @@ from mcp_servers.grader.datasets import LabelStore, prepare_dataset
 from trainer import paths
 
 
-def _rows(groups: int, rng: random.Random, tag: str) -> list[dict[str, Any]]:
+def pair_rows(groups: int, rng: random.Random, tag: str, subsets: bool = False) -> list[dict[str, Any]]:
+    """Two candidate answers per question (one right); with `subsets`, ID and OOD alternating by question."""
     rows = []
     for g in range(groups):
         good = rng.randrange(2)
         for k in range(2):
-            rows.append({"question": f"{tag} q{g}", "choice": f"answer {k}", "label": k == good,
-                         "consistency_id": f"{tag}-{g}", "consistency_key": str(k)})
+            row = {"question": f"{tag} q{g}", "choice": f"answer {k}", "label": k == good,
+                   "consistency_id": f"{tag}-{g}", "consistency_key": str(k)}
+            rows.append(row | ({"subset": "id_synth" if g % 2 else "ood_synth"} if subsets else {}))
     return rows
 
 
@@ -32,7 +34,7 @@ def build_toy_grader(home: Path) -> tuple[Grader, list[int]]:
     labeled = home / "src" / "toy"
     labeled.mkdir(parents=True)
     for split, size in (("train_label", 10), ("train_unlabel", 10), ("test", 100)):
-        (labeled / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _rows(size, rng, split)))
+        (labeled / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pair_rows(size, rng, split)))
     settings = GraderSettings(ladder_step=0.0)
     store = LabelStore(settings.label_store)
     prepare_dataset(labeled, paths().data_dir, store)
