@@ -8,8 +8,15 @@ import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from fastmcp import Client
+from sqlalchemy import func
+from sqlmodel import select
+
+from mcp_servers.core import read_session
 from mcp_servers.snapshot import SnapshotSettings
+from mcp_servers.snapshot._records import SnapshotRow
 from tests.mcp_servers.server_helpers import free_port, running  # noqa: F401  (re-exported for the tests)
 
 
@@ -89,3 +96,15 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int =
     info = tarfile.TarInfo(name)
     info.type, info.linkname, info.mode = kind, link, mode
     return info
+
+
+async def call(app: Any, tool: str, **args: Any) -> dict[str, Any]:
+    """One tool call on the server in memory; its structured answer."""
+    async with Client(app.mcp) as client:
+        return (await client.call_tool(tool, args)).structured_content  # type: ignore[return-value]
+
+
+def rows(app: Any) -> int:
+    """How many snapshots the server has stored."""
+    with read_session(app.engine) as session:
+        return int(session.exec(select(func.count()).select_from(SnapshotRow)).one())

@@ -8,32 +8,19 @@ import io
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
-from sqlalchemy import func
-from sqlmodel import select
 
-from mcp_servers.core import TokenStore, read_session, write_session
+from mcp_servers.core import TokenStore, write_session
 from mcp_servers.snapshot import FileObjectStore, build_server
 from mcp_servers.snapshot._records import SnapshotEntryRow, SnapshotRow
 from mcp_servers.snapshot._secrets import SecretFinder, secret_reason
-from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, member, running, tar_b64, tree_of
+from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, call, member, rows, running, tar_b64, tree_of
 
 ANTHROPIC_SHAPED = "sk-ant-api03-" + "A1b2C3d4" * 10
-
-
-async def call(app: Any, tool: str, **args: Any) -> dict[str, Any]:
-    async with Client(app.mcp) as client:
-        return (await client.call_tool(tool, args)).structured_content  # type: ignore[return-value]
-
-
-def rows(app: Any) -> int:
-    with read_session(app.engine) as session:
-        return int(session.exec(select(func.count()).select_from(SnapshotRow)).one())
 
 
 def stored_bytes(senv: SEnv) -> bytes:

@@ -13,23 +13,9 @@ from typing import Any
 import pytest
 from fastmcp import Client
 from fastmcp.exceptions import ToolError
-from sqlalchemy import func
-from sqlmodel import select
 
-from mcp_servers.core import read_session
 from mcp_servers.snapshot import build_server
-from mcp_servers.snapshot._records import SnapshotRow
-from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, make_workspace, member, tar_b64, tree_of
-
-
-async def call(app: Any, tool: str, **args: Any) -> dict[str, Any]:
-    async with Client(app.mcp) as client:
-        return (await client.call_tool(tool, args)).structured_content  # type: ignore[return-value]
-
-
-def rows(app: Any) -> int:
-    with read_session(app.engine) as session:
-        return int(session.exec(select(func.count()).select_from(SnapshotRow)).one())
+from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, call, make_workspace, member, rows, tar_b64, tree_of
 
 
 def objects(senv: SEnv) -> list[Path]:
