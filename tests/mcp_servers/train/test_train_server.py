@@ -21,7 +21,8 @@ from trainer.data import load_split
 async def test_weak_then_sft_then_predict_gives_a_file_the_grader_accepts(servers: dict, compute_env) -> None:
     async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
         weak = await call(train, "start_training", dataset="sentiment", recipe="weak", config=FAST_WEAK)
-        assert weak["state"] == "queued" and weak["id"].startswith("train-")
+        # The answer is read back after the commit: a free slot's dispatcher may already have taken the job.
+        assert weak["state"] in ("queued", "running") and weak["id"].startswith("train-")
         weak = await wait_done(train, weak["id"])
         assert weak["state"] == "succeeded", (weak["error"], weak["log_tail"])
         source = weak["result"]["labels_source"]
