@@ -7,7 +7,8 @@ the same key with another request is refused; keys are scoped per agent (two age
 
 Each server keeps its own table, so its rows can reference its own records through a foreign key and databases
 created before this module keep working unchanged. A table needs the columns `agent`, `key` and `request_sha256`,
-unique on (agent, key), plus the reference column (and `result_json` where the first answer is replayed).
+unique on (agent, key), plus the reference column (and `result_json` where the first answer is replayed):
+`IdempotencyRecord` has them all but the reference.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, select
 
 from mcp_servers.core._db import read_session
 
@@ -35,6 +37,21 @@ Answer = TypeVar("Answer", bound=BaseModel)
 def request_sha256(request: Any) -> str:
     """A digest of what a client asked for (its arguments as JSON, object keys sorted, anything else as str)."""
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class IdempotencyRecord(SQLModel):
+    """The columns of a table of keys whose first answer is replayed. A server's table subclasses it with
+    `table=True`, its `__tablename__`, `__table_args__ = (UniqueConstraint("agent", "key"),)` and the column
+    referencing what the first call stored (a constraint belongs to one table, so each declares its own)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent: str
+    key: str
+    request_sha256: str
+    """Hash of the request: the same key with another request is refused, not answered."""
+    result_json: str
+    """The first answer, replayed to a retry."""
+    created_at: datetime
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Engine, UniqueConstraint, text
 from sqlmodel import Field, Session, SQLModel
 
-from mcp_servers.core import init_tables
+from mcp_servers.core import IdempotencyRecord, init_tables
 
 
 class FindingRow(SQLModel, table=True):
@@ -65,20 +65,13 @@ class VoteRow(SQLModel, table=True):
     updated_at: datetime
 
 
-class IdempotencyRow(SQLModel, table=True):
+class IdempotencyRow(IdempotencyRecord, table=True):
     """The first answer to a post with a client key: a retry with the key answers it again, stores nothing."""
 
     __tablename__ = "findings_idempotency"
     __table_args__ = (UniqueConstraint("agent", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    agent: str
-    key: str
-    request_sha256: str
-    """Hash of the request's arguments: the same key with other arguments is refused, not answered."""
     finding_id: int = Field(foreign_key="findings_finding.id")
-    result_json: str
-    created_at: datetime
 
 
 class MetaRow(SQLModel, table=True):

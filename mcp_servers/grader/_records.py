@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import Engine, LargeBinary, UniqueConstraint, func
 from sqlmodel import Column, Field, SQLModel, select
 
-from mcp_servers.core import init_tables
+from mcp_servers.core import IdempotencyRecord, init_tables
 
 
 class SubmissionRow(SQLModel, table=True):
@@ -50,21 +50,15 @@ class SubmissionRow(SQLModel, table=True):
     """JSON list of integrity flags."""
 
 
-class IdempotencyRow(SQLModel, table=True):
+class IdempotencyRow(IdempotencyRecord, table=True):
     """The first answer to a submission sent with a client key, stored in the submission's own transaction: a
-    retry with the key (say after a crash ate the answer) gets that answer again and stores nothing new."""
+    retry with the key (say after a crash ate the answer) gets that answer again and stores nothing new. The
+    request hashed is the dataset, predictions, idea, note and seed."""
 
     __tablename__ = "grader_idempotency"
     __table_args__ = (UniqueConstraint("agent", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    agent: str
-    key: str
-    request_sha256: str
-    """Hash of the request (dataset, predictions, idea, note, seed): the same key with another request is refused."""
     submission_id: int = Field(foreign_key="grader_submission.id")
-    result_json: str
-    created_at: datetime
 
 
 class PrivateScoreRow(SQLModel, table=True):

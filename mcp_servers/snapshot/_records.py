@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Engine, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from mcp_servers.core import init_tables
+from mcp_servers.core import IdempotencyRecord, init_tables
 
 
 class SnapshotRow(SQLModel, table=True):
@@ -41,19 +41,13 @@ class SnapshotEntryRow(SQLModel, table=True):
     executable: bool = False
 
 
-class IdempotencyRow(SQLModel, table=True):
+class IdempotencyRow(IdempotencyRecord, table=True):
     """The first answer to an upload with a client key: a retry with the key answers it again, stores nothing."""
 
     __tablename__ = "snapshot_idempotency"
     __table_args__ = (UniqueConstraint("agent", "key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    agent: str
-    key: str
-    request_sha256: str
     snapshot_id: int = Field(foreign_key="snapshot_snapshot.id")
-    result_json: str
-    created_at: datetime
 
 
 _APPEND_ONLY = tuple(

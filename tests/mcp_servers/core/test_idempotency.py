@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel, select
 
 from mcp_servers.core import (
     IdempotencyKeys,
+    IdempotencyRecord,
     RefusedError,
     create_sqlite_engine,
     init_tables,
@@ -26,16 +27,10 @@ class CoreNote(SQLModel, table=True):
     text: str
 
 
-class CoreNoteKey(SQLModel, table=True):
+class CoreNoteKey(IdempotencyRecord, table=True):
     __tablename__ = "test_core_note_idempotency"
     __table_args__ = (UniqueConstraint("agent", "key"),)
-    id: int | None = Field(default=None, primary_key=True)
-    agent: str
-    key: str
-    request_sha256: str
     note_id: int = Field(foreign_key="test_core_note.id")
-    result_json: str
-    created_at: datetime
 
 
 class NoteAnswer(BaseModel):
@@ -97,6 +92,14 @@ def test_a_key_reused_for_another_request_is_refused_naming_the_first(engine: En
         post(engine, "alice", "goodbye", "k-1")
     assert e.value.fix == "send a new key for a new note"
     assert _notes(engine) == 1
+
+
+def test_a_table_gets_the_shared_columns_and_one_key_per_agent(tmp_path: Path, engine: Engine) -> None:
+    with sqlite3.connect(tmp_path / "notes.db") as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(test_core_note_idempotency)")]
+        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'test_core_note_idempotency'").fetchone()[0]
+    assert set(columns) == {"id", "agent", "key", "request_sha256", "result_json", "created_at", "note_id"}
+    assert 'UNIQUE (agent, "key")' in ddl
 
 
 def test_keys_are_scoped_per_agent(engine: Engine) -> None:
