@@ -83,6 +83,13 @@ def test_one_test_file_per_module() -> None:
     assert not shared, f"modules with more than one test file (merge them): {shared}"
 
 
+def test_every_benchmark_runs_in_ci_at_a_tiny_size() -> None:
+    """A benchmark the docs quote rots unless something runs it: each gets tests/benchmarks/test_<bench>.py."""
+    scripts = sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("_"))
+    untested = [s for s in scripts if not (TESTS / "benchmarks" / f"test_{s}.py").is_file()]
+    assert scripts and not untested, f"benchmarks without a tiny run in tests/benchmarks/: {untested}"
+
+
 def test_the_checker_tells_named_from_unnamed_files() -> None:
     named = {"tests/mcp_servers/grader/test_scoring.py": "mcp_servers/grader/_scoring.py",
              "tests/mcp_servers/grader/test_main.py": "mcp_servers/grader/__main__.py",
