@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
-def test_tiny_chaos_run_loses_nothing_acknowledged_and_reuses_no_id() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")} | {"OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "benchmarks/chaos_bench.py", "--agents", "2", "--calm-seconds", "2", "--seconds", "6",
-               "--kills", "1", "--restore-seconds", "6", "--json"]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=380, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+def test_tiny_chaos_run_loses_nothing_acknowledged_and_reuses_no_id(run_bench: Callable[..., str]) -> None:
+    out = run_bench("chaos_bench.py", "--agents", "2", "--calm-seconds", "2", "--seconds", "6", "--kills", "1",
+                    "--restore-seconds", "6", "--json", timeout=380)
+    figures = json.loads(out.strip().splitlines()[-1])
     assert figures["kills"] == 1 and figures["acknowledged"] > 0 and figures["calm_lost"] == 0
     assert figures["lost"] == 0 and figures["duplicates"] == 0, figures
     assert figures["refused"] == 0 and figures["unacknowledged"] == 0, figures["refusals"]
