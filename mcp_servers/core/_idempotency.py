@@ -60,23 +60,26 @@ class IdempotencyKeys:
 
     `ref` names the column that references what the first call stored (its value is shown when a key is reused
     for another request). `refuse(problem, fix)` builds the service's own error, so each server keeps its error
-    class; the texts say, in the server's words, what to do instead.
+    class. `what` names the write in the refusals ("finding": "send a fresh uuid4 per new finding, ..."); a server
+    whose texts say more passes them.
     """
 
     table: type[SQLModel]
     ref: str
     refuse: Callable[[str, str], Exception]
-    key_fix: str
+    what: str
+    used_for: str | None = None
+    """What a reused key was used for, formatted with `ref` (default "another <what> ({ref})")."""
+    key_fix: str | None = None
     """The fix sent with a malformed key."""
-    used_for: str
-    """What a reused key was used for, formatted with `ref`: "another finding ({ref})"."""
-    reuse_fix: str
+    reuse_fix: str | None = None
     """The fix sent with a key reused for another request."""
 
     def check(self, key: str | None) -> None:
         """Refuse a malformed key (None, no key, passes)."""
         if key is not None and not IDEMPOTENCY_KEY.match(key):
-            raise self.refuse(KEY_RULE, self.key_fix)
+            raise self.refuse(KEY_RULE, self.key_fix or
+                              f"send a fresh uuid4 per new {self.what}, and the same one when retrying it")
 
     def first(self, session: Session, agent: str, key: str, request: str) -> Any | None:
         """The row the agent's earlier call with `key` stored, None for a new key; a key stored with another
@@ -86,8 +89,9 @@ class IdempotencyKeys:
         if row is None:
             return None
         if row.request_sha256 != request:
-            used_for = self.used_for.format(ref=getattr(row, self.ref))
-            raise self.refuse(f"idempotency_key {key!r} was used for {used_for}", self.reuse_fix)
+            used_for = (self.used_for or f"another {self.what} ({{ref}})").format(ref=getattr(row, self.ref))
+            raise self.refuse(f"idempotency_key {key!r} was used for {used_for}", self.reuse_fix or
+                              f"send a new key for a new {self.what}; reuse a key only to retry the same call")
         return row
 
     def first_answer(self, session: Session, agent: str, key: str, request: str,

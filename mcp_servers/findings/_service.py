@@ -40,11 +40,7 @@ from mcp_servers.findings._records import (
 )
 from mcp_servers.findings._vocab import FindingsError, FindingsSettings, canonical_family, check_type
 
-_KEYS = IdempotencyKeys(
-    IdempotencyRow, "finding_id", FindingsError,
-    key_fix="send a fresh uuid4 per new finding, and the same one when retrying it",
-    used_for="another finding ({ref})",
-    reuse_fix="send a new key for a new finding; reuse a key only to retry the same call")
+_KEYS = IdempotencyKeys(IdempotencyRow, "finding_id", FindingsError, "finding")
 
 
 class FindingsService(FindingsReads):

@@ -110,8 +110,7 @@ def check_ids(sent: list[str], expected: list[str], n_predictions: int) -> None:
 
 
 _KEYS = IdempotencyKeys(
-    IdempotencyRow, "submission_id", GraderError,
-    key_fix="send a fresh uuid4 per new submission, and the same one when retrying it",
+    IdempotencyRow, "submission_id", GraderError, "submission",
     used_for="another submission ({ref}); nothing was stored",
     reuse_fix="send a new key for new predictions; reuse a key only to retry the very same call")
 

@@ -60,9 +60,8 @@ class Quotas:
 
 
 _KEYS = IdempotencyKeys(
-    JobKey, "job_id", JobError,
+    JobKey, "job_id", JobError, "request", used_for="another request (job {ref})",
     key_fix="send a fresh random key (e.g. a uuid4) per distinct request, the same one on a retry",
-    used_for="another request (job {ref})",
     reuse_fix="send a new key for a different request; reuse a key only to retry the same call")
 
 

@@ -106,11 +106,8 @@ class SnapshotSettings(ServerSettings):
         return self.findings_db or self.db_path("findings")
 
 
-_KEYS = IdempotencyKeys(
-    IdempotencyRow, "snapshot_id", SnapshotError,
-    key_fix="send a fresh uuid4 per new upload, and the same one when retrying it",
-    used_for="another upload (snapshot {ref})",
-    reuse_fix="send a new key for a new upload; reuse a key only to retry the same call")
+_KEYS = IdempotencyKeys(IdempotencyRow, "snapshot_id", SnapshotError, "upload",
+                        used_for="another upload (snapshot {ref})")
 
 
 def _utc(value: datetime) -> datetime:

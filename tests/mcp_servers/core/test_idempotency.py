@@ -42,8 +42,7 @@ class NoteError(RefusedError):
     pass
 
 
-KEYS = IdempotencyKeys(CoreNoteKey, "note_id", NoteError, key_fix="send a uuid4",
-                       used_for="another note ({ref})", reuse_fix="send a new key for a new note")
+KEYS = IdempotencyKeys(CoreNoteKey, "note_id", NoteError, "note")
 
 
 def post(engine: Engine, agent: str, text: str, key: str | None) -> NoteAnswer:
@@ -90,7 +89,7 @@ def test_a_key_reused_for_another_request_is_refused_naming_the_first(engine: En
     first = post(engine, "alice", "hello", "k-1")
     with pytest.raises(NoteError, match=rf"idempotency_key 'k-1' was used for another note \({first.note_id}\)") as e:
         post(engine, "alice", "goodbye", "k-1")
-    assert e.value.fix == "send a new key for a new note"
+    assert e.value.fix == "send a new key for a new note; reuse a key only to retry the same call"
     assert _notes(engine) == 1
 
 
@@ -112,8 +111,21 @@ def test_keys_are_scoped_per_agent(engine: Engine) -> None:
 def test_a_malformed_key_is_refused_before_anything_is_stored(engine: Engine, key: str) -> None:
     with pytest.raises(NoteError, match="idempotency_key must be 1-128 of letters") as e:
         post(engine, "alice", "hello", key)
-    assert e.value.fix == "send a uuid4"
+    assert e.value.fix == "send a fresh uuid4 per new note, and the same one when retrying it"
     assert _notes(engine) == 0
+
+
+def test_a_server_may_word_its_refusals_itself(engine: Engine) -> None:
+    first = post(engine, "alice", "hello", "k-1")
+    keys = IdempotencyKeys(CoreNoteKey, "note_id", NoteError, "note", used_for="another post (note {ref})",
+                           key_fix="send a uuid4", reuse_fix="send another key")
+    with (pytest.raises(NoteError, match=rf"was used for another post \(note {first.note_id}\)") as e,
+          read_session(engine) as session):
+        keys.first(session, "alice", "k-1", request_sha256({"text": "other"}))
+    assert e.value.fix == "send another key"
+    with pytest.raises(NoteError) as e:
+        keys.check("no spaces")
+    assert e.value.fix == "send a uuid4"
 
 
 def test_a_uuid_and_the_longest_key_are_accepted(engine: Engine) -> None:
