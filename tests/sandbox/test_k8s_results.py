@@ -175,3 +175,123 @@ def test_the_collect_program_streams_into_the_extractor(tmp_path: Path) -> None:
     assert json.loads((host / "runs" / "j2" / "metrics.json").read_text()) == {"acc": 0.8}
     assert sorted(done.skipped) == ["escape: link (not created)", "runs/j2/up: link (not created)"]
     assert not any(p.is_symlink() for p in host.rglob("*"))
+
+
+def _raw_header(name: bytes, size: int, kind: bytes) -> bytes:
+    """One ustar header block written by hand (what tarfile itself refuses to write: negative sizes, any type)."""
+    info = tarfile.TarInfo("x")
+    block = bytearray(info.tobuf(format=tarfile.USTAR_FORMAT))
+    block[0:100] = name.ljust(100, b"\0")
+    if size < 0 or size >= 8 ** 11:  # GNU base-256, the one way to write such a size
+        block[124:136] = bytes([0xFF if size < 0 else 0x80]) + (size % (1 << 88)).to_bytes(11, "big")
+    else:
+        block[124:136] = b"%011o\0" % size
+    block[156:157] = kind
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _pax(records: dict[str, str], then: tarfile.TarInfo, data: bytes = b"") -> io.BytesIO:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        then.pax_headers = records
+        then.size = len(data)
+        tar.addfile(then, io.BytesIO(data))
+    out.seek(0)
+    return out
+
+
+def test_a_negative_size_never_lowers_the_total(tmp_path: Path) -> None:
+    """A size of -1..-511 moves tarfile by zero blocks: each such member would have taken 511 bytes off the total
+    cap (and the summary would have counted bytes below zero)."""
+    host = tmp_path / "ws"
+    host.mkdir()
+    stream = io.BytesIO(_raw_header(b"neg", -511, b"0") + b"\0" * 1024)
+    with pytest.raises(ResultsRefused, match="declares -511 bytes"):
+        extract_beneath(stream, host)
+    with pytest.raises(ResultsRefused, match="declares -5 bytes"):
+        extract_beneath(_pax({"size": "-5"}, tarfile.TarInfo("pax-neg")), host)
+    assert not (host / "neg").exists() and not (host / "pax-neg").exists()
+
+
+def test_headers_read_whole_are_capped_before_they_are_read(tmp_path: Path) -> None:
+    """tarfile reads a PAX or GNU long-name header whole into memory and keeps every member it read: an agent
+    declaring a header of gigabytes, or chaining headers, must be refused on the header's word."""
+    host = tmp_path / "ws"
+    host.mkdir()
+    limits = ResultLimits(max_header_bytes=4096)
+    # the declared size is refused before a byte of it is read: the stream holds only the header block
+    for kind in (tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+        with pytest.raises(ResultsRefused, match="extended header of 68719476736 bytes"):
+            extract_beneath(io.BytesIO(_raw_header(b"h", 64 << 30, kind)), host, limits)
+    with pytest.raises(ResultsRefused, match="extended header"):
+        extract_beneath(_pax({"comment": "c" * 8000}, tarfile.TarInfo("f")), host, limits)
+    chain = b"".join(_raw_header(b"././@LongLink", 1, tarfile.GNUTYPE_LONGNAME) + b"a".ljust(512, b"\0")
+                     for _ in range(2000))
+    with pytest.raises(ResultsRefused, match="more than 4 extended headers"):
+        extract_beneath(io.BytesIO(chain + b"\0" * 1024), host)
+    glob = _raw_header(b"g", 0, tarfile.XGLTYPE) + b"\0" * 1024
+    with pytest.raises(ResultsRefused, match="global PAX header"):
+        extract_beneath(io.BytesIO(glob), host)
+    # a long name within the cap (a PAX path of 3 KB) still comes back
+    deep = "/".join(["d" * 200] * 15 + ["f.json"])
+    done = extract_beneath(_pax({}, tarfile.TarInfo(deep), b"{}"), host)
+    assert done.files == 1 and (host.joinpath(*deep.split("/"))).read_bytes() == b"{}"
+
+
+def test_sparse_members_are_refused(tmp_path: Path) -> None:
+    """A sparse member of a few bytes on the wire would be written out in full (16 GiB of zeros per member)."""
+    host = tmp_path / "ws"
+    host.mkdir()
+    old_gnu = bytearray(_raw_header(b"holes", 512, tarfile.GNUTYPE_SPARSE))
+    old_gnu[483:495] = b"%011o\0" % (16 << 30)  # realsize
+    old_gnu[148:156] = b" " * 8
+    old_gnu[148:156] = b"%06o\0 " % sum(old_gnu)
+    with pytest.raises(ResultsRefused, match="sparse"):
+        extract_beneath(io.BytesIO(bytes(old_gnu) + b"\0" * 2048), host)
+    for records in ({"GNU.sparse.map": "0,1", "GNU.sparse.realsize": str(16 << 30)},
+                    {"GNU.sparse.size": str(16 << 30), "GNU.sparse.offset": "0", "GNU.sparse.numbytes": "1"},
+                    {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": str(16 << 30)}):
+        with pytest.raises(ResultsRefused, match="sparse"):
+            extract_beneath(_pax(records, tarfile.TarInfo("holes"), b"1\n0\n1\n".ljust(512, b"\0") + b"x"), host)
+    assert not (host / "holes").exists()
+
+
+def test_a_stream_of_links_keeps_the_host_memory_flat(tmp_path: Path) -> None:
+    host = tmp_path / "ws"
+    host.mkdir()
+    done = extract_beneath(_stream({f"l{i}": "/etc/passwd" for i in range(500)}), host)
+    assert len(done.skipped) == 200 and done.more_skipped == 300 and "500 skipped" in done.summary()
+
+
+def test_names_are_shown_without_terminal_escapes(tmp_path: Path) -> None:
+    """What the operator reads (refusals, skipped members) never carries the agent's escape codes or newlines."""
+    host = tmp_path / "ws"
+    host.mkdir()
+    (host / "f").write_text("a file")
+    evil = "f/\x1b]0;owned\x07\x1b[2J\nfake line/x"
+    with pytest.raises(ResultsRefused) as caught:
+        extract_beneath(_stream({evil: b"x"}), host)
+    assert "\x1b" not in str(caught.value) and "\n" not in str(caught.value) and "\\x1b" in str(caught.value)
+    done = extract_beneath(_stream({"\x1b[31mred": "/etc"}), host)
+    assert done.skipped == ["\\x1b[31mred: link (not created)"]
+    with pytest.raises(ResultsRefused) as caught:
+        extract_beneath(_stream({"big\x1b[2J": b"12345"}), host, ResultLimits(max_file_bytes=4))
+    assert "\x1b" not in str(caught.value)
+
+
+def test_a_directory_replaced_by_a_file_then_written_through(tmp_path: Path) -> None:
+    """Duplicated names: a folder, then a file of that name, then a member below it; a symlink member named like
+    a folder written before it. None of it leaves the workspace or turns into a link."""
+    host = tmp_path / "ws"
+    host.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    done = extract_beneath(_stream({"d": None, "d/a": b"1", "d ": b"2", "e": str(outside)}), host)
+    assert done.skipped == ["e: link (not created)"]
+    with pytest.raises(ResultsRefused, match="not written through"):
+        extract_beneath(_stream({"d2": b"file", "d2/x": b"below a file"}), host)
+    done = extract_beneath(_stream({"d": b"a file over a folder"}), host)
+    assert (host / "d").is_dir() and (host / "d" / "a").read_bytes() == b"1"
+    assert list(outside.iterdir()) == [] and not any(p.is_symlink() for p in host.rglob("*"))
