@@ -165,5 +165,8 @@ class Kubectl:
 
 
 def last_line(stderr: bytes) -> str:
+    """The last non-blank line, terminal escapes written out: a collect container's stderr names the agent's files,
+    and this line ends up in the operator's terminal."""
     lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    return (lines[-1] if lines else "no error message")[:400]
+    line = lines[-1] if lines else "no error message"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line[:400])

@@ -35,7 +35,14 @@ from sandbox._spec import SandboxSpec, check_policy
 from sandbox._user import prepare_workspace
 from sandbox.k8s import AGENT_UID, COLLECT_CONTAINER, COLLECT_TAR, documents, pod_name, secret_name
 from sandbox.k8s_cluster import K8sSettings, Kubectl, KubectlError, last_line
-from sandbox.k8s_results import Collected, ResultsRefused, extract_beneath, operator_fingerprint, scan_results
+from sandbox.k8s_results import (
+    Collected,
+    ResultsRefused,
+    extract_beneath,
+    operator_fingerprint,
+    printable,
+    scan_results,
+)
 
 log = logging.getLogger(__name__)
 FATAL_WAITING = frozenset({"InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"})
@@ -143,7 +150,8 @@ class PodHandle(SandboxHandle):
             done = state["terminated"]
             if done.get("reason") not in (None, "Completed", "Error"):
                 # the message may be the agent's own (/dev/termination-log): data, kept short
-                self._errors.append(f"agent container {done.get('reason')}: {str(done.get('message', ''))[:300]}")
+                message = printable(str(done.get("message", "")))
+                self._errors.append(f"agent container {printable(str(done.get('reason')))}: {message}")
             return int(done.get("exitCode", 1))
         status = pod.get("status", {})
         if status.get("phase") in ("Failed", "Succeeded"):

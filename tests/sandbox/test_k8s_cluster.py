@@ -75,3 +75,6 @@ def test_last_line_is_the_useful_one() -> None:
     assert last_line(b"E1129 memcache.go: noise\nThe connection to the server was refused\n\n") == \
         "The connection to the server was refused"
     assert last_line(b"") == "no error message"
+    # a collect container's stderr names the agent's files: its escapes never reach the operator's terminal
+    shown = last_line(b"skipped /w2s/workspace/\x1b]0;owned\x07\x1b[2Jx: Permission denied\r\n")
+    assert "\x1b" not in shown and "\x07" not in shown and shown.startswith("skipped /w2s/workspace/\\x1b]0;owned")

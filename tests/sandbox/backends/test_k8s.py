@@ -72,6 +72,10 @@ def test_pod_status_is_read_as_kubernetes_reports_it(spec: SandboxSpec) -> None:
     assert handle._observe(_pod("Succeeded", {"terminated": {"exitCode": 0, "reason": "Completed"}})) == 0
     assert handle._observe(_pod("Failed", {"terminated": {"exitCode": 137, "reason": "OOMKilled"}})) == 137
     assert "OOMKilled" in handle.stderr_text().decode()
+    # the termination message is the agent's (/dev/termination-log): shown short and without terminal escapes
+    hostile = {"terminated": {"exitCode": 1, "reason": "OOMKilled", "message": "\x1b[2J\x1b]0;pwned\x07" + "m" * 999}}
+    assert handle._observe(_pod("Failed", hostile)) == 1
+    assert "\x1b" not in handle.stderr_text().decode() and len(handle.stderr_text()) < 1000
     assert handle._observe(None) == -int(signal.SIGKILL)
 
     fresh = PodHandle(K8sBackend(K8sSettings(start_timeout_s=60)), spec)
