@@ -52,12 +52,12 @@ def test_a_target_imports_only_the_module_it_names() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _run_job(tmp_path: Path, target: str, args: dict) -> list[dict]:
+def _run_job(tmp_path: Path, target: str, args: dict, cwd: Path | None = None) -> list[dict]:
     payload = JobPayload(job_id="j1", agent="a", kind="sleep", target=target, args=args, run_dir="runs/j1")
     env = {**os.environ, "W2S_WORKSPACE": str(tmp_path), "W2S_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
            "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-I", "-m", "trainer.jobs"], input=payload.dumps(), capture_output=True,
-                         env=env, check=True, timeout=120)
+                         env=env, check=True, timeout=120, cwd=cwd)
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
@@ -72,3 +72,18 @@ def test_python_I_job_body_refuses_an_unregistered_target(tmp_path: Path) -> Non
     assert events[-1]["event"] == "failed"
     assert "is not a registered job kind" in events[-1]["error"] and "sleep (trainer.jobs.builtin:sleep_job)" in \
         events[-1]["error"]
+
+
+def test_a_module_planted_in_the_workspace_is_never_imported(tmp_path: Path) -> None:
+    """The agent plants `trainer/jobs/evil.py` (and a `trainer` package, `sitecustomize`) in its workspace, the job's
+    cwd, and names it as the target: refused without running a line of it."""
+    marker = tmp_path / "ran"
+    body = f"open({str(marker)!r}, 'w').write('planted code ran')\ndef run(spec, ctx):\n    return {{}}\n"
+    for rel in ("trainer/__init__.py", "trainer/jobs/__init__.py", "trainer/jobs/evil.py", "sitecustomize.py",
+                "usercustomize.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(body)
+    for target in ("trainer.jobs.evil:run", "trainer.jobs.\uff45vil:run", "trainer.jobs.evil.x:run"):
+        events = _run_job(tmp_path, target, {}, cwd=tmp_path)
+        assert events[-1]["event"] == "failed" and "is not a registered job kind" in events[-1]["error"], target
+    assert not marker.exists()
