@@ -111,15 +111,26 @@ def argument_error_text(tool: str, error: PydanticValidationError) -> str:
     tool (`call[get_submission_tool]`), a documentation URL and the whole input, none of which helps a client."""
     parts = []
     for detail in error.errors(include_url=False, include_context=False)[:MAX_SHOWN_ERRORS]:
-        where = ".".join(str(part) for part in detail["loc"]) or "arguments"
+        where = _cut(".".join(str(part) for part in detail["loc"]) or "arguments")  # a key is the caller's too
         text = f"{where}: {detail['msg'][:1].lower()}{detail['msg'][1:]}"
         if detail["type"] not in ("missing", "missing_argument") and "input" in detail:
-            shown = repr(detail["input"])
-            text += f" (got {shown if len(shown) <= MAX_SHOWN_INPUT else shown[:MAX_SHOWN_INPUT] + '...'})"
+            text += f" (got {_cut(_shown(detail['input'], repr))})"
         parts.append(text)
     more = error.error_count() - len(parts)
     listed = "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
     return f"invalid arguments for {tool}: {listed}. Send values that match the tool's input schema (tools/list)."
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN_INPUT else text[:MAX_SHOWN_INPUT] + "..."
+
+
+def _shown(value: Any, show: Callable[[Any], str]) -> str:
+    """`show(value)`, or what it is when Python will not write it out (an integer of more than 4300 digits)."""
+    try:
+        return show(value)
+    except ValueError:
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else type(value).__name__
 
 
 def _out_of_range(value: Any, where: str = "") -> tuple[str, int] | None:
@@ -149,8 +160,8 @@ class ArgumentErrors(Middleware):
         huge = _out_of_range(context.message.arguments or {})
         if huge is not None:
             log.info("refused a call of %s: an integer out of range", context.message.name)
-            got = str(huge[1]) if len(str(huge[1])) <= MAX_SHOWN_INPUT else f"{str(huge[1])[:MAX_SHOWN_INPUT]}..."
-            raise ValidationError(f"invalid arguments for {context.message.name}: {huge[0]}: must be an integer from "
+            got = _cut(_shown(huge[1], str))
+            raise ValidationError(f"invalid arguments for {context.message.name}: {_cut(huge[0])}: must be an integer from "
                                   f"{INT64[0]} to {INT64[1]} (got {got}). Send values that match the tool's input "
                                   "schema (tools/list).", log_level=logging.INFO)
         try:

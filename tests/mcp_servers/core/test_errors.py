@@ -118,6 +118,10 @@ def server_log() -> Iterator[list[logging.LogRecord]]:
                                                                  "(got 9223372036854775808)")),
     ({"submission_id": 2**62, "tags": [1, -(2**70)]}, "tags.1: must be an integer from"),
     ({"submission_id": 10**200}, "(got 100000000000000000000000000000000000000000000000000000000000...)"),
+    # past Python's 4300-digit limit on writing an integer out: refused by its field, not an internal error
+    ({"submission_id": 10**5000}, "submission_id: must be an integer from"),
+    ({"submission_id": 1, "tags": [-(10**5000)]}, "(got an integer of 16610 bits)"),
+    ({"submission_id": 1, "k" * 100_000: 1}, "kkkkkkkkkk...: unexpected keyword argument"),  # a key shown cut
     ({"submission_id": 1, "page": {"offset": -1}}, "page.offset: input should be greater than or equal to 0"),
     ({"submission_id": "x" * 500}, "(got 'xxxxxxxxx"),
     ({"submission_id": "a\x00b"}, "(got 'a\\x00b')"),
@@ -200,3 +204,9 @@ def _integer_arguments(schema: dict[str, Any]) -> Iterator[tuple[str, str, Any]]
                 yield name, name, 2**63
             elif option.get("type") == "array" and option.get("items", {}).get("type") == "integer":
                 yield name, f"{name}.0", [2**63]
+
+
+def test_argument_error_text_shows_an_integer_python_will_not_write_out() -> None:
+    with pytest.raises(PydanticValidationError) as caught:
+        TypeAdapter(str).validate_python(10**5000)
+    assert "(got an integer of 16610 bits)" in argument_error_text("t", caught.value)
