@@ -18,6 +18,8 @@ ALLOWED = {
                                                 "leaderboard), with the attackers of attacks.py",
     "tests/mcp_servers/jobs/test_tools_node.py": "wait_job from the official TypeScript SDK (Node) against a real "
                                                  "train server",
+    "tests/mcp_servers/test_typescript_clients.py": "every server's tools from the official TypeScript SDK (Node): "
+                                                    "schemas, results, argument errors, wrong-scope tokens",
     "tests/sandbox/test_compose.py": "compose.yaml, a deployment file rather than a module, against the sandbox "
                                      "policy",
     "tests/trainer/features/test_features_train_server.py": "the feature-head tier through the real train and "

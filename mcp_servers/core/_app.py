@@ -80,7 +80,9 @@ class ScopeMiddleware:
     """A live token without this server's scope gets 403 `insufficient_scope` (RFC 6750) naming the scope.
 
     Without it fastmcp answers 401 as for a garbage token, and clients such as the MCP Inspector then start an
-    OAuth login that cannot succeed. Unknown and revoked tokens still get fastmcp's 401.
+    OAuth login that cannot succeed. Unknown and revoked tokens still get fastmcp's 401. The error is in the JSON
+    body only, with no `WWW-Authenticate` challenge: the TypeScript SDK (so the Inspector) answers an
+    `insufficient_scope` challenge with an OAuth upscoping flow, which fails on OAuth discovery and hides the text.
     """
 
     def __init__(self, app: ASGIApp, tokens: TokenStore, server: str) -> None:
@@ -99,11 +101,9 @@ class ScopeMiddleware:
     async def _forbid(self, send: Send, agent: str) -> None:
         text = (f"this token (agent {agent}) lacks the {self.server} scope; mint one with "
                 f"`w2s-admin tokens mint {agent} --server {self.server}`")
-        body = json.dumps({"error": "insufficient_scope", "error_description": text}).encode()
-        challenge = f'Bearer error="insufficient_scope", scope="{self.server}", error_description="{text}"'
+        body = json.dumps({"error": "insufficient_scope", "scope": self.server, "error_description": text}).encode()
         await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"www-authenticate", challenge.encode("latin-1", "replace"))]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 

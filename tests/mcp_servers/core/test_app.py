@@ -93,7 +93,9 @@ async def test_http_health_401_and_identity(state: Path) -> None:
             wrong_scope = await http.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {other}"})
             assert wrong_scope.status_code == 403
             assert "lacks the grader scope" in wrong_scope.json()["error_description"]
-            assert 'error="insufficient_scope"' in wrong_scope.headers["www-authenticate"]
+            assert wrong_scope.json()["error"] == "insufficient_scope" and wrong_scope.json()["scope"] == "grader"
+            # No challenge header: the TypeScript SDK answers one with an OAuth upscoping flow (tests/node/sweep.mjs).
+            assert "www-authenticate" not in wrong_scope.headers
         transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
         async with Client(transport) as client:
             assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
@@ -243,3 +245,38 @@ def test_nothing_outside_the_jobs_package_imports_its_private_modules() -> None:
                     [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
                 offenders += [f"{relative}:{node.lineno} {m}" for m in modules if m.startswith("mcp_servers.jobs._")]
     assert offenders == []
+
+
+PRIVATE_TRAINER_IMPORTS_LEFT = {
+    "benchmarks/measure_testbed.py": {"trainer.ideas._common", "trainer.ideas._registry"},
+    "benchmarks/fast_tier_bench.py": {"trainer.ideas._registry"},
+}
+"""Files not yet moved to the public names (`trainer.ideas.IdeaContext`, `trainer.ideas.fit_and_predict`); an entry
+that no longer offends fails the test, so the list only shrinks."""
+
+
+def _private_trainer_imports(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "trainer":
+            if any(part.startswith("_") for part in node.module.split(".")):
+                found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if a.name.startswith("_")}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names
+                      if a.name.split(".")[0] == "trainer" and any(p.startswith("_") for p in a.name.split("."))}
+    return found
+
+
+def test_nothing_outside_the_trainer_imports_its_private_modules() -> None:
+    """The trainer's public API is its packages' `__init__` (trainer.paths, trainer.jobs.JobPayload, ...); only the
+    trainer itself and tests reach `trainer.*._module`."""
+    sample = "from trainer import _paths, paths\nimport trainer.jobs._kinds\nfrom trainer.jobs._protocol import X"
+    assert _private_trainer_imports(ast.parse(sample)) == {"trainer._paths", "trainer.jobs._kinds", "trainer.jobs._protocol"}
+    offenders: dict[str, set[str]] = {}
+    for folder in ("mcp_servers", "orchestrator", "sandbox", "benchmarks", "prompts", "scripts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            found = _private_trainer_imports(ast.parse(path.read_text(), str(path)))
+            if found:
+                offenders[str(path.relative_to(ROOT))] = found
+    assert offenders == PRIVATE_TRAINER_IMPORTS_LEFT

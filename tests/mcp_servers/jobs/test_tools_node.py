@@ -1,4 +1,4 @@
-"""wait_job from the official TypeScript MCP SDK (node/wait_job.mjs, the SDK pinned in node/package.json) against a
+"""wait_job from the official TypeScript MCP SDK (tests/node/wait_job.mjs, the SDK pinned in tests/node/) against a
 real train server on loopback, following a real sandboxed job that runs past the SDK's 60 s request timeout."""
 
 from __future__ import annotations
@@ -6,32 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from mcp_servers.jobs._tools import DEFAULT_WAIT_S, HEARTBEAT_S
+from tests.mcp_servers.node_helpers import node_sdk
 from tests.mcp_servers.server_helpers import running
 
 pytestmark = [pytest.mark.bwrap, pytest.mark.slow]
-NODE_DIR = Path(__file__).with_name("node")
 SDK_TIMEOUT_S = 60.0
 JOB_S = DEFAULT_WAIT_S + SDK_TIMEOUT_S + 10  # the long call still waits past 60 s after the plain one's wait
 
 
 @pytest.fixture(scope="module")
 def node_client() -> Path:
-    """node/ with its node_modules (`.ci/run` installs them; else `npm ci` here); skipped without Node or npm."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed to run the TypeScript MCP SDK client (Node >= 18; CI has Node 20)")
-    if not (NODE_DIR / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
-        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-                              timeout=600, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"`npm ci` in {NODE_DIR} failed (no npm registry?): {done.stderr.strip()[-500:]}")
-    return NODE_DIR / "wait_job.mjs"
+    return node_sdk() / "wait_job.mjs"
 
 
 async def test_the_typescript_sdk_waits_past_its_60_s_timeout_on_progress(node_client: Path, servers: dict,
