@@ -77,7 +77,7 @@ class IdempotencyKeys:
 
     def check(self, key: str | None) -> None:
         """Refuse a malformed key (None, no key, passes)."""
-        if key is not None and not IDEMPOTENCY_KEY.match(key):
+        if key is not None and (not isinstance(key, str) or not IDEMPOTENCY_KEY.fullmatch(key)):  # `$` allows a \n
             raise self.refuse(KEY_RULE, self.key_fix or
                               f"send a fresh uuid4 per new {self.what}, and the same one when retrying it")
 

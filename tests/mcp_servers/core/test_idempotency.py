@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,7 +108,8 @@ def test_keys_are_scoped_per_agent(engine: Engine) -> None:
     assert theirs.note_id != mine.note_id and _notes(engine) == 2
 
 
-@pytest.mark.parametrize("key", ["", "has space", "quote'", "x" * 129, "semi;colon", "slash/"])
+@pytest.mark.parametrize("key", ["", "has space", "quote'", "x" * 129, "semi;colon", "slash/", "k-1\n", "x" * 128 + "\n",
+                                 "k\x00", "\uff11", "\u0430bc", "k-1\u200b"])  # a trailing newline, NUL, look-alikes
 def test_a_malformed_key_is_refused_before_anything_is_stored(engine: Engine, key: str) -> None:
     with pytest.raises(NoteError, match="idempotency_key must be 1-128 of letters") as e:
         post(engine, "alice", "hello", key)
@@ -154,3 +156,36 @@ def test_the_key_is_stored_in_the_write_transaction(engine: Engine, tmp_path: Pa
     with sqlite3.connect(tmp_path / "notes.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM test_core_note_idempotency").fetchone() == (0,)
     assert post(engine, "alice", "t", "k").text == "t" and _notes(engine) == 1
+
+
+def test_another_agent_replaying_a_key_never_reads_the_first_answer(engine: Engine) -> None:
+    """Bob read Alice's key (a log, a shared file) and sends her very request with it: he gets a write of his own,
+    never her answer."""
+    mine = post(engine, "alice", "alice's secret note", "0b7e1d2c-4f9c-4a57-9d1e-3c2b1a0f9e8d")
+    theirs = post(engine, "bob", "alice's secret note", "0b7e1d2c-4f9c-4a57-9d1e-3c2b1a0f9e8d")
+    assert theirs.note_id != mine.note_id and _notes(engine) == 2
+
+
+def test_racing_calls_with_one_key_store_once(tmp_path: Path) -> None:
+    """Eight calls with one key at once, each on its own engine (as separate server processes would be): one note,
+    one answer for all."""
+    init_tables(create_sqlite_engine(tmp_path / "notes.db"), CoreNote, CoreNoteKey)
+    start = threading.Barrier(8)
+    answers: list[NoteAnswer] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        engine = create_sqlite_engine(tmp_path / "notes.db")
+        start.wait()
+        try:
+            answers.append(post(engine, "alice", "once", "race-1"))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and len(answers) == 8 and len({a.note_id for a in answers}) == 1
+    assert _notes(create_sqlite_engine(tmp_path / "notes.db")) == 1
