@@ -8,8 +8,10 @@ Run it: `w2s run --idea template --dataset sentiment --seeds 0 --set temperature
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from trainer.ideas._common import fit_and_predict
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
@@ -17,7 +19,7 @@ from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, registe
 
 @dataclass
 class TemplateConfig(IdeaConfig):
-    temperature: float = 0.5
+    temperature: Annotated[float, Field(gt=0.0, le=100.0)] = 0.5
     """Weak labels are re-tempered in log-odds space; < 1 sharpens them."""
 
 

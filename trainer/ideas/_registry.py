@@ -10,7 +10,7 @@ read them even by accident.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, is_dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ import numpy as np
 
 from trainer._registry import Registry
 from trainer.data import PublicSplit, load_split
-from trainer.training import TrainConfig
+from trainer.training import TrainConfig, apply_overrides, check_fields
 from trainer.weak import WeakArtifact, WeakConfig, build_weak_artifact, default_weak_train
 
 
@@ -42,6 +42,11 @@ class IdeaConfig:
     """How the weak supervisor is trained on train_label (cached as a weak artifact)."""
     strong: TrainConfig = field(default_factory=default_strong_train)
     """How the strong student is trained."""
+
+    def __post_init__(self) -> None:
+        # An idea's options carry their bounds next to their docs (`Annotated[float, Field(ge=0, le=1)]`), like
+        # TrainConfig's; a config built directly in code is checked against them too, not only one built from data.
+        check_fields(self)
 
 
 @dataclass
@@ -124,19 +129,7 @@ def get_idea(name: str) -> IdeaSpec:
 
 
 def make_config(name: str, **overrides: Any) -> IdeaConfig:
-    """The idea's config with overrides; `weak.x` / `strong.x` keys reach into the two TrainConfigs, and so do
+    """The idea's config with overrides, every value checked by the config classes (`ConfigError` naming the field
+    path, e.g. `strong.lr` or `contamination`); `weak.x` / `strong.x` keys reach into the two TrainConfigs, and so do
     `weak` / `strong` given as dicts of fields (`{"strong": {"tier": "head"}}`, what JSON clients send)."""
-    spec = get_idea(name)
-    config = spec.config_cls()
-    known = {f.name for f in fields(config)}
-    for key, value in overrides.items():
-        head, _, rest = key.partition(".")
-        if rest and head in ("weak", "strong"):
-            setattr(config, head, getattr(config, head).updated(**{rest: value}))
-        elif key in ("weak", "strong") and isinstance(value, dict):
-            setattr(config, key, getattr(config, key).updated(**value))
-        elif key in known:
-            setattr(config, key, value)
-        else:
-            raise ValueError(f"idea {name!r} has no option {key!r}; options: {', '.join(sorted(known))}")
-    return config
+    return apply_overrides(get_idea(name).config_cls(), overrides)

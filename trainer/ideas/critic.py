@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
+from pydantic import Field
 
 from trainer.classifier import detect_kind, render_prompt
 from trainer.data import BinaryRow, PreferenceRow, Row
@@ -23,32 +25,38 @@ from trainer.ideas._common import consistency_fix, fit_and_predict, group_ids, m
 from trainer.ideas._elicit import choice_keys
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
 from trainer.inference import predict_proba
-from trainer.training import train
+from trainer.training import ConfigError, model_problem, train
 
 
 @dataclass
 class CriticConfig(IdeaConfig):
-    critic_model: str = "smollm2-135m"
+    critic_model: Annotated[str, Field(min_length=1, max_length=1024)] = "smollm2-135m"
     """Causal LM that writes critiques (the reference uses the strong model itself)."""
-    max_new_tokens: int = 24
+    max_new_tokens: Annotated[int, Field(ge=1, le=4096)] = 24
     """Critique length in tokens."""
-    grpo_steps: int = 2
+    grpo_steps: Annotated[int, Field(ge=0, le=100_000)] = 2
     """GRPO updates of the critic (0 skips the RL step)."""
-    grpo_rows: int = 16
+    grpo_rows: Annotated[int, Field(ge=1, le=100_000_000)] = 16
     """train_label rows used as GRPO prompts."""
-    num_generations: int = 2
+    num_generations: Annotated[int, Field(ge=2, le=256)] = 2
     """Critiques sampled per prompt in GRPO (the group the advantage is computed over)."""
-    batch_size: int = 16
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 16
     """Generation batch size."""
-    label_rows: int | None = None
+    label_rows: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
     """Judge trained on about this many train_label rows (whole consistency groups, random per seed; None = all).
     Generation dominates CPU time."""
-    unlabel_rows: int | None = None
+    unlabel_rows: Annotated[int, Field(ge=1, le=100_000_000)] | None = None
     """Strong student trained on the judge's labels of this many train_unlabel rows (None = all)."""
     fix_labels: bool = True
     """Harden the judge's scores with the consistency fix where rows have groups (one True per group), else at the
     quantile matching train_label's class ratio. At 0.5, a 200-row judge called 97.5 % of sentiment rows True and
     the student learned one class (transfer 0.5)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        problem = model_problem(self.critic_model)
+        if problem:
+            raise ConfigError("critic_model", problem)
 
 
 def judge_labels(probs: np.ndarray, groups: Sequence[str | None], positive_rate: float,

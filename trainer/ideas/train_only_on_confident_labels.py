@@ -1,21 +1,29 @@
 """`train_only_on_confident_labels`: drop rows whose weak confidence is in the uncertain band, then SFT."""
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from trainer.ideas._common import fit_and_predict
 from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, register_idea
+from trainer.training import ConfigError
 
 
 @dataclass
 class ConfidentConfig(IdeaConfig):
-    low: float = 0.25
+    low: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
     """Rows with weak P(class 1) in [low, high] are dropped (the reference's band)."""
-    high: float = 0.75
+    high: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
     """Upper edge of the dropped band."""
-    min_rows: int = 32
+    min_rows: Annotated[int, Field(ge=1, le=100_000_000)] = 32
     """If fewer rows survive, widen nothing and keep the most confident `min_rows` instead."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.low > self.high:
+            raise ConfigError("low", f"the band's lower edge {self.low} is above high={self.high}")
 
 
 @register_idea("train_only_on_confident_labels", ConfidentConfig)

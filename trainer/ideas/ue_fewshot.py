@@ -12,8 +12,10 @@ accuracy exactly 0.5 before this rule).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from trainer.classifier import detect_kind, load_classifier, render_prompt
 from trainer.ideas._common import balance, consistency_fix, fit_and_predict, groups_of, members_of
@@ -25,13 +27,14 @@ from trainer.probes import knn_indices
 
 @dataclass
 class FewShotConfig(IdeaConfig):
-    shots: tuple[int, ...] = (2, 4, 16)
+    shots: Annotated[tuple[Annotated[int, Field(ge=1, le=1024)], ...],
+                     Field(strict=False, min_length=1, max_length=16)] = (2, 4, 16)
     """Demonstrations per pass."""
-    verbalizer: str = "This text is {choice}."
+    verbalizer: Annotated[str, Field(min_length=1, max_length=1024)] = "This text is {choice}."
     """Encoders: verbalization for the zero-shot start (see ue_zeroshot)."""
-    temperature: float = 0.05
+    temperature: Annotated[float, Field(gt=0.0, le=100.0)] = 0.05
     """Encoders: zero-shot cosine temperature."""
-    mix: float = 0.5
+    mix: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     """Encoders: weight of the neighbours' vote against the row's own score in each pass."""
     balance: bool = True
     """Class-balance the final pseudo-labels before SFT."""

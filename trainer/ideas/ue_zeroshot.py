@@ -4,8 +4,10 @@ No weak labels are used at all. On encoders the zero-shot score is cosine simila
 """
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 
 from trainer.ideas._common import balance, consistency_fix, fit_and_predict, group_normalize, groups_of
 from trainer.ideas._elicit import zero_shot_scores
@@ -14,9 +16,9 @@ from trainer.ideas._registry import IdeaConfig, IdeaContext, IdeaResult, registe
 
 @dataclass
 class ZeroShotConfig(IdeaConfig):
-    verbalizer: str = "This text is {choice}."
+    verbalizer: Annotated[str, Field(min_length=1, max_length=1024)] = "This text is {choice}."
     """Encoders: how a binary row's choice is verbalized before comparing it with the text."""
-    temperature: float = 0.05
+    temperature: Annotated[float, Field(gt=0.0, le=100.0)] = 0.05
     """Encoders: cosine margins are divided by this before the sigmoid."""
     balance: bool = True
     """Subsample the majority pseudo-label so both classes are equally frequent."""

@@ -7,10 +7,12 @@ from trainer.training._schema import (
     ConfigError,
     FieldDoc,
     apply_overrides,
+    check_fields,
     config_from_dict,
     config_to_dict,
     describe_fields,
 )
+from trainer.training._tracking import find_mlflow_run
 
 __all__ = [
     "LORA_TARGETS",
@@ -20,10 +22,12 @@ __all__ = [
     "TrainResult",
     "apply_overrides",
     "build_model",
+    "check_fields",
     "config_from_dict",
     "config_to_dict",
     "describe_fields",
     "epoch_batches",
+    "find_mlflow_run",
     "lora_targets",
     "lr_factor",
     "model_problem",

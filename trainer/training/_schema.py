@@ -103,6 +103,28 @@ def apply_overrides(config: T, overrides: dict[str, Any], path: str = "") -> T:
     return config_from_dict(type(config), data, path)
 
 
+def check_fields(config: Any) -> None:
+    """Check each field of a plain config dataclass built directly (not through `config_from_dict`) against its
+    annotation and bounds, strictly; refused like `config_from_dict` refuses, naming the field. pydantic dataclasses
+    check themselves; this is for the ideas' configs, which subclass a plain dataclass."""
+    cls = type(config)
+    problems: list[tuple[str, str]] = []
+    for name, adapter in _field_adapters(cls).items():
+        value = getattr(config, name)
+        try:
+            adapter.validate_python(value, strict=True)
+        except ValidationError:
+            problems.append((name, f"expected {expected_of(_property(cls, [name])) or 'a valid value'}, got {_shown(value)}"))
+    if problems:
+        raise ConfigError(problems)
+
+
+@cache
+def _field_adapters(cls: type) -> dict[str, TypeAdapter[Any]]:
+    hints = get_type_hints(cls, include_extras=True)
+    return {f.name: TypeAdapter(hints[f.name]) for f in dataclasses.fields(cls)}
+
+
 def _field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
@@ -151,7 +173,9 @@ def validation_problems(exc: ValidationError, cls: type, path: str = "") -> Conf
         else:
             expected = expected_of(_property(cls, loc)) or error["msg"].lower()
             problems.append((_join(path, *loc), f"expected {expected}, got {_shown(error['input'])}"))
-    return ConfigError(problems)
+    # One problem per field: a bad item of a list also fails the list's own length check (same path, same words).
+    first = {p: m for p, m in reversed(problems)}
+    return ConfigError([(p, first[p]) for p in dict.fromkeys(p for p, _ in problems)])
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

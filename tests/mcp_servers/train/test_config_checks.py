@@ -43,6 +43,8 @@ def test_config_errors_name_the_path_inside_config() -> None:
         idea_config("vanilla_w2s", "sentiment", {"dataset": "other"})
     with pytest.raises(JobError, match="unknown idea 'nope'"):
         idea_config("nope", "sentiment", {})
+    with pytest.raises(JobError, match=r"^config.contamination: expected a number in \[0, 1\), got 1.5"):
+        idea_config("probe_w2s", "sentiment", {"contamination": 1.5})
 
 
 def _workspace(compute_env) -> Path:

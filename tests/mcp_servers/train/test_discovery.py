@@ -39,3 +39,8 @@ async def test_describe_training_lists_names_and_field_bounds(servers: dict, com
     assert "aux_coef" in {p["name"] for p in logconf["params"]} and logconf["summary"]
     confident = next(idea for idea in answer["ideas"] if idea["name"] == "train_only_on_confident_labels")
     assert {p["name"] for p in confident["params"]} == {"low", "high", "min_rows"}
+    low = next(p for p in confident["params"] if p["name"] == "low")
+    assert (low["minimum"], low["maximum"], low["expected"]) == (0, 1, "a number in [0, 1]")
+    probe = next(idea for idea in answer["ideas"] if idea["name"] == "probe_w2s")
+    modes = next(p for p in probe["params"] if p["name"] == "mode")
+    assert modes["choices"] == ["relabel", "filter"]

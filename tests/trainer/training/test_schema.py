@@ -38,8 +38,8 @@ def test_overrides_reach_nested_configs_by_dotted_key_or_dict() -> None:
     ({"strong": {"nope": 1}}, "config.strong.nope: unknown field"),
     ({"nope": 1}, "config.nope: unknown field; FewShotConfig fields: dataset, seed, weak, strong, shots"),
     ({"seed.x": 1}, "config.seed: is not a nested config"),
-    ({"mix": "half"}, "config.mix: expected a number, got 'half'"),
-    ({"shots": "2,4"}, "config.shots: expected a list (an integer each), got '2,4'"),
+    ({"mix": "half"}, "config.mix: expected a number in [0, 1], got 'half'"),
+    ({"shots": "2,4"}, "config.shots: expected a list of 1 to 16 items (an integer in [1, 1024] each), got '2,4'"),
 ])
 def test_bad_overrides_name_the_full_field_path(overrides: dict, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
