@@ -130,14 +130,8 @@ def validate(genome: Genome, dataset: str, extra: dict[str, Any] | None = None) 
     try:
         config = make_config(genome.idea, dataset=dataset, **genome.config(0, extra))
         make_loss(config.strong.loss, **config.strong.loss_params)
-        if genome.idea == "probe_w2s":
-            from trainer.probes import make_probe
-
-            make_probe(config.probe)  # type: ignore[attr-defined]
     except (TypeError, ValueError, KeyError) as exc:
         raise InvalidGenome(f"{genome.describe()}: {exc}") from None
-    if config.strong.lr <= 0 or config.strong.epochs <= 0 or config.strong.lora_r < 1:
-        raise InvalidGenome(f"{genome.describe()}: lr, epochs and lora_r must be positive")
     return genome
 
 

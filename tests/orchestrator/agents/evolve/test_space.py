@@ -36,11 +36,14 @@ def test_genome_round_trip_key_and_config() -> None:
     (Genome("vanilla_w2s", postprocess="shuffle"), "postprocess"),
     (Genome("vanilla_w2s", {"weak.lr": 1e-3}), "weak model"),
     (Genome("vanilla_w2s", {"strong.device": "cuda"}), "device"),
-    (Genome("vanilla_w2s", {"low": 0.2}), "no option 'low'"),
+    (Genome("vanilla_w2s", {"low": 0.2}), "low: unknown field"),
     (Genome("vanilla_w2s", {"strong.loss": "no_such_loss"}), "no_such_loss"),
     (Genome("vanilla_w2s", {"strong.loss": "logconf", "strong.loss_params": {"bogus": 1}}), "bogus"),
     (Genome("probe_w2s", {"probe": "no_such_probe"}), "no_such_probe"),
     (Genome("vanilla_w2s", {"strong.lr": -1.0}), "lr: expected a number in"),
+    (Genome("vanilla_w2s", {"strong.epochs": 0.0}), r"strong.epochs: expected a number in \[0.001, 100\]"),
+    (Genome("vanilla_w2s", {"strong.lora_r": 0}), r"strong.lora_r: expected an integer in \[1, 4096\]"),
+    (Genome("probe_w2s", {"contamination": 1.0}), r"contamination: expected a number in \[0, 1\)"),
 ])
 def test_invalid_genomes_are_named(genome: Genome, message: str) -> None:
     with pytest.raises(InvalidGenome, match=message):
