@@ -25,10 +25,11 @@ def model_problem(name: str) -> str | None:
     from trainer.models import registered_models
 
     models = registered_models()
-    if name in models or _PATH_OR_HF_ID.fullmatch(name):
+    # printable: a bidi override, a C1 escape or a line separator in a name would spoof where it is shown
+    if name in models or (_PATH_OR_HF_ID.fullmatch(name) and name.isprintable()):
         return None
     return (f"unknown model {name!r}: not a registry name ({', '.join(sorted(models))}), an HF id (owner/name) "
-            "or a path (a name with a '/', e.g. ./my-model)")
+            "or a path (printable, with a '/', e.g. ./my-model)")
 
 
 @dataclass(config=ConfigDict(strict=True, extra="forbid", use_attribute_docstrings=True))

@@ -50,7 +50,7 @@ def test_bad_values_name_the_field_path_and_what_it_takes(data: dict, message: s
 def test_models_are_registry_names_hf_ids_or_paths_and_nothing_is_fetched() -> None:
     for name in ("minilm-l6", "Qwen/Qwen3-4B-Base", "runs/train-1/checkpoint", "/models/my-model", "./local"):
         assert TrainConfig(model=name).model == name
-    for name in ("gpt2", "mpnet", "", "a\nb/c"):
+    for name in ("gpt2", "mpnet", "", "a\nb/c", "a/\u202egnp.exe", "a/\x9b2J", "a/b\u2028c", "a/\u200bb"):
         with pytest.raises(ValueError, match="model"):
             TrainConfig.from_dict({"model": name})
 
