@@ -83,7 +83,7 @@ def describe() -> TrainingDescription:
     return TrainingDescription(
         models=[ModelChoice(name=n, kind=s.kind.value, hf_id=s.hf_id, description=s.description)
                 for n, s in sorted(registered_models().items())],
-        model_rule="a registry name above, or any HF id (owner/name) or path (a name with a '/'), used as is; "
+        model_rule="a registry name above, or any HF id (owner/name) or path (printable, with a '/'), used as is; "
                    "a bare name that is not registered is refused",
         losses=[Choice(name=n, summary=_module_summary(c), params=describe_fields(c))
                 for n, c in sorted(registered_losses().items())],
