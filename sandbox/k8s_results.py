@@ -35,6 +35,8 @@ from sandbox._spec import INSIDE_WORKSPACE, SandboxSpec
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_DEPTH = 64
+NAME_MAX = 255
+"""Bytes of one path component on Linux file systems (a longer one would fail as ENAMETOOLONG, its name in full)."""
 MAX_CHAINED_HEADERS = 4
 """Extended headers before one member (PAX, GNU long name and long link): tarfile recurses once per header."""
 MAX_SKIPPED_LISTED = 200
@@ -123,7 +125,7 @@ def _checked_info(limits: ResultLimits) -> type[tarfile.TarInfo]:
 
 
 def clean_name(raw: str) -> list[str]:
-    """The components of a member name, refused when it is absolute, climbs, or carries NUL."""
+    """The components of a member name, refused when it is absolute, climbs, carries NUL or is too long."""
     if "\0" in raw or raw.startswith("/"):
         raise ResultsRefused(f"member name {printable(raw, 200)!r} is absolute or carries NUL")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
@@ -131,6 +133,8 @@ def clean_name(raw: str) -> list[str]:
         raise ResultsRefused(f"member name {printable(raw, 200)!r} climbs out with '..'")
     if len(parts) > MAX_DEPTH:
         raise ResultsRefused(f"member name {printable(raw, 200)!r} is deeper than {MAX_DEPTH} levels")
+    if any(len(os.fsencode(p)) > NAME_MAX for p in parts):
+        raise ResultsRefused(f"member name {printable(raw, 200)!r} has a part over {NAME_MAX} bytes")
     return parts
 
 

@@ -88,7 +88,8 @@ def test_a_link_on_the_host_is_never_written_through(tmp_path: Path) -> None:
     assert target.read_text() == "keep"
 
 
-@pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a/../../escape.txt", "d/" * 70 + "f"])
+@pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a/../../escape.txt", "d/" * 70 + "f",
+                                  "a/" + "n" * 256, "\u00e9" * 128])
 def test_names_that_leave_the_workspace_are_refused(tmp_path: Path, name: str) -> None:
     host = tmp_path / "ws"
     host.mkdir()
