@@ -9,11 +9,11 @@ from mcp_servers.grader._cli import grader_app
 from mcp_servers.grader._demo import demo
 from mcp_servers.grader._results_cli import results_app
 from mcp_servers.grader.datasets._cli import app as data_app
-from trainer.models._cli import app as models_app
+from trainer.models import cli_app
 
 app = typer.Typer(help="w2s-lab operator commands (trusted side: these read labels and secrets).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-app.add_typer(models_app, name="models")
+app.add_typer(cli_app(), name="models")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(replica_app, name="replica")
 app.add_typer(grader_app, name="grader")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from sandbox import SandboxHandle
-from trainer.jobs._protocol import MAX_LINE_BYTES
+from trainer.jobs import MAX_LINE_BYTES
 
 MAX_METRICS = 64
 MAX_RESULT_BYTES = 256 * 1024

@@ -29,7 +29,7 @@ from mcp_servers.jobs._ray_task import EXIT, NODE, run_job
 from mcp_servers.jobs._runner import JobRunner, _Running
 from mcp_servers.jobs._sandboxed import JobSandbox
 from mcp_servers.jobs._settings import ComputeSettings
-from trainer.jobs._protocol import JobPayload
+from trainer.jobs import JobPayload
 
 log = logging.getLogger(__name__)
 CAPACITY_EVERY_S = 2.0

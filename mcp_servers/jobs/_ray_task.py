@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from mcp_servers.jobs._events import bounded_lines
 from mcp_servers.jobs._sandboxed import JobSandbox
-from trainer.jobs._protocol import JobPayload
+from trainer.jobs import JobPayload
 
 NODE = "node"
 EXIT = "exit"

@@ -30,7 +30,7 @@ from mcp_servers.jobs._models import JobRow, JobState
 from mcp_servers.jobs._queue import JobQueue
 from mcp_servers.jobs._sandboxed import JobSandbox
 from sandbox import Backend, SandboxHandle
-from trainer.jobs._protocol import JobPayload
+from trainer.jobs import JobPayload
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5

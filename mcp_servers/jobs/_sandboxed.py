@@ -17,7 +17,7 @@ import sandbox
 from mcp_servers.core import workspace_of
 from sandbox import Backend, ResourceLimits, SandboxHandle, SandboxSpec, get_backend
 from sandbox._spec import INSIDE_SRC
-from trainer.jobs._protocol import JobPayload
+from trainer.jobs import JobPayload
 
 log = logging.getLogger(__name__)
 # Host settings a job may inherit: thread counts and tokenizer noise, nothing that names a path or holds a secret.

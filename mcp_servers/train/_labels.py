@@ -16,7 +16,7 @@ from pathlib import Path
 from mcp_servers.jobs import JobError, JobQueue, JobState, read_workspace_file, relative_path
 from trainer import paths
 from trainer.data import PublicSplit, target_of
-from trainer.jobs._artifacts import OWN_ARTIFACTS
+from trainer.jobs import OWN_ARTIFACTS
 from trainer.predictions import PredictionsFormatError, parse_predictions
 from trainer.weak import load_weak_artifact
 

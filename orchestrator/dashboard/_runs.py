@@ -133,7 +133,7 @@ def mlflow_run(job: Job) -> str | None:
     """The id of the operator's MLflow run tagged with this job's run folder, if MLflow is configured here."""
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         return None
-    from trainer.training._tracking import find_mlflow_run
+    from trainer.training import find_mlflow_run
 
     return find_mlflow_run(job.id)
 

@@ -6,9 +6,10 @@ private, no network. The job gets its spec on stdin and answers with JSON lines 
 never touches the jobs database, and it writes only into its own `runs/<job id>/` of the workspace.
 """
 
+from trainer.jobs._artifacts import OWN_ARTIFACTS
 from trainer.jobs._context import JobCancelled, JobContext
 from trainer.jobs._kinds import JOB_KINDS, JobFn, JobKind, job_kind, register_job_kind
-from trainer.jobs._protocol import EVENTS, JobPayload
+from trainer.jobs._protocol import EVENTS, MAX_LINE_BYTES, JobPayload
 
-__all__ = ["EVENTS", "JOB_KINDS", "JobCancelled", "JobContext", "JobFn", "JobKind", "JobPayload", "job_kind",
-           "register_job_kind"]
+__all__ = ["EVENTS", "JOB_KINDS", "MAX_LINE_BYTES", "OWN_ARTIFACTS", "JobCancelled", "JobContext", "JobFn", "JobKind",
+           "JobPayload", "job_kind", "register_job_kind"]

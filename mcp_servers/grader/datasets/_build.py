@@ -11,7 +11,7 @@ from mcp_servers.grader.datasets._manifest import build_manifest, write_manifest
 from mcp_servers.grader.datasets._prepare import prepare_dataset
 from mcp_servers.grader.datasets._store import LabelStore
 from mcp_servers.grader.datasets.testbeds import get_testbed
-from trainer._paths import W2SPaths, paths
+from trainer import W2SPaths, paths
 from trainer.data import jsonl_line, sha256_file, write_jsonl
 
 

