@@ -19,6 +19,7 @@ from mcp_servers.jobs import (
     relative_path,
 )
 from trainer.data import list_datasets
+from trainer.jobs import job_kind
 from trainer.models import ModelKind, resolve_model
 from trainer.predictions import PredictionsFormatError, parse_predictions
 
@@ -98,7 +99,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         spec = {"dataset": dataset, "split": split, "checkpoint": _checkpoint(checkpoint) if checkpoint else None,
                 "model": model, "batch_size": batch_size, "max_length": max_length}
         job_id = f"predict-{secrets.token_hex(6)}"
-        return queue.submit(agent, "predict", "trainer.jobs.predict:run_predict_job", spec, f"runs/{job_id}",
+        return queue.submit(agent, "predict", job_kind("predict").target, spec, f"runs/{job_id}",
                             job_id=job_id, idempotency_key=idempotency_key, request=asked)
 
     @app.mcp.tool(annotations=READ_ONLY)
