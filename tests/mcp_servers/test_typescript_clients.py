@@ -7,10 +7,8 @@ no OAuth flow)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,91 +17,85 @@ from fastmcp import Client
 
 from mcp_servers.core import ServerApp, TokenStore
 from mcp_servers.jobs import JobState
+from tests.mcp_servers.client_sweep import Sweep, call, check, node_sweep, python_sweep
 from tests.mcp_servers.compute_fixtures import compute_env, servers  # noqa: F401  (fixtures of the compute servers)
 from tests.mcp_servers.node_helpers import node_sdk
-from tests.mcp_servers.server_helpers import running
-
-Call = dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def sweep_script() -> Path:
-    return node_sdk() / "sweep.mjs"
+@pytest.fixture(params=["typescript", "python"])
+def sweep(request: pytest.FixtureRequest) -> Sweep:
+    """The sweep by the TypeScript SDK (skipped without Node), then by the Python SDK with jsonschema."""
+    return node_sweep(node_sdk() / "sweep.mjs") if request.param == "typescript" else python_sweep
 
 
-async def sweep(script: Path, app: ServerApp[Any], token: str, wrong_scope_token: str,
-                calls: list[Call]) -> dict[str, Any]:
-    """Run sweep.mjs against `app` served on loopback; its JSON answer."""
-    plan = {"token": token, "wrong_scope_token": wrong_scope_token, "calls": calls}
-    async with running(app.http_app()) as url:
-        node = await asyncio.create_subprocess_exec(
-            shutil.which("node") or "node", str(script), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(node.communicate(json.dumps(plan | {"url": f"{url}/mcp"}).encode()), 120)
-    assert node.returncode == 0, err.decode()[-3000:]
-    return json.loads(out.decode().splitlines()[-1])
+async def test_a_result_off_its_output_schema_is_caught(sweep: Sweep, w2s_home: Path) -> None:
+    """The sweep's point: a tool whose structuredContent breaks its declared outputSchema (an integer sent as 1.5, an
+    optional field as null where the schema has no null) fails the call, in either client."""
+    app = ServerApp("grader")
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "note": {"type": "string"}},
+              "required": ["n"]}
+
+    @app.mcp.tool(output_schema=schema, annotations={"readOnlyHint": True})
+    def off_schema() -> dict[str, Any]:
+        return {"n": 1.5, "note": None}
+
+    @app.mcp.tool(output_schema=schema)
+    def on_schema(n: int) -> dict[str, Any]:
+        return {"n": n}
+
+    tokens = TokenStore(app.settings.tokens_db)
+    answer = await sweep(app, tokens.mint("alice", ["grader"]), tokens.mint("bob", ["findings"]),
+                         [call("on_schema", n=2), call("off_schema"), call("on_schema", n="two")])
+    good, bad, refused = answer["calls"]
+    assert good["threw"] is None and good["structured"] == {"n": 2}, good
+    assert bad["threw"] is not None and "n" in bad["threw"] and "note" in bad["threw"], bad
+    assert refused["is_error"] and "n" in refused["text"], refused
 
 
-def call(name: str, **arguments: Any) -> Call:
-    return {"name": name, "arguments": arguments}
-
-
-def check(answer: dict[str, Any], server: str, bad: str) -> dict[str, dict[str, Any]]:
-    """The checks every server passes; the calls that succeeded by name (the last of each), for server checks.
-
-    `bad` names the argument of the one call planned to fail."""
-    assert answer["list_error"] is None, answer["list_error"]
-    tools = {t["name"]: t for t in answer["tools"]}
-    assert all(t["output_schema"] for t in tools.values()), tools
-    *calls, refused = answer["calls"]
-    failed = [c for c in calls if c["threw"] is not None or c["is_error"]]
-    assert not failed, json.dumps(failed, indent=1)[:4000]
-    called = {c["name"] for c in calls}
-    read_only = {name for name, t in tools.items() if t["read_only"]}
-    assert read_only <= called, f"read-only tools the sweep did not call: {read_only - called}"
-    assert called - read_only, "no write tool called"
-    # A bad argument: a tool result with isError naming the argument, which the SDK hands back without throwing.
-    assert refused["threw"] is None and refused["is_error"] is True, refused
-    assert bad in refused["text"] and len(refused["text"]) < 2000, refused["text"]
-    # No server declares resources or prompts; one that does has them listed by the SDK without error.
-    caps = answer["capabilities"]
-    assert ("resources" in answer) == ("resources" in caps) and ("prompts" in answer) == ("prompts" in caps)
-    # A live token without this server's scope: 403 whose text says which scope and how to get it, as the SDK's
-    # error too; with an auth provider (as the Inspector's) no OAuth step runs.
-    wrong = answer["wrong_scope"]
-    assert wrong["status"] == 403, wrong
-    description = json.loads(wrong["body"])["error_description"]
-    assert f"lacks the {server} scope" in description, wrong
-    assert f"lacks the {server} scope" in wrong["client_error"], wrong
-    assert not wrong["oauth_steps"], json.dumps(wrong, indent=1)
-    assert f"lacks the {server} scope" in (wrong["oauth_error"] or ""), wrong
-    return {c["name"]: c for c in calls}
-
-
-async def test_grader(sweep_script: Path, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_grader(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`toy` (calibrated, ID and OOD parts) closed with private scores published beforehand; `pref` (no calibration:
+    the PGRs and references are null) open for the sweep's writes."""
+    from mcp_servers.core import create_sqlite_engine
     from mcp_servers.grader import build_server
+    from mcp_servers.grader._board import publish
+    from mcp_servers.grader._finals import select_final
+    from mcp_servers.grader._service import Grader, GraderSettings
     from tests.mcp_servers.grader.conftest import build_env
 
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     env = build_env(w2s_home, test_groups=20)
-    preds = [0.9 if t else 0.2 for t in env.truth["toy"]]
+    grader = Grader(GraderSettings(), create_sqlite_engine(env.settings.db_path("grader")))
+    alice, bob = (TokenStore(env.settings.tokens_db).verify(env.tokens[a]) for a in ("alice", "bob"))
+    truth = env.truth["toy"]
+    first = grader.submit(alice, "toy", [float(t) for t in truth], idea="a", seed=0).submission_id
+    grader.submit(alice, "toy", [0.5] * len(truth), note="flat")
+    select_final(grader, alice, "toy", [first])
+    bobs = grader.submit(bob, "toy", [0.9 if t else 0.2 for t in truth], idea="vanilla", seed=1).submission_id
+    publish(grader, "toy", w2s_home / "published")
     calls = [call("list_datasets"),
-             call("submit_predictions", dataset="toy", predictions=preds, idea="vanilla", seed=1),
-             call("submit_predictions", dataset="pref", predictions=[0.5] * len(env.truth["pref"])),
-             call("get_submission", submission_id="{{1.submission_id}}"),
-             call("get_submission", submission_id="{{2.submission_id}}"),
+             call("get_submission", submission_id=bobs),
              call("leaderboard", dataset="toy"),
              call("final_submissions", dataset="toy"),
-             call("select_final_submissions", dataset="toy", submission_ids=["{{1.submission_id}}"]),
-             call("final_submissions", dataset="toy"),
-             call("leaderboard", dataset="toy"),
+             call("submit_predictions", dataset="pref", predictions=[0.5] * len(env.truth["pref"]), note="n",
+                  idempotency_key="k"),
+             call("submit_predictions", dataset="pref", predictions=[1.0] * len(env.truth["pref"])),
+             call("get_submission", submission_id="{{5.submission_id}}"),
+             call("final_submissions", dataset="pref"),
+             call("select_final_submissions", dataset="pref", submission_ids=["{{4.submission_id}}"]),
+             call("leaderboard", dataset="pref"),
+             call("final_submissions", dataset="pref"),
              call("get_submission", submission_id="seven")]
-    done = check(await sweep(sweep_script, build_server(), env.tokens["bob"], env.tokens["carol"], calls),
-                 "grader", "submission_id")
-    assert len(done["final_submissions"]["structured"]["submission_ids"]) == 1
+    answer = await sweep(build_server(), env.tokens["bob"], env.tokens["carol"], calls)
+    done = check(answer, "grader", "submission_id")
+    board = answer["calls"][2]["structured"]
+    assert board["closed"] and {e["private_accuracy"] is None for e in board["entries"]} == {True, False}, board
+    assert done["final_submissions"]["structured"]["submission_ids"] == [done["select_final_submissions"]
+                                                                         ["structured"]["submission_ids"][0]]
+    closed = done["leaderboard"]["arguments"]["dataset"] == "pref"  # the last leaderboard read is pref's
+    assert closed and done["leaderboard"]["structured"]["entries"][0]["pgr"] is None
 
 
-async def test_findings(sweep_script: Path, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_findings(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp_servers.findings import build_server
     from tests.mcp_servers.findings.findings_helpers import build_fenv
 
@@ -129,12 +121,12 @@ async def test_findings(sweep_script: Path, w2s_home: Path, monkeypatch: pytest.
              call("search_findings", agent="alice", family="ensemble", finding_type="result", limit=1),
              call("sync_findings", cursor=0, limit=1),
              call("read_finding", finding_id=0)]
-    done = check(await sweep(sweep_script, build_server(), fenv.tokens["alice"], fenv.tokens["grader-only"], calls),
+    done = check(await sweep(build_server(), fenv.tokens["alice"], fenv.tokens["grader-only"], calls),
                  "findings", "finding_id")
     assert done["read_finding"]["structured"]["title"] == "u"
 
 
-async def test_snapshot(sweep_script: Path, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_snapshot(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcp_servers.snapshot import SnapshotSettings, build_server
 
     monkeypatch.setenv("W2S_LITESTREAM", "false")
@@ -151,7 +143,7 @@ async def test_snapshot(sweep_script: Path, w2s_home: Path, monkeypatch: pytest.
              call("download_snapshot", snapshot_id="{{1.snapshot_id}}", inline=True),
              call("download_snapshot", snapshot_id="{{1.snapshot_id}}", into="restored"),
              call("get_snapshot", snapshot_id=-1)]
-    check(await sweep(sweep_script, build_server(settings), tokens.mint("alice", ["snapshot"]),
+    check(await sweep(build_server(settings), tokens.mint("alice", ["snapshot"]),
                       tokens.mint("carol", ["findings"]), calls), "snapshot", "snapshot_id")
     assert (workspace / "restored" / "src" / "train.py").read_text() == "print('hi')\n"
 
@@ -169,7 +161,7 @@ def _finished(compute: ServerApp[Any], kind: str, function: str, result: dict[st
 
 
 @pytest.mark.bwrap
-async def test_train(sweep_script: Path, servers: dict, compute_env) -> None:  # noqa: F811
+async def test_train(sweep: Sweep, servers: dict, compute_env) -> None:  # noqa: F811
     train = servers["train"]
     for compute in servers.values():  # both dispatch from one jobs db: stopped, jobs stay queued for the sweep
         compute.service.runner.stop()
@@ -186,13 +178,13 @@ async def test_train(sweep_script: Path, servers: dict, compute_env) -> None:  #
              call("cancel_job", job_id="{{2.id}}"),
              call("list_jobs"),
              call("job_status", job_id="x", log_lines=-3)]
-    done = check(await sweep(sweep_script, train, compute_env.tokens["alice"], compute_env.tokens["grader-only"],
+    done = check(await sweep(train, compute_env.tokens["alice"], compute_env.tokens["grader-only"],
                              calls), "train", "log_lines")
     assert done["cancel_job"]["structured"]["state"] == "cancelled", done["cancel_job"]
 
 
 @pytest.mark.bwrap
-async def test_predict(sweep_script: Path, servers: dict, compute_env) -> None:  # noqa: F811
+async def test_predict(sweep: Sweep, servers: dict, compute_env) -> None:  # noqa: F811
     from trainer.data import load_split
 
     predict = servers["predict"]
@@ -217,5 +209,5 @@ async def test_predict(sweep_script: Path, servers: dict, compute_env) -> None: 
              call("list_jobs", kind="predict"),
              call("cancel_job", job_id="{{3.id}}"),
              call("predict", dataset="sentiment", batch_size="many")]
-    check(await sweep(sweep_script, predict, compute_env.tokens["alice"], compute_env.tokens["grader-only"], calls),
+    check(await sweep(predict, compute_env.tokens["alice"], compute_env.tokens["grader-only"], calls),
           "predict", "batch_size")
