@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field
 
 from mcp_servers.findings._grader_link import GraderScore
 
+MAX_ID = 2**63 - 1
+"""The largest integer SQLite stores: the core's ArgumentErrors refuses anything above it for every tool, and the input
+schemas say so (`maximum`), so a client can read the range from tools/list."""
+
 FINDING_TYPES: tuple[str, ...] = ("result", "hypothesis", "insight", "negative", "error")
 """`result` must cite at least one of the author's own grader submissions."""
 

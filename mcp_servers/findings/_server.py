@@ -9,6 +9,7 @@ from pydantic import Field
 from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
 from mcp_servers.findings._models import (
     FINDING_TYPES,
+    MAX_ID,
     CommentResult,
     FindingView,
     PostResult,
@@ -32,7 +33,8 @@ def build_server(settings: FindingsSettings | None = None,
                     service=lambda server: FindingsService(settings, server.engine, tokens=server.tokens))
     service = app.service
     families = ", ".join(method_families())
-    FindingId = Annotated[int, Field(description="finding id (search_findings, shared_findings/INDEX.md)", ge=1)]
+    FindingId = Annotated[int, Field(description="finding id (search_findings, shared_findings/INDEX.md)", ge=1,
+                                     le=MAX_ID)]
 
     @app.mcp.tool(annotations=WRITES)
     @refusals
@@ -47,7 +49,7 @@ def build_server(settings: FindingsSettings | None = None,
         idea: Annotated[str, Field(description="short tag of the idea, as in submit_predictions", min_length=1,
                                    max_length=80)],
         method_family: Annotated[str, Field(description=f"one of: {families}")],
-        submission_ids: Annotated[list[int], Field(description="your grader submission ids behind this finding",
+        submission_ids: Annotated[list[Annotated[int, Field(ge=1, le=MAX_ID)]], Field(description="your grader submission ids behind this finding",
                                                    max_length=50)] = [],  # noqa: B006 - pydantic copies it
         config: Annotated[dict[str, Any] | None, Field(description="key hyperparameters (JSON object)")] = None,
         tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(description="free keywords",
@@ -71,7 +73,7 @@ def build_server(settings: FindingsSettings | None = None,
         = None,
         since: Annotated[datetime | None, Field(description="only findings posted at or after this time (ISO 8601)")]
         = None,
-        offset: Annotated[int, Field(ge=0, description="from next_offset of the previous page")] = 0,
+        offset: Annotated[int, Field(ge=0, le=MAX_ID, description="from next_offset of the previous page")] = 0,
         limit: Annotated[int, Field(ge=1, le=settings.max_page)] = 10,
     ) -> SearchPage:
         """Findings ranked by relevance to `query` (SQLite FTS5, bm25; title weighs most), filtered and paged."""
@@ -107,7 +109,8 @@ def build_server(settings: FindingsSettings | None = None,
     @app.mcp.tool(annotations=READ_ONLY)
     @refusals
     def sync_findings(
-        cursor: Annotated[int, Field(ge=0, description="0 the first time, then the cursor you were answered")] = 0,
+        cursor: Annotated[int, Field(ge=0, le=MAX_ID,
+                                     description="0 the first time, then the cursor you were answered")] = 0,
         limit: Annotated[int, Field(ge=1, le=settings.max_page)] = settings.max_page,
     ) -> SyncPage:
         """Export every finding changed after `cursor` (new, commented, voted on, re-scored) for a local copy."""

@@ -6,6 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+MAX_ID = 2**63 - 1
+"""The largest integer SQLite stores: the core's ArgumentErrors refuses anything above it for every tool, and the input
+schemas say so (`maximum`), so a client can read the range from tools/list."""
+
 
 class SkippedPath(BaseModel):
     path: str

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import Field
 
 from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
-from mcp_servers.snapshot._models import DownloadResult, SnapshotDetail, SnapshotPage, UploadResult
+from mcp_servers.snapshot._models import MAX_ID, DownloadResult, SnapshotDetail, SnapshotPage, UploadResult
 from mcp_servers.snapshot._service import SnapshotService, SnapshotSettings
 
 INSTRUCTIONS = """Code snapshots shared by every agent, kept outside the sandboxes. upload_snapshot stores your
@@ -21,14 +21,15 @@ def build_server(settings: SnapshotSettings | None = None,
     app = ServerApp("snapshot", settings, instructions=INSTRUCTIONS, local_token=local_token,
                     service=lambda server: SnapshotService(settings, server.engine, tokens=server.tokens))
     service = app.service
-    SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1)]
+    SnapshotId = Annotated[int, Field(description="snapshot id from upload_snapshot or list_snapshots", ge=1,
+                                      le=MAX_ID)]
 
     @app.mcp.tool(annotations=WRITES)
     @refusals
     def upload_snapshot(
         message: Annotated[str, Field(description="one line: what this code is", min_length=1, max_length=2000)],
         idea: Annotated[str | None, Field(description="idea tag, as in submit_predictions", max_length=80)] = None,
-        finding_id: Annotated[int | None, Field(description="the finding this code backs", ge=1)] = None,
+        finding_id: Annotated[int | None, Field(description="the finding this code backs", ge=1, le=MAX_ID)] = None,
         archive_b64: Annotated[str | None, Field(
             description=f"inline mode: base64 of a tar.gz of your code (at most {settings.inline_max_bytes} bytes); "
                         "leave out to snapshot your workspace")] = None,
@@ -44,8 +45,9 @@ def build_server(settings: SnapshotSettings | None = None,
     def list_snapshots(
         agent: Annotated[str | None, Field(description="only this agent's", max_length=64)] = None,
         idea: Annotated[str | None, Field(description="only this idea tag", max_length=80)] = None,
-        finding_id: Annotated[int | None, Field(description="only snapshots backing this finding", ge=1)] = None,
-        offset: Annotated[int, Field(ge=0)] = 0,
+        finding_id: Annotated[int | None, Field(description="only snapshots backing this finding", ge=1,
+                                                 le=MAX_ID)] = None,
+        offset: Annotated[int, Field(ge=0, le=MAX_ID)] = 0,
         limit: Annotated[int, Field(ge=1, le=settings.max_page)] = 20,
     ) -> SnapshotPage:
         """Snapshots of every agent, newest first."""

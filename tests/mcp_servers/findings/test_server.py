@@ -215,3 +215,24 @@ async def test_database_faults_answer_without_sql(fenv: FEnv) -> None:
     assert "its database or disk failed" in text and "stored nothing" in text, text
     assert not any(word in text for word in ("SQL", "INSERT", "findings_fts", str(fenv.home)))
     assert count(alice) == 0
+
+
+def integer_bounds(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """(minimum, maximum) of every integer argument of a tool's input schema, list items included."""
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        for option in prop.get("anyOf", [prop]):
+            option = option.get("items", option) if option.get("type") == "array" else option
+            if option.get("type") == "integer":
+                out[name] = (option.get("minimum"), option.get("maximum"))
+    return out
+
+
+async def test_integer_arguments_say_the_range_the_core_enforces(fenv: FEnv) -> None:
+    """Ids and offsets declare SQLite's range in the schema (the core's middleware refuses past it for every tool)."""
+    async with Client(build_server(local_token=fenv.tokens["alice"]).mcp) as client:
+        bounds = {(t.name, name): b for t in await client.list_tools() for name, b in integer_bounds(t.input_schema).items()}
+    assert {key for key in bounds if key[1].endswith(("_id", "_ids"))} >= {("read_finding", "finding_id"), ("post_finding", "submission_ids")}
+    for (tool, name), (low, high) in bounds.items():
+        assert high is not None and high <= 2**63 - 1, (tool, name)
+        assert low is not None and low >= (1 if name.endswith(("_id", "_ids")) else -1), (tool, name)

@@ -255,3 +255,24 @@ async def test_a_lost_object_is_the_operators_fault(senv: SEnv) -> None:
     with pytest.raises(ToolError, match="is missing. tell the operator") as info:
         await call(alice, "download_snapshot", snapshot_id=sid, inline=True)
     assert str(senv.home) not in str(info.value)
+
+
+def integer_bounds(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """(minimum, maximum) of every integer argument of a tool's input schema, list items included."""
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        for option in prop.get("anyOf", [prop]):
+            option = option.get("items", option) if option.get("type") == "array" else option
+            if option.get("type") == "integer":
+                out[name] = (option.get("minimum"), option.get("maximum"))
+    return out
+
+
+async def test_integer_arguments_say_the_range_the_core_enforces(senv: SEnv) -> None:
+    """Ids and offsets declare SQLite's range in the schema (the core's middleware refuses past it for every tool)."""
+    async with Client(build_server(local_token=senv.tokens["alice"]).mcp) as client:
+        bounds = {(t.name, name): b for t in await client.list_tools() for name, b in integer_bounds(t.input_schema).items()}
+    assert {key for key in bounds if key[1].endswith(("_id", "_ids"))} >= {("get_snapshot", "snapshot_id"), ("list_snapshots", "finding_id")}
+    for (tool, name), (low, high) in bounds.items():
+        assert high is not None and high <= 2**63 - 1, (tool, name)
+        assert low is not None and low >= (1 if name.endswith(("_id", "_ids")) else -1), (tool, name)
