@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -32,7 +33,7 @@ def build_parser(name: str) -> argparse.ArgumentParser:
     return parser
 
 
-def serve(build: Callable[[], ServerApp], argv: Sequence[str] | None = None, name: str | None = None,
+def serve(build: Callable[[], ServerApp[Any]], argv: Sequence[str] | None = None, name: str | None = None,
           settings_type: Callable[[], ServerSettings] = ServerSettings) -> int:
     """Parse the command line, build the server, replicate its db and run it until stopped.
 

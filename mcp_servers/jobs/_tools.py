@@ -10,7 +10,7 @@ a progress notification at least every `HEARTBEAT_S` while it waits, so one that
 # no `from __future__ import annotations`: fastmcp reads these signatures.
 import asyncio
 import time
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastmcp import Context
 from pydantic import Field
@@ -29,7 +29,7 @@ MAX_ROWS = 2**63 - 1
 JobId = Annotated[str, Field(description="id answered by start_training or predict", min_length=1, max_length=64)]
 
 
-def register_job_tools(app: ServerApp, queue: JobQueue) -> None:
+def register_job_tools(app: ServerApp[Any], queue: JobQueue) -> None:
     """Add the four job tools to `app`; every one is scoped to the calling agent's own jobs."""
 
     @app.mcp.tool(annotations=READ_ONLY)
