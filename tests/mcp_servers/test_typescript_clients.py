@@ -79,6 +79,8 @@ async def test_grader(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPa
              call("submit_predictions", dataset="pref", predictions=[0.5] * len(env.truth["pref"]), note="n",
                   idempotency_key="k"),
              call("submit_predictions", dataset="pref", predictions=[1.0] * len(env.truth["pref"])),
+             call("submit_predictions", dataset="pref", predictions=[0.5] * len(env.truth["pref"]), note="n",
+                  idempotency_key="k"),  # a replay: the first answer again
              call("get_submission", submission_id="{{5.submission_id}}"),
              call("final_submissions", dataset="pref"),
              call("select_final_submissions", dataset="pref", submission_ids=["{{4.submission_id}}"]),
@@ -112,12 +114,18 @@ async def test_findings(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.Monkey
                   tags=["x"]),
              call("post_finding", title="u", summary="s", body="b", finding_type="hypothesis", idea="other",
                   method_family="other"),
+             call("post_finding", title="u", summary="s", body="b", finding_type="hypothesis", idea="other",
+                  method_family="other", idempotency_key="k"),
+             call("post_finding", title="u", summary="s", body="b", finding_type="hypothesis", idea="other",
+                  method_family="other", idempotency_key="k"),
              call("comment_finding", finding_id="{{2.finding_id}}", body="nice"),
              call("vote_finding", finding_id=bobs.structured_content["finding_id"], value=1),
              call("read_finding", finding_id=bobs.structured_content["finding_id"]),
              call("read_finding", finding_id="{{2.finding_id}}"),
              call("read_finding", finding_id="{{3.finding_id}}"),
              call("search_findings", query="t", min_pgr=0.0),
+             call("search_findings", since="2020-01-01T00:00:00Z", min_pgr=0.1),
+             call("search_findings", since="2020-01-01"),
              call("search_findings", agent="alice", family="ensemble", finding_type="result", limit=1),
              call("sync_findings", cursor=0, limit=1),
              call("read_finding", finding_id=0)]
@@ -127,7 +135,9 @@ async def test_findings(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.Monkey
 
 
 async def test_snapshot(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_servers.findings import build_server as build_findings
     from mcp_servers.snapshot import SnapshotSettings, build_server
+    from tests.mcp_servers.snapshot.snapshot_helpers import member, tar_b64
 
     monkeypatch.setenv("W2S_LITESTREAM", "false")
     settings = SnapshotSettings()
@@ -136,14 +146,25 @@ async def test_snapshot(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.Monkey
     (workspace / "src").mkdir(parents=True)
     (workspace / "src" / "train.py").write_text("print('hi')\n")
     (workspace / "big.bin").write_bytes(b"x" * (settings.max_file_bytes + 1))  # skipped: a SkippedPath in the answer
+    alice = tokens.mint("alice", ["snapshot", "findings"])
+    async with Client(build_findings(local_token=alice).mcp) as findings:  # a finding for the snapshot to back
+        posted = await findings.call_tool("post_finding", {"title": "t", "summary": "s", "body": "b", "idea": "x",
+                                                           "finding_type": "insight", "method_family": "other"})
+    finding = posted.structured_content["finding_id"]
     calls = [call("list_snapshots"),
              call("upload_snapshot", message="first", idea="vanilla"),
+             call("upload_snapshot", message="inline", finding_id=finding, idempotency_key="k",
+                  archive_b64=tar_b64([(member("x.py"), b"x\n"), (member("run.sh", mode=0o755), b"echo\n")])),
+             call("upload_snapshot", message="inline", finding_id=finding, idempotency_key="k",
+                  archive_b64=tar_b64([(member("x.py"), b"x\n"), (member("run.sh", mode=0o755), b"echo\n")])),
+             call("get_snapshot", snapshot_id="{{2.snapshot_id}}"),
+             call("list_snapshots", finding_id=finding),
              call("get_snapshot", snapshot_id="{{1.snapshot_id}}"),
              call("list_snapshots", agent="alice", idea="vanilla", limit=1),
              call("download_snapshot", snapshot_id="{{1.snapshot_id}}", inline=True),
              call("download_snapshot", snapshot_id="{{1.snapshot_id}}", into="restored"),
              call("get_snapshot", snapshot_id=-1)]
-    check(await sweep(build_server(settings), tokens.mint("alice", ["snapshot"]),
+    check(await sweep(build_server(settings), alice,
                       tokens.mint("carol", ["findings"]), calls), "snapshot", "snapshot_id")
     assert (workspace / "restored" / "src" / "train.py").read_text() == "print('hi')\n"
 
@@ -165,14 +186,25 @@ async def test_train(sweep: Sweep, servers: dict, compute_env) -> None:  # noqa:
     train = servers["train"]
     for compute in servers.values():  # both dispatch from one jobs db: stopped, jobs stay queued for the sweep
         compute.service.runner.stop()
-    done_id, _ = _finished(train, "train", "trainer.jobs.train:run_train_job", {"accuracy": 0.75, "steps": 2})
+    done_id, run_dir = _finished(train, "train", "trainer.jobs.train:run_train_job", {"accuracy": 0.75, "steps": 2})
+    log = compute_env.settings.workspaces_dir / "alice" / run_dir / "log.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("step 1\r\x1b[32mstep 2\x1b[0m\nloss \xe9 0.5\n")
+    queue = train.service.queue
+    failed = queue.submit("alice", "train", "trainer.jobs.train:run_train_job", {})
+    assert queue.claim_next(1, os.getpid()) is not None
+    queue.finish(failed.id, JobState.FAILED, error="Traceback: boom", message="failed")
     calls = [call("describe_training"),
              call("list_jobs"),
              call("start_training", dataset="sentiment", recipe="weak", idempotency_key="k1"),
+             call("start_training", dataset="sentiment", recipe="weak", idempotency_key="k1"),
              call("job_status", job_id="{{2.id}}", log_lines=5),
              call("wait_job", job_id="{{2.id}}", max_wait_s=1),
-             call("job_status", job_id=done_id),
+             call("job_status", job_id=done_id, log_lines=10),
              call("wait_job", job_id=done_id),
+             call("job_status", job_id=failed.id, log_lines=10),
+             call("cancel_job", job_id=failed.id),
+             call("list_jobs", state="failed"),
              call("list_jobs", kind="train", state="queued", limit=5),
              call("cancel_job", job_id="{{2.id}}"),
              call("cancel_job", job_id="{{2.id}}"),
@@ -203,6 +235,7 @@ async def test_predict(sweep: Sweep, servers: dict, compute_env) -> None:  # noq
     calls = [call("list_jobs"),
              call("read_predictions", job_id=done_id),
              call("read_predictions", job_id=done_id, include_ids=True),
+             call("predict", dataset="sentiment", split="test", checkpoint="ckpt", idempotency_key="p-1"),
              call("predict", dataset="sentiment", split="test", checkpoint="ckpt", idempotency_key="p-1"),
              call("job_status", job_id="{{3.id}}"),
              call("wait_job", job_id="{{3.id}}", max_wait_s=1),
