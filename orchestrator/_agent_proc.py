@@ -93,7 +93,7 @@ class AgentProc:
             reason = f"exit status {code}" + (f": {tail}" if tail else "")
         spent = "budget" in reason.lower() and "spent" in reason.lower() or result.get("subtype") == \
             "error_max_budget_usd"
-        return SessionResult(code, reason[:1000], result.get("cost_usd"), result.get("num_turns"), spent)
+        return SessionResult(code, _printable(reason[:1000]), result.get("cost_usd"), result.get("num_turns"), spent)
 
     def _read(self, handle: SandboxHandle, transcript: Path) -> None:
         written = 0
@@ -125,6 +125,12 @@ class AgentProc:
             self.last_error = event["reason"][:1000]
         elif kind == "result":
             self.last_result = {k: event.get(k) for k in ("subtype", "is_error", "num_turns", "cost_usd")}
+
+
+def _printable(text: str) -> str:
+    """The agent's words (its error event, its stderr) as the operator's terminal may show them: control characters,
+    escape codes among them, written out as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _is_tool_use(message: object) -> bool:
