@@ -76,8 +76,9 @@ class AccessMiddleware(BaseHTTPMiddleware):
             return await call_next(request)
         presented = self._presented(request)
         if presented is None or not hmac.compare_digest(presented.encode(), self.token.encode()):
-            return PlainTextResponse("token required: open the URL the dashboard printed (…/?token=…) or send "
-                                     "'Authorization: Bearer <token>'", status_code=401)
+            return PlainTextResponse("token required: open the address with ?token=<token> once, or send "
+                                     "'Authorization: Bearer <token>' (the token: the dashboard's --token-file, "
+                                     "W2S_DASHBOARD_TOKEN, or the dashboard.token file it named)", status_code=401)
         if "token" in request.query_params:
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             target = URL(path=request.url.path, query=urlencode(rest))

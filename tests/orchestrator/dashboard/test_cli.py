@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from orchestrator.cli import app as orchestrator_app
-from orchestrator.dashboard import register, resolve_token
+from orchestrator.dashboard import TOKEN_FILE, register, resolve_token, save_generated_token
 from tests.mcp_servers.server_helpers import free_port
 from tests.orchestrator.dashboard.dash_helpers import DEnv
 
@@ -47,6 +48,20 @@ def test_resolve_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_token("0.0.0.0", tmp_path / "missing")
 
 
+def test_generated_token_is_saved_owner_only_and_replaced(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = save_generated_token(state, "a" * 43)
+    assert first == state / TOKEN_FILE and first.read_text() == "a" * 43 + "\n"
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("keep")
+    first.unlink()
+    first.symlink_to(elsewhere)  # a link planted at the name is replaced, not written through
+    assert save_generated_token(state, "b" * 43).read_text() == "b" * 43 + "\n"
+    assert elsewhere.read_text() == "keep" and not first.is_symlink()
+    assert sorted(p.name for p in state.iterdir()) == [TOKEN_FILE]  # no staged file left behind
+
+
 def _start(home: Path, port: int, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("W2S_")}
     env.update(W2S_HOME=str(home), PYTHONPATH=str(REPO))
@@ -59,8 +74,12 @@ def test_beyond_loopback_refuses_unauthenticated_requests(denv: DEnv) -> None:
     proc = _start(denv.home, port, "--host", "0.0.0.0")
     try:
         line = proc.stderr.readline()  # type: ignore[union-attr]
-        found = re.search(r"\?token=(\S+)", line)
-        assert found is not None, line
+        found = re.search(r"the generated token is in (.+)\)$", line.strip())
+        assert found is not None and "token=" not in line, line
+        saved = Path(found.group(1))
+        assert saved == denv.home / "private" / "state" / TOKEN_FILE and stat.S_IMODE(saved.stat().st_mode) == 0o600
+        token = saved.read_text().strip()
+        assert len(token) >= 32 and token not in line
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -72,7 +91,7 @@ def test_beyond_loopback_refuses_unauthenticated_requests(denv: DEnv) -> None:
                 time.sleep(0.1)
         assert refused.status_code == 401 and "Leaderboard" not in refused.text
         assert httpx.get(url + "/api/figures").status_code == 401
-        ok = httpx.get(url + "/", headers={"Authorization": f"Bearer {found.group(1)}"})
+        ok = httpx.get(url + "/", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200 and "Leaderboard: toy" in ok.text
     finally:
         proc.terminate()
