@@ -133,6 +133,7 @@ def check(answer: Answer, server: str, bad: str) -> dict[str, dict[str, Any]]:
     wrong = answer["wrong_scope"]
     assert wrong["status"] == 403 and wrong["www_authenticate"] is None, wrong
     assert f"lacks the {server} scope" in json.loads(wrong["body"])["error_description"], wrong
+    assert not any(answer.get("extras", {}).values()), answer["extras"]  # ping, log level, DELETE (TS SDK)
     if "client_error" in wrong:
         assert f"lacks the {server} scope" in wrong["client_error"], wrong
         assert not wrong["oauth_steps"], json.dumps(wrong, indent=1)

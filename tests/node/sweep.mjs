@@ -7,6 +7,7 @@
 // outputSchema with ajv), resources and prompts where the server declares them, then calls each planned tool in
 // order: callTool validates structuredContent against the tool's outputSchema and throws on a mismatch. A string
 // argument "{{i.field}}" is replaced by field of call i's structuredContent (ids made by an earlier call).
+// Ping, the log level where the server takes one, and the session's DELETE, as the Inspector sends them.
 // Then the wrong-scope token: the raw HTTP answer, the SDK's error without an auth provider, and whether the SDK
 // starts an OAuth flow with one (as the Inspector has). Prints one JSON object.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -34,7 +35,8 @@ function resolveRefs(value, results) {
 }
 
 const client = new Client({ name: "w2s-node-sweep", version: "0.0.0" });
-await client.connect(new StreamableHTTPClientTransport(url, bearer(plan.token)));
+const transport = new StreamableHTTPClientTransport(url, bearer(plan.token));
+await client.connect(transport);
 const capabilities = client.getServerCapabilities() ?? {};
 const out = { server: client.getServerVersion(), capabilities, tools: [], list_error: null, calls: [] };
 try {
@@ -48,6 +50,13 @@ if (capabilities.resources) {
   out.resource_templates = (await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate);
 }
 if (capabilities.prompts) out.prompts = (await client.listPrompts()).prompts.map((p) => p.name);
+// What the Inspector sends on connecting besides: a ping, and the log level where the server takes one.
+out.extras = {};
+for (const [name, request] of [["ping", () => client.ping()],
+                               ["logging", capabilities.logging ? () => client.setLoggingLevel("info") : null]]) {
+  if (!request) continue;
+  try { await request(); out.extras[name] = null; } catch (error) { out.extras[name] = String(error); }
+}
 
 for (const call of plan.calls) {
   const args = resolveRefs(call.arguments, out.calls);
@@ -60,6 +69,10 @@ for (const call of plan.calls) {
     out.calls.push({ name: call.name, arguments: args, threw: String(error), is_error: null, text: null,
                      structured: null });
   }
+}
+// The Inspector ends its session with a DELETE on disconnecting.
+try { await transport.terminateSession(); out.extras.terminate = null; } catch (error) {
+  out.extras.terminate = String(error);
 }
 await client.close();
 
