@@ -154,3 +154,47 @@ def test_log_timestamps_compare_in_time_order() -> None:
     assert _stamp(b"2026-11-29T13:00:00.5Z") > _stamp(b"2026-11-29T13:00:00.123456789Z")
     assert _stamp(b"2026-11-29T13:00:01Z") > _stamp(b"2026-11-29T13:00:00.999999999Z")
     assert _stamp(b"2026-11-29T13:00:00.1Z") == _stamp(b"2026-11-29T13:00:00.100000000Z")
+
+
+def test_a_hostile_results_stream_is_refused_and_the_session_still_ends(spec: SandboxSpec, tmp_path: Path) -> None:
+    """The end of a copy-mode session with the cluster's side played by a stand-in for kubectl (no cluster here):
+    the collect stream is the agent's (a good file, then a sparse member that would expand to 16 GiB), its stderr
+    carries escape codes. What came before the bad member stays as data, the refusal is recorded without escapes,
+    the leak scan still runs, and the pod and its Secret are deleted."""
+    import io
+    import sys
+    import tarfile
+
+    good = io.BytesIO()
+    with tarfile.open(fileobj=good, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("runs/out.json")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"{}"))
+        info = tarfile.TarInfo("holes")
+        info.pax_headers = {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": str(16 << 30)}
+        tar.addfile(info)
+    (tmp_path / "stream.tar").write_bytes(good.getvalue())
+    calls = tmp_path / "calls.jsonl"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"""#!{sys.executable}
+import json, sys
+args = sys.argv[1:]
+with open({str(calls)!r}, "a") as out:
+    out.write(json.dumps(args) + "\\n")
+if "exec" in args:
+    sys.stderr.write("skipped /w2s/workspace/\\x1b]0;owned\\x07\\x1b[2Jx: Permission denied\\n")
+    sys.stdout.buffer.write(open({str(tmp_path / "stream.tar")!r}, "rb").read())
+    sys.exit(1)
+""")
+    kubectl.chmod(0o755)
+    spec.workspace.mkdir(parents=True, exist_ok=True)
+    handle = PodHandle(K8sBackend(K8sSettings(kubectl=str(kubectl), results="copy")), spec)
+    handle._running.set()
+    handle._finish(0)
+    assert handle._code == 0 and handle.results is not None and handle.results.scan is not None
+    assert (spec.workspace / "runs" / "out.json").read_bytes() == b"{}" and not (spec.workspace / "holes").exists()
+    errors = handle.stderr_text().decode()
+    assert "refused" in errors and "sparse" in errors and "\x1b" not in errors and "\x07" not in errors, errors
+    deleted = [json.loads(line) for line in calls.read_text().splitlines() if "delete" in line]
+    assert {a[a.index("delete") + 1:a.index("delete") + 3][1] for a in deleted} == {"w2s-agent-evolve3",
+                                                                                  "w2s-agent-evolve3-secrets"}
