@@ -38,6 +38,7 @@ from mcp_servers.core._beneath import is_beneath_path
 from mcp_servers.jobs._events import readable_log
 from mcp_servers.jobs._lease import LeaseHolder, pid_space
 from mcp_servers.jobs._models import ADDED_COLUMNS, JobKey, JobRow, JobState, JobView, utcnow
+from trainer.jobs import job_kind
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOG_TAIL_BYTES = 16384
@@ -84,15 +85,19 @@ class JobQueue:
     def submit(self, agent: str, kind: str, target: str, spec: dict[str, Any], run_dir: str | None = None,
                job_id: str | None = None, idempotency_key: str | None = None,
                request: dict[str, Any] | None = None) -> JobView:
-        """Queue a job whose `spec` the caller has already validated. `target` is a `trainer.jobs` function run
-        inside the agent's sandbox; `run_dir` is relative to the agent's workspace (default `runs/<job id>`).
+        """Queue a job whose `spec` the caller has already validated. `target` is a registered job kind (its name or
+        its `trainer.jobs.job_kind(name).target`), run inside the agent's sandbox; `run_dir` is relative to the
+        agent's workspace (default `runs/<job id>`).
         With `idempotency_key`, the key and a digest of `request` (the client's arguments; default the spec) are
         stored in the job's transaction, and a repeated key answers the first job instead of queueing another."""
         _KEYS.check(idempotency_key)
         job_id = job_id or f"{kind}-{secrets.token_hex(6)}"
         run_dir = run_dir if run_dir is not None else f"runs/{job_id}"
-        if not target.startswith("trainer.jobs.") or ":" not in target:
-            raise ValueError(f"job target {target!r} must be a trainer.jobs function ('trainer.jobs.<m>:<f>')")
+        try:  # only a registered kind runs in the sandbox: refuse anything else now, not when a runner picks it up
+            target = job_kind(target).target  # a kind's name is taken too; the wire form is what is stored
+        except ValueError as exc:
+            raise ValueError(f"{exc} (submit a registered kind: its name or trainer.jobs.job_kind(name).target)") \
+                from None
         if not is_beneath_path(run_dir):
             raise ValueError(f"run_dir {run_dir!r} must be relative to the workspace, without '..'")
         digest = request_sha256(request if request is not None else {"kind": kind, "target": target, "spec": spec})

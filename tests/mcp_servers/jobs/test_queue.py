@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -5,9 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from mcp_servers.jobs import JobError, JobQueue, JobRow, JobState
+from trainer.jobs import job_kind
 
 SLEEP = "trainer.jobs.builtin:sleep_job"
 
@@ -104,9 +106,23 @@ def test_run_dirs_are_workspace_relative_and_targets_are_trainer_jobs(queue: Job
     for run_dir in ("/abs/runs/x", "runs/../../bob/runs/x", ""):
         with pytest.raises(ValueError, match="relative"):
             queue.submit("a", "sleep", SLEEP, {}, run_dir)
-    with pytest.raises(ValueError, match="trainer.jobs"):
-        queue.submit("a", "peek", "mcp_servers.jobs.builtin:sleep_job", {})
     assert len(queue.list(agent="a")) == 1
+
+
+@pytest.mark.parametrize("target", ["mcp_servers.jobs.builtin:sleep_job", "trainer.jobs.train:run",
+                                    "trainer.jobs.builtin:no_such_job", "trainer.jobs._fs:make_dirs_nofollow",
+                                    "trainer.jobs.nope:run", "sleep_job"])
+def test_an_unregistered_target_is_refused_at_submit_with_the_kinds(queue: JobQueue, target: str) -> None:
+    with pytest.raises(ValueError, match="job kind") as refused:
+        queue.submit("a", "peek", target, {})
+    assert all(name in str(refused.value) for name in ("sleep", "predict", "idea", "job_kind(name).target"))
+    assert queue.list(agent="a") == []  # nothing stored
+    by_target = queue.submit("a", "predict", job_kind("predict").target, {})
+    by_name = queue.submit("a", "sleep", "sleep", {"seconds": 0})
+    with Session(queue.engine) as session:
+        rows = session.exec(select(JobRow).where(JobRow.agent == "a")).all()
+    stored = {job.id: json.loads(job.spec)["target"] for job in rows}
+    assert stored == {by_target.id: "trainer.jobs.predict:run_predict_job", by_name.id: SLEEP}
 
 
 def test_a_repeated_idempotency_key_answers_the_first_job_and_queues_nothing(queue: JobQueue) -> None:

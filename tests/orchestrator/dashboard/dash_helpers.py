@@ -17,9 +17,10 @@ from mcp_servers.snapshot import SnapshotService, SnapshotSettings
 from orchestrator.dashboard._sources import Sources
 from tests.mcp_servers.grader.toy_grader import build_toy_grader, submit_toy
 from trainer import paths
+from trainer.jobs import job_kind
 
 AGENTS = ("alice", "bob")
-TRAIN_TARGET = "trainer.jobs.train:run"
+TRAIN_TARGET = job_kind("idea").target
 
 
 @dataclass
