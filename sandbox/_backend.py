@@ -23,6 +23,11 @@ class RunResult:
     timed_out: bool = False
 
 
+MAX_LINE_BYTES = 1 << 20
+"""The most `lines` reads at once: a longer line comes in pieces (an agent printing gigabytes without a newline
+must not grow the host's memory)."""
+
+
 class SandboxHandle(ABC):
     """A running agent process inside a sandbox."""
 
@@ -31,7 +36,8 @@ class SandboxHandle(ABC):
 
     @abstractmethod
     def lines(self) -> Iterator[bytes]:
-        """stdout line by line as it arrives (stderr goes to `stderr_text` / the backend's log)."""
+        """stdout line by line as it arrives, a line over MAX_LINE_BYTES in pieces (stderr goes to `stderr_text` /
+        the backend's log)."""
 
     @abstractmethod
     def poll(self) -> int | None: ...

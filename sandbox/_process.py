@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
-from sandbox._backend import SandboxHandle
+from sandbox._backend import MAX_LINE_BYTES, SandboxHandle
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -99,7 +99,8 @@ class ProcessHandle(SandboxHandle):
 
     def lines(self) -> Iterator[bytes]:
         assert self.process.stdout is not None
-        yield from iter(self.process.stdout.readline, b"")
+        stdout = self.process.stdout
+        yield from iter(lambda: stdout.readline(MAX_LINE_BYTES), b"")
 
     def stderr_text(self) -> bytes:
         try:

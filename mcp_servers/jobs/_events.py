@@ -69,12 +69,14 @@ def bounded_lines(handle: SandboxHandle) -> Iterator[bytes]:
     """stdout lines of `handle`, none longer than MAX_LINE_BYTES kept in memory (an endless line is skipped)."""
     process = getattr(handle, "process", None)
     stream = getattr(process, "stdout", None)
-    if stream is None:  # a backend without a local pipe (docker): its own line iterator
-        for line in handle.lines():
-            if len(line) <= MAX_LINE_BYTES:
-                yield line
-        return
     skipping = False
+    if stream is None:  # a backend without a local pipe (docker, k8s): its own lines, a long one in pieces
+        for line in handle.lines():
+            complete = line.endswith(b"\n")
+            if not skipping and complete and len(line) <= MAX_LINE_BYTES:
+                yield line
+            skipping = not complete  # a piece of a longer line: drop the rest of it too
+        return
     while True:
         chunk = stream.readline(MAX_LINE_BYTES + 1)
         if not chunk:

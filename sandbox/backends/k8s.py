@@ -20,6 +20,7 @@ host at the end of the session, and the pod and its Secret are deleted.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -30,7 +31,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox._backend import Backend, SandboxHandle, register
+from sandbox._backend import MAX_LINE_BYTES, Backend, SandboxHandle, register
 from sandbox._spec import SandboxSpec, check_policy
 from sandbox._user import prepare_workspace
 from sandbox.k8s import AGENT_UID, COLLECT_CONTAINER, COLLECT_TAR, documents, pod_name, secret_name
@@ -99,11 +100,19 @@ class PodHandle(SandboxHandle):
                 proc = self.kube.popen(*args, *([f"--since-time={last}"] if last else []),
                                        stderr=subprocess.DEVNULL)
                 assert proc.stdout is not None
+                piece = skip = False
                 try:
-                    for raw in proc.stdout:
+                    for raw in iter(functools.partial(proc.stdout.readline, MAX_LINE_BYTES), b""):
+                        # a line over MAX_LINE_BYTES comes in pieces: only the first one starts with its timestamp
+                        first, piece = not piece, not raw.endswith(b"\n")
+                        if not first:
+                            if not skip:
+                                yield raw
+                            continue
                         stamp, _, line = raw.partition(b" ")
                         at = _stamp(stamp)
-                        if last is not None and at <= _stamp(last.encode()):
+                        skip = last is not None and at <= _stamp(last.encode())
+                        if skip:
                             continue  # --since-time repeats the second it starts from
                         last = stamp.decode(errors="replace")
                         yield line

@@ -37,6 +37,32 @@ def test_an_endless_line_is_skipped_and_the_stream_goes_on(tmp_path: Path) -> No
     assert [parse_event(line) for line in lines] == [Result(event="result", result={"ok": 1})]
 
 
+
+def test_an_endless_line_from_a_remote_backend_is_skipped_too(tmp_path: Path) -> None:
+    """A backend without a local pipe (k8s, through a stand-in kubectl) hands a long line over in pieces: none of
+    them is taken for a line of its own (a piece could otherwise end in a well-formed event)."""
+    import sys
+
+    from sandbox.backends.k8s import K8sBackend, PodHandle
+    from sandbox.k8s_cluster import K8sSettings
+
+    forged = '{"event": "result", "result": {"forged": 1}}'
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"""#!{sys.executable}
+import sys
+w = sys.stdout.write
+w("2026-11-29T13:00:00Z " + "x" * ((3 << 20) - 21) + {forged!r} + "\\n")
+w('2026-11-29T13:00:01Z {{"event": "result", "result": {{"ok": 1}}}}\\n')
+""")
+    kubectl.chmod(0o755)
+    spec = SandboxSpec(agent_id="a1", workspace=tmp_path / "ws", command=["true"])
+    handle = PodHandle(K8sBackend(K8sSettings(kubectl=str(kubectl))), spec)
+    handle._running.set()
+    handle._ended.set()  # one log stream, then done
+    lines = list(bounded_lines(handle))
+    assert [parse_event(line) for line in lines] == [Result(event="result", result={"ok": 1})]
+
+
 TQDM_LOG = ("loading model\n"
             "\x1b[32mINFO\x1b[0m tokenizer ready\r\n"
             "Map:   0%|          | 0/40 [00:00<?, ? examples/s]\rMap:  50%|#####     | 20/40 [00:01<00:01]"

@@ -198,3 +198,25 @@ if "exec" in args:
     deleted = [json.loads(line) for line in calls.read_text().splitlines() if "delete" in line]
     assert {a[a.index("delete") + 1:a.index("delete") + 3][1] for a in deleted} == {"w2s-agent-evolve3",
                                                                                   "w2s-agent-evolve3-secrets"}
+
+
+def test_a_long_log_line_comes_in_bounded_pieces(spec: SandboxSpec, tmp_path: Path) -> None:
+    """`kubectl logs --timestamps` through a stand-in: a 3 MiB line comes in pieces of at most MAX_LINE_BYTES, the
+    timestamp taken off its first piece only (the rest are the agent's bytes, never parsed as timestamps)."""
+    import sys
+
+    from sandbox._backend import MAX_LINE_BYTES
+
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"""#!{sys.executable}
+import sys
+if "logs" in sys.argv:
+    sys.stdout.write("2026-11-29T13:00:00.5Z " + "y" * (3 * 2**20) + "\\n2026-11-29T13:00:01Z end\\n")
+""")
+    kubectl.chmod(0o755)
+    handle = PodHandle(K8sBackend(K8sSettings(kubectl=str(kubectl))), spec)
+    handle._running.set()
+    handle._ended.set()  # one log stream, then done
+    pieces = list(handle.lines())
+    assert max(len(p) for p in pieces) <= MAX_LINE_BYTES and len(pieces) >= 4
+    assert b"".join(pieces) == b"y" * (3 * 2**20) + b"\nend\n"
