@@ -228,10 +228,13 @@ class PodHandle(SandboxHandle):
                 self.results = self._collect() if self.settings.results == "copy" else Collected(shared=True)
                 try:
                     self.results.scan = scan_results(self.spec, self._fingerprint())
-                except OSError as exc:
-                    self._errors.append(f"leak scan over the workspace failed: {exc}")
+                except Exception as exc:  # whatever the agent's tree did to the scan, the Secret still goes
+                    log.error("k8s: leak scan of %s failed", self.pod, exc_info=exc)
+                    self._errors.append(f"leak scan over the workspace failed: {printable(str(exc))}")
                 found = bool(self.results.scan and self.results.scan["findings"])
-                (log.warning if found else log.info)("results of %s: %s", self.pod, self.results.summary())
+                (log.warning if found or self.results.scan is None else log.info)(
+                    "results of %s: %s", self.pod, self.results.summary() + ("" if self.results.scan else
+                                                                             "; NO LEAK SCAN"))
             for kind, name in (("pod", self.pod), ("secret", self.secret)):
                 try:
                     self.kube.delete(kind, name, grace_s=0)

@@ -220,3 +220,24 @@ if "logs" in sys.argv:
     pieces = list(handle.lines())
     assert max(len(p) for p in pieces) <= MAX_LINE_BYTES and len(pieces) >= 4
     assert b"".join(pieces) == b"y" * (3 * 2**20) + b"\nend\n"
+
+
+def test_a_failed_leak_scan_still_deletes_the_pod_and_its_secret(spec: SandboxSpec, tmp_path: Path) -> None:
+    """The Secret holds the agent's token: whatever breaks the end of the session's scan, it is deleted, and the
+    session says the scan did not run."""
+    import sys
+
+    calls = tmp_path / "calls.txt"
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(f"#!{sys.executable}\nimport sys\nopen({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
+    kubectl.chmod(0o755)
+    spec.workspace.mkdir(parents=True, exist_ok=True)
+    (spec.workspace / "notes.jsonl").write_text('{"id": "r1", "label": 1}\n' * 20)  # text the scanner reads
+    handle = PodHandle(K8sBackend(K8sSettings(kubectl=str(kubectl), results="shared")), spec)
+    handle._fingerprint = lambda: "not a fingerprint"  # the scanner fails on it, not with an OSError
+    handle._running.set()
+    handle._finish(0)
+    assert handle._code == 0 and "leak scan over the workspace failed" in handle.stderr_text().decode()
+    assert handle.results is not None and handle.results.scan is None
+    deleted = calls.read_text()
+    assert "delete pod w2s-agent-evolve3" in deleted and "delete secret w2s-agent-evolve3-secrets" in deleted
