@@ -8,7 +8,7 @@ scans, smoke tests). The workspace is the only thing that outlives a run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sandbox._spec import SandboxSpec
@@ -26,6 +26,32 @@ class RunResult:
 MAX_LINE_BYTES = 1 << 20
 """The most `lines` reads at once: a longer line comes in pieces (an agent printing gigabytes without a newline
 must not grow the host's memory)."""
+
+
+def chunk_lines(chunks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Lines out of a stream that arrives in chunks (docker's log stream), cut like `readline(limit)`: each piece
+    ends at a newline or is `limit` bytes long, so at most one chunk plus `limit` bytes are held at a time.
+
+    Only the bytes that arrived since the last chunk are searched for a newline: an agent printing a long line a
+    byte at a time costs linear time, not a rescan of what is held for every byte."""
+    held = bytearray()
+    for chunk in chunks:
+        searched = len(held)  # what is held has no newline in it (invariant kept below)
+        held += chunk
+        start = 0
+        while True:
+            end = held.find(b"\n", max(start, searched), start + limit)
+            if end >= 0:
+                yield bytes(held[start:end + 1])
+                start = end + 1
+            elif len(held) - start >= limit:
+                yield bytes(held[start:start + limit])
+                start += limit
+            else:
+                break
+        del held[:start]
+    if held:
+        yield bytes(held)
 
 
 class SandboxHandle(ABC):

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sandbox._backend import Backend, SandboxHandle, register
+from sandbox._backend import Backend, SandboxHandle, chunk_lines, register
 from sandbox._engine import Engine, EngineError, engine_from_env, parse_engine
 from sandbox._spec import (
     INSIDE_ARTIFACTS,
@@ -146,14 +146,7 @@ class ContainerHandle(SandboxHandle):
             self._secrets_file = None
 
     def lines(self) -> Iterator[bytes]:
-        buffer = b""
-        for chunk in self.container.logs(stream=True, follow=True, stdout=True, stderr=False):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                yield line + b"\n"
-        if buffer:
-            yield buffer
+        yield from chunk_lines(self.container.logs(stream=True, follow=True, stdout=True, stderr=False))
 
     def stderr_text(self) -> bytes:
         try:

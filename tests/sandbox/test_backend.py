@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import functools
+import io
+import os
+import random
+import threading
+
 import pytest
 
 from sandbox import NoSandboxError, backend_names, get_backend
+from sandbox._backend import MAX_LINE_BYTES, chunk_lines
 from sandbox.backends.bwrap import BwrapBackend
 from sandbox.backends.docker import DockerBackend
 
@@ -36,3 +43,39 @@ def test_named_backend_that_cannot_run_is_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(DockerBackend, "available", lambda self: "no engine")
     with pytest.raises(NoSandboxError, match="no engine"):
         get_backend("docker")
+
+
+def _pipe_chunks(payload: bytes, write_size: int) -> list[bytes]:
+    """`payload` written into a real pipe `write_size` bytes at a time by another thread, read back as it comes."""
+    r, w = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(w, "wb", buffering=0) as out:
+            for at in range(0, len(payload), write_size):
+                out.write(payload[at:at + write_size])
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    with os.fdopen(r, "rb", buffering=0) as src:
+        chunks = list(iter(lambda: src.read(1 << 16), b""))
+    writer.join(timeout=10)
+    return chunks
+
+
+def test_chunk_lines_cuts_a_line_without_newline_into_pieces_of_at_most_the_cap() -> None:
+    payload = b"x" * (3 * MAX_LINE_BYTES + 10) + b"\nok\n" + b"tail"
+    pieces = list(chunk_lines(_pipe_chunks(payload, 1 << 17)))
+    assert b"".join(pieces) == payload
+    assert max(map(len, pieces)) == MAX_LINE_BYTES
+    assert pieces[-2:] == [b"ok\n", b"tail"]
+    assert [len(p) for p in pieces[:4]] == [MAX_LINE_BYTES] * 3 + [11]
+
+
+def test_chunk_lines_cuts_like_readline_with_the_same_limit() -> None:
+    rng = random.Random(7)
+    payload = bytes(rng.choice(b"ab\n") if rng.random() < 0.3 else ord("c") for _ in range(5000))
+    payload += b"d" * 300  # a long last line with no newline
+    for limit in (1, 2, 7, 64):
+        expected = list(iter(functools.partial(io.BytesIO(payload).readline, limit), b""))
+        for write_size in (1, 3, 100, 4096):
+            assert list(chunk_lines(_pipe_chunks(payload, write_size), limit)) == expected, (limit, write_size)

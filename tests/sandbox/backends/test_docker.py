@@ -3,13 +3,17 @@ so nothing is started."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sandbox import SandboxSpec
+from sandbox._backend import MAX_LINE_BYTES
 from sandbox._spec import INSIDE_DATA, INSIDE_WORKSPACE
-from sandbox.backends.docker import AGENT_NETWORK, container_config
+from sandbox.backends.docker import AGENT_NETWORK, ContainerHandle, container_config
 from tests.sandbox.policy import check_agent, from_docker
 
 
@@ -110,3 +114,32 @@ def test_envfile_sets_only_the_agent_secrets_and_execs(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-I", "-m", "sandbox._envfile", str(bad), "--", "true"],
                           capture_output=True, text=True, check=False, cwd=tmp_path)
     assert done.returncode != 0 and "may not set" in done.stderr
+
+
+class _SocketLogs:
+    """What `ContainerHandle.lines` uses of the SDK's container: `logs(stream=True)` yields what the engine sends,
+    here read off a real socket (no engine runs on these machines)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def logs(self, **kwargs: object) -> Iterator[bytes]:
+        assert kwargs == {"stream": True, "follow": True, "stdout": True, "stderr": False}
+        with self.sock:
+            yield from iter(lambda: self.sock.recv(1 << 16), b"")
+
+
+def test_log_lines_come_at_most_max_line_bytes_at_a_time() -> None:
+    inside, outside = socket.socketpair()
+    payload = b"y" * (2 * MAX_LINE_BYTES + 5) + b'\n{"event": "done"}\n'
+
+    def send() -> None:
+        with outside:
+            outside.sendall(payload)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    pieces = list(ContainerHandle(_SocketLogs(inside), "a7").lines())
+    sender.join(timeout=10)
+    assert b"".join(pieces) == payload
+    assert [len(p) for p in pieces] == [MAX_LINE_BYTES, MAX_LINE_BYTES, 6, len(b'{"event": "done"}\n')]
