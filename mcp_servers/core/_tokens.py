@@ -28,8 +28,8 @@ ADMIN_SCOPE = "admin"
 AGENT_SCOPES: tuple[str, ...] = ("grader", "findings", "snapshot", "train", "predict")
 """Every server an agent may be given; `admin` is never among them."""
 TOKEN_PREFIX = "w2s_"
-_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_LAUNCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_LAUNCH_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}\Z")
 TOKEN_RE = re.compile(r"w2s_[A-Za-z0-9_-]{43}")
 """What a minted token looks like (`w2s_` + 43 url-safe characters); used to find tokens inside text."""
 

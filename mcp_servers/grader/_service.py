@@ -37,7 +37,7 @@ from mcp_servers.grader._scoring import PredictionError, hard_labels, score, sli
 from mcp_servers.grader.datasets import HiddenLabels, LabelStore
 from trainer import paths
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 MAX_INT = 2**63 - 1
 """Largest integer SQLite stores: every id and seed is bounded by it at the tool boundary."""
 

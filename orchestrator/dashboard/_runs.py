@@ -21,7 +21,7 @@ from orchestrator.dashboard._agents import Job, jobs
 from orchestrator.dashboard._findings import FindingDetail
 from orchestrator.dashboard._sources import Sources
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 MAX_METRICS_BYTES = 4 * 1024 * 1024
 MAX_RUNS = 5
 

@@ -13,7 +13,7 @@ from orchestrator.dashboard._board import epoch
 from orchestrator.dashboard._findings import SnapshotItem
 from orchestrator.dashboard._sources import Sources, rows
 
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}\Z")
 MAX_TEXT_BYTES = 256 * 1024
 MAX_DIFF_LINES = 2000
 MAX_DIFF_FILES = 100

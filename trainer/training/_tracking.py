@@ -12,7 +12,7 @@ from pathlib import Path
 
 RUN_DIR_TAG = "w2s.run_dir"
 JOB_TAG = "w2s.job_id"
-_JOB_ID = re.compile(r"^[a-z]+-[0-9a-f]{12}$")
+_JOB_ID = re.compile(r"^[a-z]+-[0-9a-f]{12}\Z")
 
 
 def job_id_of(folder: Path) -> str | None:

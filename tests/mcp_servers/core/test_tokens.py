@@ -64,6 +64,15 @@ def test_revoke_launch_revokes_only_that_launch(tmp_path: Path) -> None:
         store.revoke_launch("")
 
 
+def test_a_trailing_newline_is_refused_in_agent_names_and_launch_ids(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "tokens.db")
+    with pytest.raises(ValueError, match="agent name"):
+        store.mint("a1\n", ["grader"])
+    with pytest.raises(ValueError, match="launch id"):
+        store.mint("a1", ["grader"], launch="launch-1\n")
+    assert store.list() == []
+
+
 def test_old_database_is_migrated_in_place(tmp_path: Path) -> None:
     db = tmp_path / "tokens.db"
     with sqlite3.connect(db) as conn:  # the schema before tokens had a launch

@@ -33,6 +33,12 @@ def test_file_store_is_content_addressed_and_deduplicates(tmp_path: Path) -> Non
     assert len([p for p in (tmp_path / "store" / "objects").rglob("*") if p.is_file()]) == 2
     store.delete(digest)
     assert not store.exists(digest)
+
+
+def test_a_digest_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    store = FileObjectStore(tmp_path / "store")
+    with pytest.raises(ValueError, match="not a sha256"):
+        store.path("a" * 64 + "\n")
     with pytest.raises(ValueError):
         store.path("../../etc/passwd")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestrator.dashboard._agents import jobs
+from orchestrator.dashboard._agents import Job, jobs
 from orchestrator.dashboard._app import build_app
 from orchestrator.dashboard._findings import finding
-from orchestrator.dashboard._runs import finding_runs, linked_jobs, parse_metrics, read_run
+from orchestrator.dashboard._runs import finding_runs, linked_jobs, parse_metrics, read_run, run_location
 from tests.orchestrator.dashboard.browser_helpers import serving
 from tests.orchestrator.dashboard.dash_helpers import DEnv
 from trainer.training._tracking import JOB_TAG, RUN_DIR_TAG, find_mlflow_run, job_id_of, run_tags
@@ -49,6 +49,13 @@ def test_planted_links_are_not_followed(denv: DEnv, tmp_path: Path) -> None:
     assert read_run(denv.sources, job).curves == []
 
 
+def test_an_agent_name_with_a_trailing_newline_has_no_run_location(denv: DEnv) -> None:
+    job = Job(id="train-0123456789ab", agent="alice", kind="train", state="done", created_at=0.0, started_at=None,
+              finished_at=None, progress=1.0, message="", slot=None, run_dir="runs/train-0123456789ab")
+    assert run_location(denv.sources, job) is not None
+    assert run_location(denv.sources, job.model_copy(update={"agent": "alice\n"})) is None
+
+
 def test_parse_metrics_skips_garbage() -> None:
     raw = b'{"step": 1, "loss": 2.0, "ok": true}\nnot json\n[1, 2]\n{"loss": 1.0, "name": "x"}\n'
     curves = {c.name: c for c in parse_metrics(raw)}
@@ -60,6 +67,8 @@ def test_tracking_tags() -> None:
     assert job_id_of(folder) == "train-0123456789ab" and job_id_of(Path("/tmp/x")) is None
     assert run_tags(folder) == {RUN_DIR_TAG: str(folder), JOB_TAG: "train-0123456789ab"}
     assert find_mlflow_run("not a job id") is None
+    assert job_id_of(Path("/w/alice/runs/train-0123456789ab\n/strong")) is None
+    assert find_mlflow_run("train-0123456789ab\n") is None
 
 
 def test_run_logged_to_a_local_mlflow_store_is_found(denv: DEnv, tmp_path: Path,

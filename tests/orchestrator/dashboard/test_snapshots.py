@@ -38,6 +38,11 @@ def test_first_snapshot_has_no_parent(denv: DEnv) -> None:
 def test_read_object_takes_digests_only(denv: DEnv) -> None:
     assert read_object(denv.sources, "../../grader.db") is None
     assert read_object(denv.sources, None) is None
+    digest = "a" * 64 + "\n"  # `$` matched before a final newline: this name was opened
+    planted = denv.sources.snapshot_objects / digest[:2] / digest[2:]
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_bytes(b"planted")
+    assert read_object(denv.sources, digest) is None
 
 
 def test_huge_change_sets_list_files_past_the_cap_without_diffs(denv: DEnv, monkeypatch: pytest.MonkeyPatch) -> None:
