@@ -80,9 +80,10 @@ class ScopeMiddleware:
     """A live token without this server's scope gets 403 `insufficient_scope` (RFC 6750) naming the scope.
 
     Without it fastmcp answers 401 as for a garbage token, and clients such as the MCP Inspector then start an
-    OAuth login that cannot succeed. Unknown and revoked tokens still get fastmcp's 401. The error is in the JSON
-    body only, with no `WWW-Authenticate` challenge: the TypeScript SDK (so the Inspector) answers an
-    `insufficient_scope` challenge with an OAuth upscoping flow, which fails on OAuth discovery and hides the text.
+    OAuth login that cannot succeed. The error is in the JSON body only, with no `WWW-Authenticate` challenge: the
+    TypeScript SDK (so the Inspector) answers an `insufficient_scope` challenge with an OAuth upscoping flow, which
+    fails on OAuth discovery and hides the text. Unknown and revoked tokens get 401 `invalid_token` saying to ask the
+    operator for a token (fastmcp's text tells the client to re-register over OAuth, which these servers lack).
     """
 
     def __init__(self, app: ASGIApp, tokens: TokenStore, server: str) -> None:
@@ -93,17 +94,25 @@ class ScopeMiddleware:
             auth = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
             if auth[:7].lower() == "bearer ":
                 identity = await asyncio.to_thread(self.tokens.verify, auth[7:].strip())
-                if identity is not None and not identity.allows(self.server):
-                    await self._forbid(send, identity.agent)
+                if identity is None:
+                    await self._refuse(send, 401, "invalid_token", "this bearer token is unknown or revoked; ask the "
+                                       f"operator for a token of the {self.server} server (`w2s-admin tokens mint "
+                                       f"<agent> --server {self.server}`)")
+                    return
+                if not identity.allows(self.server):
+                    await self._refuse(send, 403, "insufficient_scope", f"this token (agent {identity.agent}) lacks "
+                                       f"the {self.server} scope; mint one with `w2s-admin tokens mint "
+                                       f"{identity.agent} --server {self.server}`")
                     return
         await self.app(scope, receive, send)
 
-    async def _forbid(self, send: Send, agent: str) -> None:
-        text = (f"this token (agent {agent}) lacks the {self.server} scope; mint one with "
-                f"`w2s-admin tokens mint {agent} --server {self.server}`")
-        body = json.dumps({"error": "insufficient_scope", "scope": self.server, "error_description": text}).encode()
-        await send({"type": "http.response.start", "status": 403,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    async def _refuse(self, send: Send, status: int, error: str, text: str) -> None:
+        body = json.dumps({"error": error, "scope": self.server, "error_description": text}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:  # a 401 must carry a challenge (RFC 9110); a 403 gets none (see the class docstring)
+            challenge = f'Bearer error="{error}", error_description="{text}"'
+            headers.append((b"www-authenticate", challenge.encode("latin-1", "replace")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -102,8 +102,12 @@ async def python_sweep(app: ServerApp[Any], token: str, wrong_scope_token: str, 
         async with httpx.AsyncClient() as http:
             refused = await http.post(f"{url}/mcp", json=INITIALIZE, headers={
                 "Authorization": f"Bearer {wrong_scope_token}", "Accept": "application/json, text/event-stream"})
+            unknown = await http.post(f"{url}/mcp", json=INITIALIZE, headers={
+                "Authorization": "Bearer w2s_not_a_token", "Accept": "application/json, text/event-stream"})
         answer["wrong_scope"] = {"status": refused.status_code, "body": refused.text,
                                  "www_authenticate": refused.headers.get("www-authenticate")}
+        answer["unknown_token"] = {"status": unknown.status_code, "body": unknown.text,
+                                   "www_authenticate": unknown.headers.get("www-authenticate")}
     return answer
 
 
@@ -134,6 +138,10 @@ def check(answer: Answer, server: str, bad: str) -> dict[str, dict[str, Any]]:
     assert wrong["status"] == 403 and wrong["www_authenticate"] is None, wrong
     assert f"lacks the {server} scope" in json.loads(wrong["body"])["error_description"], wrong
     assert not any(answer.get("extras", {}).values()), answer["extras"]  # ping, log level, DELETE (TS SDK)
+    # An unknown token: 401 with a challenge, whose text sends the agent to the operator (no OAuth to re-run).
+    unknown = answer["unknown_token"]
+    assert unknown["status"] == 401 and 'error="invalid_token"' in unknown["www_authenticate"], unknown
+    assert f"ask the operator for a token of the {server} server" in json.loads(unknown["body"])["error_description"]
     if "client_error" in wrong:
         assert f"lacks the {server} scope" in wrong["client_error"], wrong
         assert not wrong["oauth_steps"], json.dumps(wrong, indent=1)

@@ -186,12 +186,12 @@ async def test_train(sweep: Sweep, servers: dict, compute_env) -> None:  # noqa:
     train = servers["train"]
     for compute in servers.values():  # both dispatch from one jobs db: stopped, jobs stay queued for the sweep
         compute.service.runner.stop()
-    done_id, run_dir = _finished(train, "train", "trainer.jobs.train:run_train_job", {"accuracy": 0.75, "steps": 2})
+    done_id, run_dir = _finished(train, "train", "trainer.jobs.train:run_weak_job", {"accuracy": 0.75, "steps": 2})
     log = compute_env.settings.workspaces_dir / "alice" / run_dir / "log.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("step 1\r\x1b[32mstep 2\x1b[0m\nloss \xe9 0.5\n")
     queue = train.service.queue
-    failed = queue.submit("alice", "train", "trainer.jobs.train:run_train_job", {})
+    failed = queue.submit("alice", "train", "trainer.jobs.train:run_weak_job", {})
     assert queue.claim_next(1, os.getpid()) is not None
     queue.finish(failed.id, JobState.FAILED, error="Traceback: boom", message="failed")
     calls = [call("describe_training"),

@@ -79,11 +79,14 @@ await client.close();
 // A token without this server's scope: what the server answers, what the SDK makes of it.
 const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: {
   protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "w2s-node-sweep", version: "0.0.0" } } };
-const raw = await fetch(url, { method: "POST", body: JSON.stringify(initialize), headers: {
-  Authorization: `Bearer ${plan.wrong_scope_token}`, "Content-Type": "application/json",
-  Accept: "application/json, text/event-stream" } });
+const post = (token) => fetch(url, { method: "POST", body: JSON.stringify(initialize), headers: {
+  Authorization: `Bearer ${token}`, "Content-Type": "application/json", Accept: "application/json, text/event-stream" } });
+const raw = await post(plan.wrong_scope_token);
 out.wrong_scope = { status: raw.status, www_authenticate: raw.headers.get("www-authenticate"),
                     body: await raw.text(), client_error: null, oauth_steps: [], oauth_error: null };
+const unknown = await post("w2s_not_a_token");
+out.unknown_token = { status: unknown.status, www_authenticate: unknown.headers.get("www-authenticate"),
+                      body: await unknown.text() };
 try {
   await new Client({ name: "w2s-node-sweep", version: "0.0.0" })
     .connect(new StreamableHTTPClientTransport(url, bearer(plan.wrong_scope_token)));

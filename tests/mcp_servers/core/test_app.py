@@ -89,6 +89,10 @@ async def test_http_health_401_and_identity(state: Path) -> None:
             tokens.revoke(agent="carol")
             for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Bearer {revoked}"}):
                 assert (await http.post(f"{url}/mcp", json={}, headers=headers)).status_code == 401
+            # An unknown or revoked token is told to ask the operator, not (as fastmcp says) to re-register by OAuth.
+            unknown = await http.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {revoked}"})
+            assert "ask the operator for a token of the grader server" in unknown.json()["error_description"]
+            assert unknown.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
             # A live token of another server: 403 that names the scope, not a 401 that sends clients to OAuth.
             wrong_scope = await http.post(f"{url}/mcp", json={}, headers={"Authorization": f"Bearer {other}"})
             assert wrong_scope.status_code == 403
