@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,8 +101,35 @@ _SECURITY = {"runAsNonRoot": True, "runAsUser": AGENT_UID, "runAsGroup": AGENT_U
              "seccompProfile": {"type": "RuntimeDefault"}}
 
 
+_PLAIN_KEY = re.compile(r"[a-z0-9]([a-z0-9-]{0,51}[a-z0-9])?\Z")
+"""An agent id that is already a lowercase DNS label and fits after `w2s-agent-` in 63 characters."""
+_KEY_PREFIX = 41
+"""10 + 41 + 2 + 10 = 63: `w2s-agent-`, the cleaned prefix, `--`, the hash."""
+
+
+def agent_key(agent_id: str) -> str:
+    """The agent's name in every Kubernetes object name and label value: one-to-one, so starting one agent never
+    deletes another's pod or Secret (cleaning ids up alone sent `a_b`, `a.b` and `A-b` to one pod, and ids sharing
+    their first 53 characters too).
+
+    An id that is already a lowercase DNS label with no `--` and fits is kept as it is; any other becomes a cleaned
+    prefix, `--` and 10 hex of the sha256 of the exact id. Kept ids never hold `--` and hashed keys always end in
+    `--<hash>`, so the two kinds never meet. At most 53 characters, starts and ends alphanumeric: a valid label
+    value too (an id of 64 characters, or one ending in `_`, is not)."""
+    if _PLAIN_KEY.match(agent_id) and "--" not in agent_id:
+        return agent_id
+    prefix = re.sub(r"[^a-z0-9-]", "-", agent_id.lower())[:_KEY_PREFIX]
+    return f"{prefix}--{hashlib.sha256(agent_id.encode()).hexdigest()[:10]}"
+
+
+def agent_metadata(spec: SandboxSpec) -> dict[str, Any]:
+    """Labels (the key, selectable) and annotations (the exact id, for people) of an agent's objects."""
+    return {"labels": {**AGENT_LABELS, "w2s.agent": agent_key(spec.agent_id)},
+            "annotations": {"w2s.agent": spec.agent_id}}
+
+
 def pod_name(spec: SandboxSpec) -> str:
-    return f"w2s-agent-{spec.agent_id.lower().replace('_', '-').replace('.', '-')}"[:63].rstrip("-")
+    return f"w2s-agent-{agent_key(spec.agent_id)}"
 
 
 def secret_name(spec: SandboxSpec) -> str:
@@ -122,8 +151,7 @@ def token_secret(spec: SandboxSpec, namespace: str = "w2s", stdin: bytes | None 
     values = {k: v for k, v in (("W2S_TOKEN", spec.token), ("ANTHROPIC_API_KEY", spec.api_key)) if v}
     secret: dict[str, Any] = {
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": secret_name(spec), "namespace": namespace,
-                     "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
+        "metadata": {"name": secret_name(spec), "namespace": namespace, **agent_metadata(spec)},
         "stringData": {"secrets.json": json.dumps(values)}}
     if stdin is not None:
         if len(stdin) > MAX_STDIN:
@@ -182,8 +210,7 @@ def agent_pod(spec: SandboxSpec, *, image: str, namespace: str = "w2s", workspac
             "securityContext": dict(_SECURITY)})
     pod = {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod_name(spec), "namespace": namespace,
-                     "labels": {**AGENT_LABELS, "w2s.agent": spec.agent_id}},
+        "metadata": {"name": pod_name(spec), "namespace": namespace, **agent_metadata(spec)},
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,  # no credentials to the cluster's API inside

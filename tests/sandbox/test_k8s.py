@@ -7,6 +7,7 @@ import base64
 import copy
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -23,10 +24,13 @@ from sandbox.k8s import (
     COLLECT_TAR,
     SECRETS_INSIDE,
     STDIN_INSIDE,
+    agent_key,
     agent_pod,
     documents,
     main,
     network_policy,
+    pod_name,
+    secret_name,
     token_secret,
 )
 from tests.sandbox.policy import AGENT_SECRETS, check_agent, check_hardening, from_pod
@@ -49,7 +53,8 @@ def test_pod_obeys_the_agent_policy(spec: SandboxSpec, fake_home) -> None:
     check_agent(view, fake_home.paths.private_dirs())
     assert view.uid == 1000 and view.gpus == 1
     assert pod["spec"]["automountServiceAccountToken"] is False and pod["spec"]["restartPolicy"] == "Never"
-    assert pod["metadata"]["name"] == "w2s-agent-agent-07" and pod["metadata"]["labels"]["w2s.role"] == "agent"
+    assert pod["metadata"]["name"] == f"w2s-agent-{agent_key('agent_07')}" and pod["metadata"]["labels"]["w2s.role"] == "agent"
+    assert pod["metadata"]["annotations"]["w2s.agent"] == "agent_07"  # the exact id, for people
     (container,) = pod["spec"]["containers"]
     assert container["command"][:5] == ["python", "-I", "-m", "sandbox._envfile", SECRETS_INSIDE]
     assert container["command"][-len(spec.command):] == spec.command
@@ -72,6 +77,27 @@ def test_token_is_a_secret_file(spec: SandboxSpec) -> None:
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "secrets")
     assert volume["secret"]["secretName"] == secret["metadata"]["name"]
     assert volume["secret"]["defaultMode"] == 0o440  # readable by the pod's fsGroup, nobody else
+
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def test_object_names_are_one_to_one_with_agent_ids(tmp_path: Path) -> None:
+    """Starting an agent deletes the pod of its name first: two ids that shared a name killed each other's pod."""
+    ids = ["a_b", "a.b", "A-b", "a-b", "a--b", "a-b--0123456789", "A" * 64, "A" * 63 + "B", "x" * 53, "x" * 54,
+           "x" * 53 + "_", "evolve3", "agent-07", "agent_07", "a", "A", "9"]
+    specs = [SandboxSpec(agent_id=i, workspace=tmp_path, command=["true"], token=TOKEN) for i in ids]
+    pods, secrets = [pod_name(s) for s in specs], [secret_name(s) for s in specs]
+    assert len(set(pods)) == len(ids) and len(set(secrets)) == len(ids)
+    assert pods[ids.index("a-b")] == "w2s-agent-a-b" and pods[ids.index("evolve3")] == "w2s-agent-evolve3"
+    for spec, pod in zip(specs, pods, strict=True):
+        assert DNS_LABEL.fullmatch(pod), pod  # a pod's hostname is its name: one DNS label
+        for document in (agent_pod(spec, image="i"), token_secret(spec)):
+            assert LABEL_VALUE.fullmatch(document["metadata"]["labels"]["w2s.agent"]), spec.agent_id
+            assert document["metadata"]["annotations"]["w2s.agent"] == spec.agent_id
+    labels = {agent_pod(s, image="i")["metadata"]["labels"]["w2s.agent"] for s in specs}
+    assert len(labels) == len(ids)  # a selector on the label finds one agent's objects
 
 
 def test_network_policy_lets_agents_reach_servers_and_the_proxy_only() -> None:
@@ -150,7 +176,7 @@ def check_collect(pod: dict, private_dirs: list[Path]) -> None:
     check_hardening(view)
     assert view.uid == 1000 and view.read_only_root and view.gpus == 0
     assert [(m.source, m.target, m.read_only) for m in view.mounts] == [("w2s-workspaces", "/w2s/workspace", True)]
-    assert collect["volumeMounts"][0]["subPath"] == pod["metadata"]["labels"]["w2s.agent"]
+    assert collect["volumeMounts"][0]["subPath"] == pod["metadata"]["annotations"]["w2s.agent"]
     assert not AGENT_SECRETS & set(view.env)
 
 
