@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from fastmcp.client.transports import StreamableHttpTransport
 from jsonschema import Draft202012Validator, FormatChecker
 
 from mcp_servers.core import ServerApp
-from tests.mcp_servers.server_helpers import running
+from tests.mcp_servers.server_helpers import REPO, running
 
 Call = dict[str, Any]
 Answer = dict[str, Any]
@@ -50,6 +51,18 @@ def node_sweep(script: Path) -> Sweep:
         return json.loads(out.decode().splitlines()[-1])
 
     return sweep
+
+
+async def node_stdio_sweep(script: Path, module: str, env: dict[str, str], calls: list[Call]) -> Answer:
+    """sweep.mjs starting `python -m <module> --transport stdio` itself (the Inspector's stdio transport)."""
+    stdio = {"command": sys.executable, "args": ["-m", module, "--transport", "stdio"], "env": env,
+             "cwd": str(REPO)}
+    node = await asyncio.create_subprocess_exec(
+        shutil.which("node") or "node", str(script), env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(node.communicate(json.dumps({"stdio": stdio, "calls": calls}).encode()), 120)
+    assert node.returncode == 0, err.decode()[-3000:]
+    return json.loads(out.decode().splitlines()[-1])
 
 
 def _resolve(value: Any, done: list[dict[str, Any]]) -> Any:

@@ -3,7 +3,8 @@ over streamable HTTP with a bearer token lists the tools (zod checks each defini
 outputSchema), calls every read-only tool and the writes with valid arguments (the SDK validates structuredContent
 against the tool's outputSchema and throws on a mismatch), one call with a bad argument (a tool result with isError
 and a readable text, not a protocol error), and connects with a token lacking the server's scope (403 with a message,
-no OAuth flow)."""
+no OAuth flow) and an unknown one (401 saying to ask the operator). The Python SDK runs the same sweep, each result
+checked against its outputSchema with jsonschema (tests/mcp_servers/client_sweep.py). Each server over stdio too."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from typing import Any
 import pytest
 from fastmcp import Client
 
-from mcp_servers.core import ServerApp, TokenStore
+from mcp_servers.core import ServerApp, ServerSettings, TokenStore
 from mcp_servers.jobs import JobState
-from tests.mcp_servers.client_sweep import Sweep, call, check, node_sweep, python_sweep
+from tests.mcp_servers.client_sweep import Sweep, call, check, node_stdio_sweep, node_sweep, python_sweep
 from tests.mcp_servers.compute_fixtures import compute_env, servers  # noqa: F401  (fixtures of the compute servers)
 from tests.mcp_servers.node_helpers import node_sdk
+from tests.mcp_servers.server_helpers import REPO
 
 
 @pytest.fixture(params=["typescript", "python"])
@@ -244,3 +246,23 @@ async def test_predict(sweep: Sweep, servers: dict, compute_env) -> None:  # noq
              call("predict", dataset="sentiment", batch_size="many")]
     check(await sweep(predict, compute_env.tokens["alice"], compute_env.tokens["grader-only"], calls),
           "predict", "batch_size")
+
+
+STDIO_CALLS = {"grader": [call("list_datasets")], "findings": [call("search_findings"), call("sync_findings")],
+               "snapshot": [call("list_snapshots")], "train": [call("describe_training"), call("list_jobs")],
+               "predict": [call("list_jobs")]}
+
+
+@pytest.mark.parametrize("server", sorted(STDIO_CALLS))
+async def test_stdio(server: str, w2s_home: Path) -> None:
+    """Each server over stdio as the Inspector starts it: nothing but protocol on stdout, tools listed and read."""
+    script = node_sdk() / "sweep.mjs"
+    token = TokenStore(ServerSettings().tokens_db).mint("alice", [server])
+    env = {k: v for k, v in os.environ.items() if k != "W2S_CONFIG"} | {
+        "W2S_TOKEN": token, "W2S_LITESTREAM": "false", "PYTHONPATH": str(REPO)}
+    answer = await node_stdio_sweep(script, f"mcp_servers.{server}", env, STDIO_CALLS[server] + [call("nope")])
+    assert answer["list_error"] is None and answer["tools"], answer
+    *calls, unknown = answer["calls"]
+    assert all(c["threw"] is None and not c["is_error"] for c in calls), calls
+    assert unknown["is_error"] or unknown["threw"], unknown  # an unknown tool: refused, the session still up
+    assert not any(answer["extras"].values()), answer["extras"]

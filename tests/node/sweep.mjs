@@ -2,6 +2,7 @@
 // it) would: tests/mcp_servers/test_typescript_clients.py runs it against each real server on loopback.
 //
 //   node sweep.mjs < plan.json      plan: {url, token, wrong_scope_token, calls: [{name, arguments}]}
+//                                         or {stdio: {command, args, env, cwd}, calls}
 //
 // Connects with the bearer token, lists tools (the SDK checks every definition with zod and compiles every
 // outputSchema with ajv), resources and prompts where the server declares them, then calls each planned tool in
@@ -11,6 +12,7 @@
 // Then the wrong-scope token: the raw HTTP answer, the SDK's error without an auth provider, and whether the SDK
 // starts an OAuth flow with one (as the Inspector has). Prints one JSON object.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const plan = JSON.parse(await new Promise((resolve) => {
@@ -18,7 +20,7 @@ const plan = JSON.parse(await new Promise((resolve) => {
   process.stdin.on("data", (chunk) => { text += chunk; });
   process.stdin.on("end", () => resolve(text));
 }));
-const url = new URL(plan.url);
+const url = plan.url ? new URL(plan.url) : null;
 const bearer = (token) => ({ requestInit: { headers: { Authorization: `Bearer ${token}` } } });
 
 function resolveRefs(value, results) {
@@ -35,7 +37,10 @@ function resolveRefs(value, results) {
 }
 
 const client = new Client({ name: "w2s-node-sweep", version: "0.0.0" });
-const transport = new StreamableHTTPClientTransport(url, bearer(plan.token));
+// plan.stdio ({command, args, env, cwd}): the server as the Inspector's stdio transport starts it (its stderr
+// ignored); no HTTP part then.
+const transport = plan.stdio ? new StdioClientTransport({ ...plan.stdio, stderr: "ignore" })
+  : new StreamableHTTPClientTransport(url, bearer(plan.token));
 await client.connect(transport);
 const capabilities = client.getServerCapabilities() ?? {};
 const out = { server: client.getServerVersion(), capabilities, tools: [], list_error: null, calls: [] };
@@ -71,10 +76,16 @@ for (const call of plan.calls) {
   }
 }
 // The Inspector ends its session with a DELETE on disconnecting.
-try { await transport.terminateSession(); out.extras.terminate = null; } catch (error) {
-  out.extras.terminate = String(error);
+if (!plan.stdio) {
+  try { await transport.terminateSession(); out.extras.terminate = null; } catch (error) {
+    out.extras.terminate = String(error);
+  }
 }
 await client.close();
+if (plan.stdio) {
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
 
 // A token without this server's scope: what the server answers, what the SDK makes of it.
 const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: {
