@@ -141,6 +141,7 @@ def check(answer: Answer, server: str, bad: str) -> dict[str, dict[str, Any]]:
     # A bad argument: a tool result with isError naming the argument, which the SDK hands back without throwing.
     assert refused["threw"] is None and refused["is_error"] is True, refused
     assert bad in refused["text"] and len(refused["text"]) < 2000, refused["text"]
+    assert not any(noise in refused["text"] for noise in ("errors.pydantic.dev", "Traceback", "input_value")), refused
     # Resources and prompts, where the server declares them, are listed by the SDK without error.
     caps = answer["capabilities"]
     assert ("resources" in answer) == ("resources" in caps) and ("prompts" in answer) == ("prompts" in caps)
