@@ -25,6 +25,10 @@ from trainer.data import TaskType
 from trainer.models import ModelKind, resolve_model
 
 _CAUSAL_TYPES_HINT = ("llama", "qwen", "mistral", "gpt", "phi", "gemma", "smollm", "olmo", "falcon")
+_POSITION_FIELDS = ("max_position_embeddings", "n_positions", "max_sequence_length")
+_PADDED_POSITIONS = frozenset({"roberta", "xlm-roberta", "mpnet", "camembert", "longformer", "roberta-prelayernorm",
+                               "data2vec-text", "xmod", "ibert"})
+"""Position ids of these start after the padding index: `pad_token_id + 1` of the table are never a position."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,46 @@ def detect_kind(model: str) -> tuple[str, ModelKind]:
     archs = " ".join(getattr(config, "architectures", None) or []).lower()
     causal = "causallm" in archs or config.model_type in _CAUSAL_TYPES_HINT or bool(getattr(config, "is_decoder", 0))
     return resolved.path, ModelKind.CAUSAL_LM if causal else ModelKind.ENCODER
+
+
+class MaxLengthError(ValueError):
+    """`max_length` is past what the model's position embeddings cover."""
+
+
+def position_limit(model: str) -> tuple[int, str] | None:
+    """(most tokens one input may have, where that comes from) read from the model's config; None when the config
+    names no limit. Cheap: the config file only, no weights."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(resolve_model(model).path)
+    config = getattr(config, "text_config", None) or config
+    found = next(((name, getattr(config, name)) for name in _POSITION_FIELDS
+                  if isinstance(getattr(config, name, None), int) and getattr(config, name) > 0), None)
+    if found is None:
+        return None
+    name, table = found
+    limit, source = table, f"{name} {table}"
+    if getattr(config, "model_type", "") in _PADDED_POSITIONS:
+        offset = int(getattr(config, "pad_token_id", None) or 0) + 1
+        limit, source = table - offset, f"{source}, less {offset} before the first position"
+    rope = getattr(config, "rope_scaling", None) or getattr(config, "rope_parameters", None)
+    factor = rope.get("factor") if isinstance(rope, dict) else None
+    if isinstance(factor, int | float) and factor > 1:  # RoPE stretched past the trained context (yarn, linear, ...)
+        stretched = int(int(rope.get("original_max_position_embeddings") or table) * factor)
+        if stretched > limit:
+            limit, source = stretched, f"{source}, RoPE scaled by {factor:g}"
+    return limit, source
+
+
+def check_max_length(model: str, max_length: int, field: str = "max_length") -> None:
+    """Refuse a `max_length` the model cannot encode, before any weights load: past the position table an input
+    that long fails (or for RoPE models runs untrained positions) deep inside a job that may have trained for an
+    hour, e.g. max_length 131072 for a 512-position encoder."""
+    found = position_limit(model)
+    if found is not None and max_length > found[0]:
+        limit, source = found
+        raise MaxLengthError(f"{field} {max_length} is past what {model} can encode: {limit} tokens per input "
+                             f"({source} in its config); set {field} to at most {limit}")
 
 
 class BinaryClassifier(nn.Module):
@@ -187,6 +231,7 @@ def load_classifier(
     """A fresh classifier over a base model (registry name, HF id or local path)."""
     from transformers import AutoTokenizer
 
+    check_max_length(model, max_length)
     path, kind = detect_kind(model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token_id is None:

@@ -12,6 +12,7 @@ import torch
 from trainer.classifier import (
     BinaryClassifier,
     CausalLMClassifier,
+    check_max_length,
     collate,
     detect_kind,
     encode_pair,
@@ -29,6 +30,7 @@ class Extractor:
 
     def __init__(self, model: str, max_length: int, batch_size: int = 64) -> None:
         self.model, self.max_length, self.batch_size = model, max_length, batch_size
+        check_max_length(model, max_length)  # before rows are tokenized to a length the model cannot take
         path, kind = detect_kind(model)
         self.path, self.kind = path, kind.value
         self._models: dict[str, BinaryClassifier] = {}

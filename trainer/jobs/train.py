@@ -16,9 +16,13 @@ from trainer.predictions import hard_labels
 @register_job_kind("idea")
 def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Run a registered idea end to end and write its test predictions (recipe `idea`)."""
+    from trainer.classifier import check_max_length
     from trainer.ideas import make_config, run_idea
 
     config = make_config(spec["idea"], dataset=spec["dataset"], **spec["config"])
+    # Both models at the start: a strong max_length past its positions used to fail after the weak model trained.
+    check_max_length(config.weak.model, config.weak.max_length, "weak.max_length")
+    check_max_length(config.strong.model, config.strong.max_length, "strong.max_length")
     ctx.progress(0.02, f"running idea {spec['idea']}")
     with MetricsWatcher(ctx):
         result = run_idea(spec["idea"], config, ctx.run_dir, progress=False)
@@ -29,9 +33,11 @@ def run_idea_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 @register_job_kind("sft")
 def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Fine-tune a model on one split with the labels the server checked and froze (recipe `sft`)."""
+    from trainer.classifier import check_max_length
     from trainer.training import TrainConfig, train
 
     config = TrainConfig.from_dict(spec["config"]).updated(progress=False)
+    check_max_length(config.model, config.max_length)
     split = load_split(spec["dataset"], spec["split"])
     labels = [float(p) for p in spec["labels"]]
     if len(labels) != len(split):
@@ -61,9 +67,11 @@ def run_sft_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
 def run_weak_job(spec: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     """Build (or reuse) a weak artifact: the weak model trained on train_label, its soft labels (recipe `weak`)."""
     from trainer import paths
+    from trainer.classifier import check_max_length
     from trainer.weak import WeakConfig, build_weak_artifact, default_weak_train
 
     config = WeakConfig(spec["dataset"], default_weak_train().updated(progress=False, **spec["config"]))
+    check_max_length(config.train.model, config.train.max_length)
     ctx.progress(0.02, f"weak model {config.train.model} on {spec['dataset']}/train_label")
     artifact = build_weak_artifact(config)
     info = json.loads((artifact.path / "info.json").read_text())
