@@ -7,9 +7,11 @@ scans, smoke tests). The workspace is the only thing that outlives a run.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from sandbox._spec import SandboxSpec
 from trainer.registry import Registry, UnknownNameError
@@ -28,8 +30,13 @@ MAX_LINE_BYTES = 1 << 20
 must not grow the host's memory)."""
 
 
+def stream_lines(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+    """Lines of a pipe (bwrap, none, kubectl logs), each piece ending at a newline or `limit` bytes long."""
+    return iter(functools.partial(stream.readline, limit), b"")
+
+
 def chunk_lines(chunks: Iterable[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
-    """Lines out of a stream that arrives in chunks (docker's log stream), cut like `readline(limit)`: each piece
+    """Lines out of a stream that arrives in chunks (docker's log stream), cut like `stream_lines`: each piece
     ends at a newline or is `limit` bytes long, so at most one chunk plus `limit` bytes are held at a time.
 
     Only the bytes that arrived since the last chunk are searched for a newline: an agent printing a long line a

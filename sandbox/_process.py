@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
-from sandbox._backend import MAX_LINE_BYTES, SandboxHandle
+from sandbox._backend import SandboxHandle, stream_lines
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -99,8 +99,7 @@ class ProcessHandle(SandboxHandle):
 
     def lines(self) -> Iterator[bytes]:
         assert self.process.stdout is not None
-        stdout = self.process.stdout
-        yield from iter(lambda: stdout.readline(MAX_LINE_BYTES), b"")
+        yield from stream_lines(self.process.stdout)
 
     def stderr_text(self) -> bytes:
         try:

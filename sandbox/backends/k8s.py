@@ -20,7 +20,6 @@ host at the end of the session, and the pod and its Secret are deleted.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import signal
@@ -31,7 +30,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from sandbox._backend import MAX_LINE_BYTES, Backend, SandboxHandle, register
+from sandbox._backend import Backend, SandboxHandle, register, stream_lines
 from sandbox._spec import SandboxSpec, check_policy
 from sandbox._user import prepare_workspace
 from sandbox.k8s import AGENT_UID, COLLECT_CONTAINER, COLLECT_TAR, documents, pod_name, secret_name
@@ -102,7 +101,7 @@ class PodHandle(SandboxHandle):
                 assert proc.stdout is not None
                 piece = skip = False
                 try:
-                    for raw in iter(functools.partial(proc.stdout.readline, MAX_LINE_BYTES), b""):
+                    for raw in stream_lines(proc.stdout):
                         # a line over MAX_LINE_BYTES comes in pieces: only the first one starts with its timestamp
                         first, piece = not piece, not raw.endswith(b"\n")
                         if not first:

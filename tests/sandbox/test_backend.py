@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from sandbox import NoSandboxError, backend_names, get_backend
-from sandbox._backend import MAX_LINE_BYTES, chunk_lines
+from sandbox._backend import MAX_LINE_BYTES, chunk_lines, stream_lines
 from sandbox.backends.bwrap import BwrapBackend
 from sandbox.backends.docker import DockerBackend
 
@@ -79,3 +79,21 @@ def test_chunk_lines_cuts_like_readline_with_the_same_limit() -> None:
         expected = list(iter(functools.partial(io.BytesIO(payload).readline, limit), b""))
         for write_size in (1, 3, 100, 4096):
             assert list(chunk_lines(_pipe_chunks(payload, write_size), limit)) == expected, (limit, write_size)
+
+
+def test_a_pipe_read_whole_and_in_chunks_is_cut_the_same() -> None:
+    """The backends reading a pipe (stream_lines) and docker's chunked log (chunk_lines) hand over the same pieces."""
+    payload = b"z" * (MAX_LINE_BYTES + 3) + b"\n" + b"short\n" + b"w" * (2 * MAX_LINE_BYTES)
+    r, w = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(w, "wb") as out:
+            out.write(payload)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    with os.fdopen(r, "rb") as src:
+        whole = list(stream_lines(src))
+    writer.join(timeout=10)
+    assert whole == list(chunk_lines(_pipe_chunks(payload, 4096)))
+    assert [len(p) for p in whole] == [MAX_LINE_BYTES, 4, 6, MAX_LINE_BYTES, MAX_LINE_BYTES]
