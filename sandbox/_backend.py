@@ -30,6 +30,20 @@ MAX_LINE_BYTES = 1 << 20
 must not grow the host's memory)."""
 
 
+STDERR_TAIL_BYTES = 1 << 20
+"""The most of an agent's stderr the host keeps (its end: where the reason a process died is)."""
+
+
+def tail_of(chunks: Iterable[bytes], limit: int = STDERR_TAIL_BYTES) -> bytes:
+    """The last `limit` bytes of a stream that arrives in chunks, holding at most one chunk plus `limit`."""
+    held = bytearray()
+    for chunk in chunks:
+        held += chunk
+        if len(held) > limit:
+            del held[:-limit]
+    return bytes(held)
+
+
 def stream_lines(stream: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """Lines of a pipe (bwrap, none, kubectl logs), each piece ending at a newline or `limit` bytes long."""
     return iter(functools.partial(stream.readline, limit), b"")

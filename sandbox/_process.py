@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
-from sandbox._backend import SandboxHandle, stream_lines
+from sandbox._backend import STDERR_TAIL_BYTES, SandboxHandle, stream_lines
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -103,7 +103,9 @@ class ProcessHandle(SandboxHandle):
 
     def stderr_text(self) -> bytes:
         try:
-            return self._stderr_path.read_bytes()
+            with self._stderr_path.open("rb") as err:
+                err.seek(max(0, os.fstat(err.fileno()).st_size - STDERR_TAIL_BYTES))
+                return err.read(STDERR_TAIL_BYTES)
         except FileNotFoundError:
             return b""
 

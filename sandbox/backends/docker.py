@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sandbox._backend import Backend, SandboxHandle, chunk_lines, register
+from sandbox._backend import Backend, SandboxHandle, chunk_lines, register, tail_of
 from sandbox._engine import Engine, EngineError, engine_from_env, parse_engine
 from sandbox._spec import (
     INSIDE_ARTIFACTS,
@@ -150,7 +150,7 @@ class ContainerHandle(SandboxHandle):
 
     def stderr_text(self) -> bytes:
         try:
-            return bytes(self.container.logs(stdout=False, stderr=True))
+            return tail_of(self.container.logs(stdout=False, stderr=True, stream=True))
         except Exception:  # noqa: BLE001 - the container may already be removed
             return b""
 

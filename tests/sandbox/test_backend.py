@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from sandbox import NoSandboxError, backend_names, get_backend
-from sandbox._backend import MAX_LINE_BYTES, chunk_lines, stream_lines
+from sandbox._backend import MAX_LINE_BYTES, chunk_lines, stream_lines, tail_of
 from sandbox.backends.bwrap import BwrapBackend
 from sandbox.backends.docker import DockerBackend
 
@@ -97,3 +97,11 @@ def test_a_pipe_read_whole_and_in_chunks_is_cut_the_same() -> None:
     writer.join(timeout=10)
     assert whole == list(chunk_lines(_pipe_chunks(payload, 4096)))
     assert [len(p) for p in whole] == [MAX_LINE_BYTES, 4, 6, MAX_LINE_BYTES, MAX_LINE_BYTES]
+
+
+def test_tail_of_keeps_the_last_bytes_whatever_the_chunking() -> None:
+    data = bytes(random.Random(7).randrange(256) for _ in range(10_000))
+    for size in (1, 7, 999, 4096, 20_000):
+        chunks = (data[i:i + size] for i in range(0, len(data), size))
+        assert tail_of(chunks, limit=1000) == data[-1000:]
+    assert tail_of([b"ab", b"c"], limit=10) == b"abc" and tail_of([], limit=5) == b""

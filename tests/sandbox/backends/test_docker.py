@@ -143,3 +143,32 @@ def test_log_lines_come_at_most_max_line_bytes_at_a_time() -> None:
     sender.join(timeout=10)
     assert b"".join(pieces) == payload
     assert [len(p) for p in pieces] == [MAX_LINE_BYTES, MAX_LINE_BYTES, 6, len(b'{"event": "done"}\n')]
+
+
+class _SocketStderr:
+    """`logs(stderr=True, stream=True)` of the SDK's container, read off a real socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def logs(self, **kwargs: object) -> Iterator[bytes]:
+        assert kwargs == {"stdout": False, "stderr": True, "stream": True}
+        with self.sock:
+            yield from iter(lambda: self.sock.recv(1 << 16), b"")
+
+
+def test_stderr_text_keeps_only_the_end_of_a_huge_stderr() -> None:
+    from sandbox._backend import STDERR_TAIL_BYTES
+
+    inside, outside = socket.socketpair()
+    payload = b"e" * (3 * STDERR_TAIL_BYTES) + b"REASON"
+
+    def send() -> None:
+        with outside:
+            outside.sendall(payload)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    err = ContainerHandle(_SocketStderr(inside), "a7").stderr_text()
+    sender.join(timeout=10)
+    assert err == payload[-STDERR_TAIL_BYTES:]

@@ -28,3 +28,17 @@ def test_a_line_without_end_comes_in_bounded_pieces(tmp_path: Path) -> None:
     assert handle.wait(timeout=30) == 0
     assert max(len(p) for p in pieces) <= MAX_LINE_BYTES and len(pieces) >= 5
     assert b"".join(pieces) == b"x" * (5 * 2**20) + b"\nend\n"
+
+
+def test_stderr_keeps_only_its_end(tmp_path: Path) -> None:
+    """An agent writing megabytes to stderr: the host keeps the last STDERR_TAIL_BYTES (where the reason it died is),
+    not the whole stream, both while the process runs and after its runtime dir is gone."""
+    from sandbox._backend import STDERR_TAIL_BYTES
+
+    program = "import sys; sys.stderr.write('e' * (3 * 2**20) + 'REASON')"
+    spec = SandboxSpec(agent_id="a1", workspace=tmp_path / "ws", token="w2s_t", command=[sys.executable, "-c", program])
+    handle = get_backend("none").start(spec)
+    list(handle.lines())
+    handle.wait(timeout=30)
+    err = handle.stderr_text()
+    assert len(err) == STDERR_TAIL_BYTES and err.endswith(b"REASON")
