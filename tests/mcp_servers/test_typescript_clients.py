@@ -95,8 +95,10 @@ async def test_grader(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPa
     assert board["closed"] and {e["private_accuracy"] is None for e in board["entries"]} == {True, False}, board
     assert done["final_submissions"]["structured"]["submission_ids"] == [done["select_final_submissions"]
                                                                          ["structured"]["submission_ids"][0]]
-    closed = done["leaderboard"]["arguments"]["dataset"] == "pref"  # the last leaderboard read is pref's
-    assert closed and done["leaderboard"]["structured"]["entries"][0]["pgr"] is None
+    pref = done["leaderboard"]  # the last leaderboard read: pref's, uncalibrated
+    assert pref["arguments"]["dataset"] == "pref" and pref["structured"]["entries"][0]["pgr"] is None, pref
+    first, replay = answer["calls"][4]["structured"], answer["calls"][6]["structured"]
+    assert replay["replayed"] and replay["submission_id"] == first["submission_id"], replay
 
 
 async def test_findings(sweep: Sweep, w2s_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
