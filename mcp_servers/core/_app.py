@@ -116,6 +116,69 @@ class ScopeMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class CorsMiddleware:
+    """CORS for browser MCP clients (the Inspector's direct mode) from the exact origins in `W2S_CORS_ORIGINS`.
+
+    Outermost, so the 401/403/413 answers of the layers inside carry the headers too and a browser client can read
+    them. A preflight carries no Authorization header, so it is answered here, before any token check; it grants
+    nothing by itself: the request that follows still needs its token. No Allow-Credentials: tokens are bearer
+    headers, never cookies. Starlette's CORSMiddleware answers a preflight 200 and a refused one 400 with a bare
+    text, hence this one.
+    """
+
+    METHODS = b"GET, POST, DELETE, OPTIONS"
+    HEADERS = b"Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+    EXPOSE = b"Mcp-Session-Id, WWW-Authenticate"
+
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
+        self.app, self.origins = app, frozenset(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or []) if scope["type"] == "http" else {}
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not origin:
+            await self.app(scope, receive, send)
+            return
+        allowed = origin in self.origins  # entries are normalised as browsers send them: exact match is the check
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            await (self._preflight(origin, send) if allowed else self._refuse(origin, send))
+            return
+        if not allowed:  # no CORS headers: the browser keeps the answer from the page
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._add(list(message.get("headers") or []), origin)
+                message["headers"].append((b"access-control-expose-headers", self.EXPOSE))
+            await send(message)
+
+        await self.app(scope, receive, with_cors)
+
+    @staticmethod
+    def _add(headers: list[tuple[bytes, bytes]], origin: str) -> list[tuple[bytes, bytes]]:
+        vary = [value for name, value in headers if name.lower() == b"vary"]
+        headers = [(name, value) for name, value in headers if name.lower() != b"vary"]
+        headers.append((b"vary", b", ".join([*vary, b"Origin"])))
+        headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        return headers
+
+    async def _preflight(self, origin: str, send: Send) -> None:
+        headers = self._add([], origin) + [(b"access-control-allow-methods", self.METHODS),
+                                           (b"access-control-allow-headers", self.HEADERS),
+                                           (b"access-control-max-age", b"600")]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _refuse(self, origin: str, send: Send) -> None:
+        body = (f"cross-origin requests from {origin[:200]!r} are not allowed here: the operator lists the browser "
+                "origins allowed to call this server in W2S_CORS_ORIGINS (exact scheme://host[:port])").encode()
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()), (b"vary", b"Origin")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 class ServerApp(Generic[S]):
     """One MCP server: `name` is also its token scope and its database file name.
 
@@ -195,11 +258,16 @@ class ServerApp(Generic[S]):
         return JSONResponse({"status": "ok", "server": self.name})
 
     def http_app(self, path: str = "/mcp") -> Any:
-        """The Starlette app (MCP at `path`, `/health`, 413 above max_request_bytes) for uvicorn."""
+        """The Starlette app (MCP at `path`, `/health`, 413 above max_request_bytes, CORS for the origins in
+        cors_origins) for uvicorn."""
         _one_body_limit(self.settings.max_request_bytes)
         limit = Middleware(BodyLimitMiddleware, max_bytes=self.settings.max_request_bytes)
         scoped = Middleware(ScopeMiddleware, tokens=self.tokens, server=self.name)
-        return self.mcp.http_app(path=path, middleware=[limit, scoped])
+        app = self.mcp.http_app(path=path, middleware=[limit, scoped])
+        if self.settings.cors_origins:
+            # add_middleware puts it first, outside fastmcp's own layers and ours, so every refusal carries CORS.
+            app.add_middleware(CorsMiddleware, origins=self.settings.cors_origins)
+        return app
 
 
 def _one_body_limit(max_bytes: int) -> None:

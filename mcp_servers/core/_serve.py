@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from pydantic import ValidationError
 
 from mcp_servers.core._app import ServerApp
 from mcp_servers.core._litestream import LitestreamError, Replicator
@@ -42,7 +43,11 @@ def serve(build: Callable[[], ServerApp[Any]], argv: Sequence[str] | None = None
     parser = build_parser(name or "server")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    settings = settings_type()
+    try:
+        settings = settings_type()
+    except ValidationError as exc:  # a bad W2S_* setting (a CORS wildcard, a replica URL with keys): no traceback
+        parser.exit(2, "".join(f"error: {'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}\n"
+                               for e in exc.errors()))
     replicate = settings.litestream and not args.no_litestream
     try:
         # Before `build()`: building opens the database, and so creates a missing one.

@@ -9,7 +9,8 @@ defaults. Shared keys sit at the top of the file; a server's own keys sit in its
     public_fraction = 0.5                  # W2S_GRADER_PUBLIC_FRACTION
 
 Shared variables: W2S_STATE_DIR (via trainer.paths), W2S_TOKEN, W2S_REPLICA_URL, W2S_REPLICA_ENDPOINT,
-W2S_REPLICA_REGION, W2S_REPLICA_FORCE_PATH_STYLE, W2S_LITESTREAM, W2S_MAX_REQUEST_BYTES. S3 credentials are never
+W2S_REPLICA_REGION, W2S_REPLICA_FORCE_PATH_STYLE, W2S_LITESTREAM, W2S_MAX_REQUEST_BYTES, W2S_CORS_ORIGINS. S3
+credentials are never
 settings: litestream and boto3 read the operator's AWS_* environment. A server subclass sets `env_prefix="W2S_<NAME>_"` and `config_section="<name>"`.
 """
 
@@ -18,12 +19,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from trainer import paths
 
@@ -99,6 +100,14 @@ class ServerSettings(BaseSettings):
                     "body; the inline snapshot cap, 8 MiB, is sized so its base64 fits).",
     )
 
+    # NoDecode: the environment gives a comma-separated list, not the JSON pydantic-settings expects of a list.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        validation_alias=AliasChoices("cors_origins", "W2S_CORS_ORIGINS"),
+        description="Browser origins (scheme://host[:port], comma-separated) allowed to call the HTTP server "
+                    "cross-origin, e.g. http://localhost:6274 for the MCP Inspector; empty (default): no CORS.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -149,6 +158,18 @@ class ServerSettings(BaseSettings):
             raise ValueError(f"replica_endpoint must be http(s)://host[:port] without credentials, got {value!r}")
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_ok(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_origin(entry) for entry in value))
+
     def replica_for(self, server: str) -> str:
         """Litestream replica URL of one server's database: `<replica_url>/<server>`, with the endpoint settings
         as the query parameters litestream 0.5 reads (endpoint, region, forcePathStyle)."""
@@ -163,3 +184,26 @@ class ServerSettings(BaseSettings):
             query |= {k: v for k, v in extra.items() if v is not None}
         path = parts.path.rstrip("/") + "/" + server
         return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe=":/"), ""))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(entry: str) -> str:
+    """One allowed origin as a browser serialises its Origin header (lower case, no default port), so an exact
+    comparison with that header is the whole check."""
+    if entry == "*":
+        raise ValueError("cors_origins (W2S_CORS_ORIGINS) refuses '*': these servers hold bearer-token data, so list "
+                         "each browser origin allowed to call them (e.g. http://localhost:6274 for the MCP Inspector)")
+    how = "must be scheme://host[:port] (http or https, no path, query or credentials), e.g. http://localhost:6274"
+    parts = urlsplit(entry)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"cors_origins entry {entry!r} {how}: bad port") from None
+    scheme = parts.scheme.lower()
+    if (scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment
+            or "@" in parts.netloc or entry != entry.strip() or "*" in entry):
+        raise ValueError(f"cors_origins entry {entry!r} {how}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}")

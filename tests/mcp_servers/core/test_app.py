@@ -10,7 +10,8 @@ import importlib
 import inspect
 import socket
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,102 @@ async def test_one_body_limit_over_http(state: Path) -> None:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serving(app: ServerApp[Any]) -> AsyncIterator[str]:
+    """`app` over real HTTP on a free loopback port; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app.http_app(), host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+INSPECTOR = "http://localhost:6274"
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "browser", "version": "1"}}}
+MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def cors_headers(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
+
+
+def preflight(origin: str) -> dict[str, str]:
+    return {"Origin": origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, mcp-protocol-version"}
+
+
+async def test_cors_for_a_listed_origin_and_none_for_others(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """W2S_CORS_ORIGINS: a browser client (the Inspector's direct mode) at a listed origin gets its preflight without
+    a token, reads every answer (the refusals too) and the session id; any other origin gets no CORS headers."""
+    tokens = TokenStore(state / "tokens.db")
+    alice, other = tokens.mint("alice", ["grader"]), tokens.mint("bob", ["findings"])
+    monkeypatch.setenv("W2S_CORS_ORIGINS", f"{INSPECTOR}, https://lab.example")
+    app = demo_app()
+    async with serving(app) as url, httpx.AsyncClient() as http:
+        answer = await http.options(f"{url}/mcp", headers=preflight(INSPECTOR))
+        assert answer.status_code == 204, answer.text
+        cors = cors_headers(answer)
+        assert cors["access-control-allow-origin"] == INSPECTOR and "access-control-allow-credentials" not in cors
+        assert cors["access-control-allow-methods"] == "GET, POST, DELETE, OPTIONS"
+        allowed = {h.strip().lower() for h in cors["access-control-allow-headers"].split(",")}
+        assert allowed == {"authorization", "content-type", "accept", "mcp-session-id", "mcp-protocol-version",
+                           "last-event-id"}
+        assert answer.headers["vary"] == "Origin"
+
+        browser = {"Origin": INSPECTOR, **MCP_ACCEPT}
+        init = await http.post(f"{url}/mcp", json=INITIALIZE, headers={**browser, "Authorization": f"Bearer {alice}"})
+        assert init.status_code == 200 and init.headers["mcp-session-id"], init.text
+        assert init.headers["access-control-allow-origin"] == INSPECTOR and "Origin" in init.headers["vary"]
+        exposed = {h.strip().lower() for h in init.headers["access-control-expose-headers"].split(",")}
+        assert exposed == {"mcp-session-id", "www-authenticate"}
+        assert "access-control-allow-credentials" not in init.headers
+
+        # The refusals of the layers inside carry the origin too, so the browser client can show their text.
+        missing = await http.post(f"{url}/mcp", json=INITIALIZE, headers=browser)
+        unknown = await http.post(f"{url}/mcp", json=INITIALIZE, headers={**browser, "Authorization": "Bearer nope"})
+        scope = await http.post(f"{url}/mcp", json=INITIALIZE, headers={**browser, "Authorization": f"Bearer {other}"})
+        big = await http.post(f"{url}/mcp", content=b"x" * (app.settings.max_request_bytes + 1),
+                              headers={**browser, "Authorization": f"Bearer {alice}"})
+        assert [r.status_code for r in (missing, unknown, scope, big)] == [401, 401, 403, 413]
+        for refused in (missing, unknown, scope, big):
+            assert refused.headers["access-control-allow-origin"] == INSPECTOR, refused.status_code
+        assert "ask the operator" in unknown.json()["error_description"] and "www-authenticate" in unknown.headers
+        health = await http.get(f"{url}/health", headers={"Origin": "https://lab.example"})
+        assert health.headers["access-control-allow-origin"] == "https://lab.example"
+
+        for stranger in ("http://evil.example", "http://localhost:6275", "https://localhost:6274", "null"):
+            refused = await http.options(f"{url}/mcp", headers=preflight(stranger))
+            assert refused.status_code == 403 and "W2S_CORS_ORIGINS" in refused.text and not cors_headers(refused)
+            served = await http.post(f"{url}/mcp", json=INITIALIZE, headers={
+                "Origin": stranger, "Authorization": f"Bearer {alice}", **MCP_ACCEPT})
+            assert served.status_code == 200 and not cors_headers(served), stranger
+            assert not cors_headers(await http.post(f"{url}/mcp", json=INITIALIZE, headers={"Origin": stranger}))
+    # A server-side client sends no Origin and is served as before.
+    async with serving(app) as url:
+        transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
+        async with Client(transport) as client:
+            assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
+
+
+async def test_no_cors_headers_without_the_setting(state: Path) -> None:
+    alice = TokenStore(state / "tokens.db").mint("alice", ["grader"])
+    async with serving(demo_app()) as url, httpx.AsyncClient() as http:
+        answer = await http.options(f"{url}/mcp", headers=preflight(INSPECTOR))
+        assert answer.status_code != 204 and not cors_headers(answer)
+        init = await http.post(f"{url}/mcp", json=INITIALIZE,
+                               headers={"Origin": INSPECTOR, "Authorization": f"Bearer {alice}", **MCP_ACCEPT})
+        assert init.status_code == 200 and not cors_headers(init) and "vary" not in init.headers
+        assert not cors_headers(await http.post(f"{url}/mcp", json=INITIALIZE, headers={"Origin": INSPECTOR}))
 
 
 async def test_a_revoked_local_token_stops_working(state: Path) -> None:

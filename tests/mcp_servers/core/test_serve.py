@@ -30,6 +30,14 @@ def test_stdio_without_or_with_bad_token_exits_2(state: Path) -> None:
         assert done.returncode == 2 and "W2S_TOKEN" in done.stderr
 
 
+def test_a_bad_setting_exits_2_with_its_message(state: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "mcp_servers.grader", "--transport", "http", "--port", "1"],
+                          cwd=REPO, env=_env() | {"W2S_CORS_ORIGINS": "http://localhost:6274,*"}, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith("error: cors_origins: cors_origins (W2S_CORS_ORIGINS) refuses '*'")
+
+
 async def test_stdio_identity_from_env_token(state: Path) -> None:
     token = TokenStore(state / "tokens.db").mint("stdio-agent", ["grader"])
     transport = StdioTransport(sys.executable, ["-m", "mcp_servers.grader", "--transport", "stdio"],

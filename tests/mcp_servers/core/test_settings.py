@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -53,3 +54,30 @@ def test_replica_endpoint_settings_ride_in_the_url(state: Path, monkeypatch: pyt
             ServerSettings(replica_url=bad)
     with pytest.raises(ValueError, match="replica_endpoint"):
         ServerSettings(replica_endpoint="minio:9000")
+
+
+def test_cors_origins_from_env_and_file(state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServerSettings().cors_origins == ()
+    config = tmp_path / "w2s.toml"
+    config.write_text('cors_origins = ["http://localhost:6274"]\n')
+    monkeypatch.setenv("W2S_CONFIG", str(config))
+    assert _Demo().cors_origins == ("http://localhost:6274",)
+    # Written as a browser sends its Origin header: lower case, no default port; repeats dropped.
+    monkeypatch.setenv("W2S_CORS_ORIGINS", " http://localhost:6274,HTTPS://Lab.Example:443,, http://[::1]:6274,"
+                                           "http://localhost:6274")
+    assert ServerSettings().cors_origins == ("http://localhost:6274", "https://lab.example", "http://[::1]:6274")
+
+
+@pytest.mark.parametrize("origins", ["*", "http://localhost:6274,*"])
+def test_cors_wildcard_is_refused(state: Path, monkeypatch: pytest.MonkeyPatch, origins: str) -> None:
+    monkeypatch.setenv("W2S_CORS_ORIGINS", origins)
+    with pytest.raises(ValueError, match=r"refuses '\*'.*list each browser origin"):
+        ServerSettings()
+
+
+@pytest.mark.parametrize("bad", ["http://localhost:6274/", "http://localhost:6274/mcp", "localhost:6274",
+                                 "ftp://host", "http://user@host", "http://host:port", "http://host?x=1", "null",
+                                 "http://*.example.com"])
+def test_a_bad_cors_origin_is_refused(state: Path, bad: str) -> None:
+    with pytest.raises(ValueError, match=rf"cors_origins entry '{re.escape(bad)}' must be scheme://host\[:port\]"):
+        ServerSettings(cors_origins=bad)
