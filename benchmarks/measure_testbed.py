@@ -2,7 +2,7 @@
 
 Reads the grader's label store, so it runs on the operator side only (never inside a sandbox). Usage:
     python benchmarks/measure_testbed.py --dataset sentiment --seeds 0 --ideas vanilla_w2s [--set strong.epochs=1]
-Prints one JSON line per measurement and a summary (mean ± sem).
+Prints one JSON line per measurement and a summary (mean ± sem; for ideas, PGR and its seed sem).
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def main() -> None:
         for k, row in summary.items():
             if k not in ("weak", "ceiling"):
                 row["pgr"] = (row["mean"] - w) / (c - w) if c - w > 1e-3 else None
+                # per-seed PGRs against the mean weak and ceiling, as `w2s-admin results table` reports them
+                row["pgr_sem"] = _sem([(a - w) / (c - w) for a in rows[k]]) if c - w > 1e-3 else None
     print(json.dumps({"summary": summary}, indent=2))
 
 
