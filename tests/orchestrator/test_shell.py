@@ -40,7 +40,7 @@ def test_shell_is_sandboxed_and_its_token_dies_with_it(w2s_home: Path) -> None:
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert "agent=alice" in out and "home=/w2s/workspace/.home" in out and "user=root" not in out, out
-    assert "(Claude Code)" in out and "mcp-readable" in out and "no-operator-home" in out
+    assert "(Claude Code)" in out and "mcp-readable" in out and "no-operator-home" in out, out + done.stderr
     assert "workspace" in out and "private" not in out
     config = json.loads((paths().workspaces_dir / "alice" / ".mcp.json").read_text())
     token = config["mcpServers"]["grader"]["headers"]["Authorization"].removeprefix("Bearer ")

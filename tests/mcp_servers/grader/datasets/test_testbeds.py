@@ -8,7 +8,8 @@ import pytest
 
 from mcp_servers.grader.datasets import LabelStore
 from mcp_servers.grader.datasets._build import build_testbed
-from mcp_servers.grader.datasets.testbeds import get_testbed, testbeds
+from mcp_servers.grader.datasets.testbeds import get_testbed
+from mcp_servers.grader.datasets.testbeds import testbeds as registered_testbeds
 from trainer import paths
 from trainer.data import HIDDEN_SPLITS, iter_jsonl, load_split
 
@@ -106,7 +107,7 @@ def test_rebuilding_the_same_rows_touches_nothing(w2s_home: Path) -> None:
 
 
 def test_testbeds_are_discovered_and_an_unknown_one_lists_them() -> None:
-    assert {"sentiment", "questions"} <= set(testbeds())
+    assert {"sentiment", "questions"} <= set(registered_testbeds())
     with pytest.raises(KeyError) as caught:
         get_testbed("imdb")
-    assert str(caught.value) == "unknown testbed 'imdb'; available: " + ", ".join(sorted(testbeds()))
+    assert str(caught.value) == "unknown testbed 'imdb'; available: " + ", ".join(sorted(registered_testbeds()))
