@@ -24,19 +24,6 @@ ALLOWED = {
                                      "policy",
     "tests/trainer/features/test_features_train_server.py": "the feature-head tier through the real train and "
                                                             "predict servers",
-    # one module each, under the names they had when this check came in (their folders were being edited)
-    "tests/mcp_servers/predict/test_predict_server.py": "mcp_servers/predict/_server.py",
-    "tests/mcp_servers/predict/test_predict_stdio.py": "mcp_servers/predict/__main__.py (stdio)",
-    "tests/mcp_servers/train/test_train_http.py": "mcp_servers/train/__main__.py (HTTP, kill -9)",
-    "tests/mcp_servers/train/test_train_server.py": "mcp_servers/train/_server.py (with the predict server)",
-    "tests/trainer/ideas/test_ideas_common.py": "trainer/ideas/_common.py",
-    "tests/trainer/ideas/test_ideas_registry.py": "trainer/ideas/_registry.py",
-    "tests/trainer/losses/test_losses_registry.py": "trainer/losses/_registry.py",
-    "tests/trainer/probes/test_probe_registry.py": "trainer/probes/_registry.py",
-    "tests/trainer/test_trainer_cli.py": "trainer/cli.py",
-    "tests/trainer/training/test_train_config.py": "trainer/training/_config.py",
-    "tests/trainer/training/test_train_loop.py": "trainer/training/_loop.py",
-    "tests/trainer/training/test_train_lora.py": "trainer/training/_lora.py",
 }
 
 
