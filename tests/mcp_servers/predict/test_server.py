@@ -1,6 +1,7 @@
-"""read_predictions and labels_source='job:...' as an agent attacks them: a finished predict job whose
-predictions file (or whole folder) was replaced by a link to another agent's predictions. Both refuse; the same
-file as a regular file is accepted (so the refusal is the link's doing)."""
+"""The predict server: every refused predict request; read_predictions and labels_source='job:...' as an agent
+attacks them (a finished predict job whose predictions file, or whole folder, was replaced by a link to another
+agent's predictions: both refuse, the same file as a regular file is accepted, so the refusal is the link's doing);
+an idea job's predictions read over MCP."""
 
 from __future__ import annotations
 
@@ -121,3 +122,22 @@ async def test_an_idea_jobs_predictions_are_read_over_mcp(servers: dict, compute
     test = load_split("sentiment", "test")
     assert out["dataset"] == "sentiment" and out["split"] == "test" and out["ids"] == test.ids
     assert len(out["predictions"]) == len(test) and out["hard"] == [int(p >= 0.5) for p in out["predictions"]]
+
+
+async def test_predict_refusals(servers: dict, compute_env) -> None:
+    (compute_env.settings.workspaces_dir / "alice").mkdir(parents=True, exist_ok=True)
+    async with Client(servers["predict"].mcp) as predict:
+        for args, needle in [
+            ({"dataset": "sentiment"}, "exactly one of checkpoint or model"),
+            ({"dataset": "sentiment", "model": "mpnet-base"}, "encoder"),
+            ({"dataset": "sentiment", "model": "smolm2"}, "unknown model 'smolm2': not a registry name"),
+            ({"dataset": "sentiment", "checkpoint": "train-nothere"}, "no job"),
+            ({"dataset": "sentiment", "checkpoint": "/tmp"}, "must be relative"),
+            ({"dataset": "sentiment", "checkpoint": "."}, "not a checkpoint folder"),
+            ({"dataset": "nope", "model": "smollm2-135m"}, "unknown dataset"),
+        ]:
+            with pytest.raises(ToolError, match=needle):
+                await call(predict, "predict", **args)
+        with pytest.raises(ToolError, match="no job"):
+            await call(predict, "read_predictions", job_id="predict-nothere")
+        assert (await call(predict, "list_jobs"))["result"] == []
