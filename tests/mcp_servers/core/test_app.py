@@ -5,19 +5,16 @@ the real functions (signatures kept); nothing outside the jobs package imports i
 from __future__ import annotations
 
 import ast
-import asyncio
 import importlib
 import inspect
-import socket
 import typing
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from fastmcp.exceptions import ToolError
@@ -28,6 +25,7 @@ from mcp_servers.findings import FindingsService, FindingsSettings
 from mcp_servers.grader import Grader, GraderSettings
 from mcp_servers.jobs import ComputeService, ComputeSettings
 from mcp_servers.snapshot import SnapshotService, SnapshotSettings
+from tests.mcp_servers.server_helpers import running
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES: dict[str, type] = {"grader": Grader, "findings": FindingsService, "snapshot": SnapshotService,
@@ -75,15 +73,7 @@ async def test_in_memory_identity_from_local_token(state: Path) -> None:
 async def test_http_health_401_and_identity(state: Path) -> None:
     tokens = TokenStore(state / "tokens.db")
     alice, other = tokens.mint("alice", ["grader"]), tokens.mint("bob", ["findings"])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(demo_app().http_app(), host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(demo_app()) as url:
         async with httpx.AsyncClient() as http:
             assert (await http.get(f"{url}/health")).status_code == 200
             revoked = tokens.mint("carol", ["grader"])
@@ -104,9 +94,6 @@ async def test_http_health_401_and_identity(state: Path) -> None:
         transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {alice}"})
         async with Client(transport) as client:
             assert (await client.call_tool("whoami", {})).structured_content["agent"] == "alice"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def test_one_body_limit_over_http(state: Path) -> None:
@@ -119,15 +106,7 @@ async def test_one_body_limit_over_http(state: Path) -> None:
     def size(blob: str) -> int:
         return len(blob)
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app.http_app(), host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as url:
         transport = StreamableHttpTransport(f"{url}/mcp", headers={"Authorization": f"Bearer {token}"})
         async with Client(transport) as client:
             assert (await client.call_tool("size", {"blob": "x" * 6_000_000})).structured_content == {
@@ -136,26 +115,11 @@ async def test_one_body_limit_over_http(state: Path) -> None:
             refused = await http.post(f"{url}/mcp", content=b"x" * (app.settings.max_request_bytes + 1),
                                       headers={"Authorization": f"Bearer {token}"})
         assert refused.status_code == 413 and "W2S_MAX_REQUEST_BYTES" in refused.text
-    finally:
-        server.should_exit = True
-        await task
 
 
-@asynccontextmanager
-async def serving(app: ServerApp[Any]) -> AsyncIterator[str]:
+def serving(app: ServerApp[Any]) -> AbstractAsyncContextManager[str]:
     """`app` over real HTTP on a free loopback port; yields its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app.http_app(), host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    return running(app.http_app())
 
 
 INSPECTOR = "http://localhost:6274"
