@@ -104,3 +104,14 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def integer_bounds(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """(minimum, maximum) of every integer argument of a tool's input schema, list items included."""
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        for option in prop.get("anyOf", [prop]):
+            option = option.get("items", option) if option.get("type") == "array" else option
+            if option.get("type") == "integer":
+                out[name] = (option.get("minimum"), option.get("maximum"))
+    return out

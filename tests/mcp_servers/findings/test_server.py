@@ -17,6 +17,7 @@ from mcp_servers.findings import build_server
 from mcp_servers.findings._records import CitationRow, FindingRow
 from prompts import method_families
 from tests.mcp_servers.findings.findings_helpers import FEnv
+from tests.mcp_servers.server_helpers import integer_bounds
 
 CORPUS = [  # (title, summary, body, family, type, tags)
     ("Confidence-weighted cross entropy beats plain weak labels", "Weight each example by weak confidence.",
@@ -215,17 +216,6 @@ async def test_database_faults_answer_without_sql(fenv: FEnv) -> None:
     assert "its database or disk failed" in text and "stored nothing" in text, text
     assert not any(word in text for word in ("SQL", "INSERT", "findings_fts", str(fenv.home)))
     assert count(alice) == 0
-
-
-def integer_bounds(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """(minimum, maximum) of every integer argument of a tool's input schema, list items included."""
-    out = {}
-    for name, prop in schema.get("properties", {}).items():
-        for option in prop.get("anyOf", [prop]):
-            option = option.get("items", option) if option.get("type") == "array" else option
-            if option.get("type") == "integer":
-                out[name] = (option.get("minimum"), option.get("maximum"))
-    return out
 
 
 async def test_integer_arguments_say_the_range_the_core_enforces(fenv: FEnv) -> None:

@@ -15,6 +15,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from mcp_servers.snapshot import build_server
+from tests.mcp_servers.server_helpers import integer_bounds
 from tests.mcp_servers.snapshot.snapshot_helpers import SEnv, call, make_workspace, member, rows, tar_b64, tree_of
 
 
@@ -255,17 +256,6 @@ async def test_a_lost_object_is_the_operators_fault(senv: SEnv) -> None:
     with pytest.raises(ToolError, match="is missing. tell the operator") as info:
         await call(alice, "download_snapshot", snapshot_id=sid, inline=True)
     assert str(senv.home) not in str(info.value)
-
-
-def integer_bounds(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """(minimum, maximum) of every integer argument of a tool's input schema, list items included."""
-    out = {}
-    for name, prop in schema.get("properties", {}).items():
-        for option in prop.get("anyOf", [prop]):
-            option = option.get("items", option) if option.get("type") == "array" else option
-            if option.get("type") == "integer":
-                out[name] = (option.get("minimum"), option.get("maximum"))
-    return out
 
 
 async def test_integer_arguments_say_the_range_the_core_enforces(senv: SEnv) -> None:
