@@ -12,7 +12,7 @@ from pathlib import Path
 from mcp_servers.core import ServerSettings, TokenStore
 from orchestrator import _workspace as ws
 from orchestrator._db import StateDB
-from orchestrator._launch import agent_code_dirs
+from orchestrator._options import agent_code_dirs
 from orchestrator._proxy import DEFAULT_UPSTREAM, ModelProxy
 from orchestrator._services import Service, load_record
 from sandbox import SandboxSpec, get_backend

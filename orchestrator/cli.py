@@ -29,7 +29,8 @@ from mcp_servers.core import ServerSettings, TokenStore
 from orchestrator import _workspace as ws
 from orchestrator._agents import MCP_CONFIG, prepare_agent
 from orchestrator._db import LIVE_STATES, StateDB
-from orchestrator._launch import Launch, LaunchError, LaunchOptions, check_options, install_signal_handlers
+from orchestrator._launch import Launch, install_signal_handlers
+from orchestrator._options import LaunchError, LaunchOptions, check_options
 from orchestrator._services import (
     ServerSupervisor,
     Service,

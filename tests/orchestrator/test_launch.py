@@ -14,7 +14,7 @@ import pytest
 from mcp_servers.core import ServerSettings, TokenStore
 from mcp_servers.grader.datasets._build import build_testbed
 from orchestrator._db import StateDB
-from orchestrator._launch import LaunchError, LaunchOptions, check_options
+from orchestrator._options import LaunchError, LaunchOptions, check_options
 from orchestrator._services import Service, load_record, pid_is
 from tests.orchestrator.launch_helpers import base_port, cli, cli_env, count, processes_with_env, wait_for
 from trainer import paths
