@@ -116,7 +116,7 @@ def weak(
     from trainer.weak import WeakConfig, build_weak_artifact, default_weak_train
 
     try:
-        train = apply_overrides(default_weak_train(), {**parse_sets(set_), "seed": seed})
+        train = apply_overrides(default_weak_train(dataset), {**parse_sets(set_), "seed": seed})
     except ConfigError as err:
         raise typer.BadParameter(str(err), param_hint="--set") from None
     _quiet_transformers()

@@ -27,7 +27,7 @@ import numpy as np
 
 from trainer._paths import paths
 from trainer.data import SPLITS, PublicSplit, dataset_dir, iter_jsonl, load_split, sha256_file, write_jsonl
-from trainer.training import TrainConfig
+from trainer.training import ConfigError, TrainConfig, apply_overrides
 
 LABELED_SPLITS = ("train_unlabel", "test")
 ARTIFACT_VERSION = 2
@@ -35,13 +35,47 @@ ARTIFACT_VERSION = 2
 config produces, so caches built by older code are not reused."""
 
 
-def default_weak_train() -> TrainConfig:
+def default_weak_train(dataset: str | None = None, data_dir: Path | None = None) -> TrainConfig:
     """The offline weak supervisor: a linear head on MiniLM-L6's frozen features (`tier="head"`), trained on all of
     train_label. A weaker weak model than MiniLM fully fine-tuned (the `easy-cpu` preset, whose weak side leaves
     the LoRA student too little gap to recover: PGR 0.90); `--set weak.tier=full` restores that weak side, and
-    `weak.max_rows` weakens it further on datasets where the gap is small (docs/results.md)."""
-    return TrainConfig(model="minilm-l6", tier="head", lora=False, epochs=2.0, lr=5e-5, head_lr=1e-4, batch_size=16,
+    `weak.max_rows` weakens it further on datasets where the gap is small (docs/results.md).
+
+    With a dataset, the weak side its calibration pinned (`pinned_weak`) is applied on top, so everyone training
+    against that calibration gets the weak supervisor it measured."""
+    base = TrainConfig(model="minilm-l6", tier="head", lora=False, epochs=2.0, lr=5e-5, head_lr=1e-4, batch_size=16,
                        max_length=256)
+    pin = pinned_weak(dataset, data_dir) if dataset else {}
+    return apply_overrides(base, pin, path=f"{dataset} manifest: weak") if pin else base
+
+
+PIN_FIELD = "weak"
+"""The public manifest's field holding the weak side a dataset's calibration was measured with."""
+
+
+UNPINNED_FIELDS = ("seed", "progress")
+"""Weak fields a pin never holds: the seed is each run's, the progress bar each process's."""
+
+
+def weak_pin(train: TrainConfig) -> dict[str, Any]:
+    """What a pin records for the weak side `train`: its fields that differ from the defaults (JSON data)."""
+    default, mine = default_weak_train().to_dict(), train.to_dict()
+    return {k: v for k, v in mine.items() if v != default.get(k) and k not in UNPINNED_FIELDS}
+
+
+def pinned_weak(dataset: str, data_dir: Path | None = None) -> dict[str, Any]:
+    """Weak TrainConfig fields pinned for `dataset` by `w2s-admin results calibrate` (the `weak` object of its public
+    manifest: e.g. {"max_rows": 250} on questions), {} when none is pinned or the dataset has no manifest."""
+    try:
+        path = dataset_dir(dataset, data_dir) / "manifest.json"
+        manifest = json.loads(path.read_text())
+    except (ValueError, OSError):  # no such dataset or no manifest: nothing pinned, the dataset's own error comes later
+        return {}
+    pin = manifest.get(PIN_FIELD, {}) if isinstance(manifest, dict) else {}
+    if not isinstance(pin, dict):
+        raise ConfigError(f"{dataset} manifest: {PIN_FIELD}", f"must be an object of weak TrainConfig fields, got "
+                                                           f"{type(pin).__name__} (rewrite it with `w2s-admin results calibrate`)")
+    return pin
 
 
 @dataclass

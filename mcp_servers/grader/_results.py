@@ -15,6 +15,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from mcp_servers.grader._calibration import Calibration, SliceCalibration, read_calibration, write_calibration
 from mcp_servers.grader._scoring import score
 from mcp_servers.grader.datasets import LabelStore
+from mcp_servers.grader.datasets._build import pin_weak
 from trainer.predictions import read_predictions
 
 
@@ -116,6 +118,7 @@ def calibrate(
     """
     from trainer import paths
     from trainer.ideas import IdeaContext, fit_and_predict, make_config
+    from trainer.weak import weak_pin
 
     say = report or (lambda line: None)
     store = LabelStore(label_store or paths().label_store_dir)
@@ -158,6 +161,14 @@ def calibrate(
     copy.write_text(cal.model_dump_json(indent=2) + "\n")
     if write:
         write_calibration(store.root, dataset, cal)
+        # The grader now scores against this weak side: pin it, so every agent's weak supervisor is the one measured.
+        pin = weak_pin(config.weak)
+        try:
+            pin_weak(dataset, pin, replace(paths(), label_store_dir=store.root))
+            say(f"pinned the weak side of {dataset}: {json.dumps(pin, sort_keys=True) if pin else 'the defaults'}")
+        except FileNotFoundError:
+            say(f"{dataset} has no manifest, so its weak side is not pinned: agents get the default weak side unless "
+                "they set the one calibrated here (prepare it with `w2s-admin data prepare` to pin it)")
     return cal
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from mcp_servers.jobs import JobError
-from trainer.ideas import IdeaConfig, get_idea
+from trainer.ideas import IdeaConfig, get_idea, idea_defaults
 from trainer.training import ConfigError, TrainConfig, apply_overrides
 
 SERVER_OWNED = ("device",)
@@ -39,11 +39,11 @@ def idea_config(idea: str, dataset: str, overrides: dict[str, Any]) -> IdeaConfi
     if "dataset" in overrides:
         raise JobError("config.dataset: the dataset is start_training's own argument", "drop it from config")
     try:
-        spec = get_idea(idea)
+        get_idea(idea)
     except ValueError as exc:
         raise JobError(str(exc), FIX) from None
-    try:
-        return apply_overrides(spec.config_cls(), {**overrides, "dataset": dataset}, "config")
+    try:  # the dataset's pinned weak side under the client's options, as `w2s run` has it
+        return apply_overrides(idea_defaults(idea, dataset), {**overrides, "dataset": dataset}, "config")
     except ConfigError as exc:
         raise JobError(str(exc), FIX) from None
 

@@ -91,7 +91,7 @@ def _prepare_weak(req: TrainRequest) -> dict[str, Any]:
 
     if req.idea or req.labels_source:
         raise JobError("recipe 'weak' trains on train_label's own labels", "drop idea and labels_source")
-    config = train_config(req.config, base=default_weak_train()).to_dict()
+    config = train_config(req.config, base=default_weak_train(req.dataset)).to_dict()
     del config["progress"]  # the job sets it (`updated(progress=False, **config)`): the one field it owns
     return {"dataset": req.dataset, "config": config}
 

@@ -1,10 +1,22 @@
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from trainer.data import load_split
-from trainer.training import TrainConfig
-from trainer.weak import WeakConfig, artifact_id, build_weak_artifact, list_weak_artifacts, load_weak_artifact
+from trainer.ideas import make_config
+from trainer.training import ConfigError, TrainConfig
+from trainer.weak import (
+    WeakConfig,
+    artifact_id,
+    build_weak_artifact,
+    default_weak_train,
+    list_weak_artifacts,
+    load_weak_artifact,
+    pinned_weak,
+    weak_pin,
+)
 
 TINY = TrainConfig(model="minilm-l6", lora=False, max_steps=1, batch_size=8, progress=False, max_length=64)
 
@@ -29,3 +41,33 @@ def test_id_tracks_config_but_not_progress_flags(tiny_home: Path) -> None:
     a = artifact_id(WeakConfig("tiny", TINY))
     assert artifact_id(WeakConfig("tiny", TINY.updated(progress=True, log_every=3))) == a
     assert artifact_id(WeakConfig("tiny", TINY.updated(seed=1))) != a
+
+
+def _manifest(home: Path, dataset: str, **fields: object) -> Path:
+    path = home / "public" / "data" / dataset / "manifest.json"
+    path.write_text(json.dumps({"dataset": dataset, **fields}))
+    return path
+
+
+def test_a_pinned_weak_side_is_every_default_and_explicit_fields_win(tiny_home: Path) -> None:
+    assert pinned_weak("tiny") == {} and default_weak_train("tiny") == default_weak_train()  # no manifest: no pin
+    _manifest(tiny_home, "tiny")
+    assert pinned_weak("tiny") == {}  # a manifest without a pin
+    _manifest(tiny_home, "tiny", weak={"max_rows": 7, "fast_epochs": 3.0})
+    assert pinned_weak("tiny") == {"max_rows": 7, "fast_epochs": 3.0}
+    assert default_weak_train("tiny") == default_weak_train().updated(max_rows=7, fast_epochs=3.0)
+    config = make_config("vanilla_w2s", dataset="tiny")
+    assert (config.weak.max_rows, config.weak.fast_epochs) == (7, 3.0)
+    assert make_config("vanilla_w2s", dataset="tiny", **{"weak.max_rows": 9}).weak.max_rows == 9
+    assert make_config("vanilla_w2s", dataset="tiny", weak={"max_rows": None}).weak.max_rows is None
+    assert make_config("vanilla_w2s", dataset="tinypref").weak.max_rows is None  # pins are per dataset
+    assert weak_pin(config.weak.updated(seed=4, progress=False)) == {"max_rows": 7, "fast_epochs": 3.0}
+
+
+def test_a_broken_pin_is_refused_naming_the_manifest(tiny_home: Path) -> None:
+    _manifest(tiny_home, "tiny", weak=[250])
+    with pytest.raises(ConfigError, match="tiny manifest: weak: must be an object"):
+        pinned_weak("tiny")
+    _manifest(tiny_home, "tiny", weak={"max_rows": 0})
+    with pytest.raises(ConfigError, match=r"tiny manifest.*max_rows"):
+        make_config("vanilla_w2s", dataset="tiny")

@@ -13,6 +13,7 @@ from trainer.classifier._model import (
     load_classifier,
     position_limit,
     save_classifier,
+    shift_binary_bias,
 )
 from trainer.classifier._templates import (
     LABEL_WORDS,
@@ -44,6 +45,7 @@ __all__ = [
     "position_limit",
     "render_prompt",
     "save_classifier",
+    "shift_binary_bias",
     "sort_keys",
     "task_of",
 ]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.classifier import BinaryClassifier, ClassifierSpec
+from trainer.classifier import BinaryClassifier, ClassifierSpec, shift_binary_bias
 from trainer.data import Row, TaskType
 from trainer.features._store import RowFeatures, feature_store
 from trainer.losses import make_loss
@@ -69,6 +69,9 @@ class HeadClassifier(BinaryClassifier):
                 block = slice(2 * h, 3 * h)
                 self.head.weight[1, block] = 1.0 / h
                 self.head.weight[0, block] = -1.0 / h
+
+    def shift_start(self, mean_margin: float) -> bool:
+        return shift_binary_bias(self.head, mean_margin) if not self.preference else False
 
     def inputs(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Scaled as `EncoderClassifier._combine`: unit-size components in every block."""
@@ -154,6 +157,10 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
     clf = HeadClassifier(spec, (feats.a.shape[1], feats.b.shape[1]), config.head_kind, config.head_hidden)
     clf.init_zero_shot(feats)
     a, b = torch.from_numpy(feats.a), torch.from_numpy(feats.b)
+    if config.center_start:
+        with torch.no_grad():
+            start = clf(a, b)
+        clf.shift_start(float((start[:, 1] - start[:, 0]).mean()))
     targets = torch.tensor(np.asarray(labels, dtype=np.float32))
     loss_fn = make_loss(config.loss, **config.loss_params)
     micro_per_epoch = math.ceil(len(rows) / config.batch_size)

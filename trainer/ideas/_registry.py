@@ -20,7 +20,7 @@ import numpy as np
 from trainer._registry import Registry
 from trainer.data import PublicSplit, load_split
 from trainer.training import TrainConfig, apply_overrides, check_fields
-from trainer.weak import WeakArtifact, WeakConfig, build_weak_artifact, default_weak_train
+from trainer.weak import WeakArtifact, WeakConfig, build_weak_artifact, default_weak_train, pinned_weak
 
 
 def default_strong_train() -> TrainConfig:
@@ -128,8 +128,20 @@ def get_idea(name: str) -> IdeaSpec:
     return IDEAS.get(name)
 
 
+def idea_defaults(name: str, dataset: str | None = None) -> IdeaConfig:
+    """The idea's default config on `dataset` (its own default when None), with the weak side that dataset's
+    calibration pinned in its public manifest (`trainer.weak.pinned_weak`): an agent's weak supervisor is then the
+    one its PGR's weak accuracy was measured with."""
+    config = get_idea(name).config_cls()
+    target = dataset or config.dataset
+    pin = pinned_weak(target)
+    return apply_overrides(config, {"dataset": target, "weak": pin}, f"{target} manifest") if pin else config
+
+
 def make_config(name: str, **overrides: Any) -> IdeaConfig:
     """The idea's config with overrides, every value checked by the config classes (`ConfigError` naming the field
     path, e.g. `strong.lr` or `contamination`); `weak.x` / `strong.x` keys reach into the two TrainConfigs, and so do
-    `weak` / `strong` given as dicts of fields (`{"strong": {"tier": "head"}}`, what JSON clients send)."""
-    return apply_overrides(get_idea(name).config_cls(), overrides)
+    `weak` / `strong` given as dicts of fields (`{"strong": {"tier": "head"}}`, what JSON clients send). The
+    dataset's pinned weak side (`idea_defaults`) sits under the overrides: `weak.max_rows=...` still wins."""
+    dataset = overrides.get("dataset")
+    return apply_overrides(idea_defaults(name, dataset if isinstance(dataset, str) else None), overrides)

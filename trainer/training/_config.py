@@ -76,6 +76,11 @@ class TrainConfig:
     cost milliseconds each, so one switch moves a config between tiers without retuning."""
     fast_lr: Annotated[float, Field(ge=0.0, le=10.0)] = 1e-3
     """Learning rate of the `head` tier's head (the other tiers read `lr` / `head_lr`)."""
+    center_start: bool = True
+    """Start the head at the zero-shot scorer minus its mean score on the training rows' texts (no label is read), so
+    the first step predicts both classes. Uncentered, mpnet's text-answer cosine is positive on every row of both
+    testbeds and a short LoRA run (or one with a gentle loss) never left "all True" (docs/results.md). No effect on
+    preference rows (their score is already a difference) or on a causal LM's LoRA tier (no head of its own)."""
     head_kind: Literal["linear", "mlp"] = "linear"
     """Head of the `head` tier: linear (the zero-shot scorer's shape) or linear plus a one-hidden-layer MLP branch."""
     head_hidden: Annotated[int, Field(ge=1, le=65536)] = 256

@@ -13,6 +13,7 @@ from mcp_servers.grader.datasets._store import LabelStore
 from mcp_servers.grader.datasets.testbeds import get_testbed
 from trainer import W2SPaths, paths
 from trainer.data import jsonl_line, sha256_file, write_jsonl
+from trainer.weak import PIN_FIELD
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,35 @@ def build_testbed(name: str, size: str = "default", seed: int = 0, where: W2SPat
     see it disappear and reappear, and the dataset's calibration stays valid.
     """
     where = where or paths()
-    splits = get_testbed(name).build(size, seed, where.raw_dir)
+    testbed = get_testbed(name)
+    splits = testbed.build(size, seed, where.raw_dir)
     if not force and (current := _up_to_date(name, splits, where)) is not None:
+        if PIN_FIELD not in current:  # built before weak sides were pinned: take the testbed's
+            pin_weak(name, testbed.weak, where)
+            current = read_manifest(name, where)
         return BuiltTestbed(name, current)
+    try:  # a weak side a calibration pinned survives a rebuild (read before prepare rewrites the manifests)
+        pin = read_manifest(name, where).get(PIN_FIELD, testbed.weak)
+    except FileNotFoundError:
+        pin = testbed.weak
     labeled = where.labeled_dir / name
     for split, rows in splits.items():
         write_jsonl(labeled / f"{split}.jsonl", rows)
     store = LabelStore(where.label_store_dir)
     prepare_dataset(labeled, where.data_dir, store, name=name)
-    manifest = build_manifest(name, labeled, where.data_dir / name, {"testbed": name, "size": size, "seed": seed})
+    manifest = build_manifest(name, labeled, where.data_dir / name,
+                              {"testbed": name, "size": size, "seed": seed, PIN_FIELD: pin})
     write_manifests(manifest, where.label_store_dir / name, where.data_dir / name)
     return BuiltTestbed(name, manifest)
+
+
+def pin_weak(name: str, pin: dict[str, Any], where: W2SPaths | None = None) -> None:
+    """Record in both manifests the weak side a calibration of `name` measured (weak TrainConfig fields that differ
+    from the defaults; {} = the defaults), so `make_config` and the train server give every agent that weak
+    supervisor."""
+    where = where or paths()
+    manifest = {**read_manifest(name, where), PIN_FIELD: pin}
+    write_manifests(manifest, where.label_store_dir / name, where.data_dir / name)
 
 
 def read_manifest(name: str, where: W2SPaths | None = None) -> dict[str, Any]:

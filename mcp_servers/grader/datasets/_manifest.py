@@ -7,10 +7,12 @@ hashes of the public files only.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mcp_servers.core import replace_at
 from trainer.data import SPLITS, read_rows, sha256_file
 
 
@@ -54,7 +56,13 @@ def public_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_manifests(manifest: dict[str, Any], label_store_dir: Path, data_dir: Path) -> None:
-    (label_store_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    (data_dir / "manifest.json").write_text(json.dumps(public_manifest(manifest), indent=2, sort_keys=True) + "\n")
+    """Both manifests, each replaced whole: a trainer reading the public one (its pinned weak side) mid-write sees the
+    old file or the new one."""
+    for folder, content in ((label_store_dir, manifest), (data_dir, public_manifest(manifest))):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            replace_at(fd, "manifest.json", [(json.dumps(content, indent=2, sort_keys=True) + "\n").encode()])
+        finally:
+            os.close(fd)
 
 

@@ -126,6 +126,25 @@ def test_calibrate_then_table(tiny_home: Path, tmp_path: Path) -> None:
     assert wide[2].startswith(f"| tiny | {cal.weak_acc:.4f} / {cal.strong_acc:.4f} | 0.5000 (")
 
 
+def test_calibrate_pins_the_weak_side_it_measured(tiny_home: Path, tmp_path: Path) -> None:
+    from mcp_servers.grader.datasets._build import read_manifest
+    from trainer.ideas import make_config
+
+    store = _store(tiny_home)
+    calibrate("tiny", [0], store.root, tmp_path / "cal", **TINY)  # no manifest: nothing to pin, nothing fails
+    assert not (tiny_home / "public" / "data" / "tiny" / "manifest.json").exists()
+    for folder in (store.root / "tiny", tiny_home / "public" / "data" / "tiny"):
+        (folder / "manifest.json").write_text(json.dumps({"dataset": "tiny", "splits": {}}))
+    calibrate("tiny", [0], store.root, tmp_path / "nowrite", write=False, **TINY, **{"weak.max_rows": 6})
+    assert "weak" not in read_manifest("tiny")  # --no-write changes nothing the grader or agents read
+    calibrate("tiny", [0], store.root, tmp_path / "cal", **TINY, **{"weak.max_rows": 6})
+    public = json.loads((tiny_home / "public" / "data" / "tiny" / "manifest.json").read_text())
+    assert public["weak"] == read_manifest("tiny")["weak"]
+    assert public["weak"]["max_rows"] == 6 and public["weak"]["max_steps"] == 1 and "seed" not in public["weak"]
+    agent = make_config("vanilla_w2s", dataset="tiny")  # no override: the calibrated weak side
+    assert (agent.weak.max_rows, agent.weak.tier, agent.weak.max_steps) == (6, "full", 1)
+
+
 def test_calibrate_reuses_ceilings_trained_with_the_same_overrides(
     tiny_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,6 +1,7 @@
 """The server checks only what is its own (the device); everything else is the config classes' own check, run at
 `start_training` so a bad value is refused at the call with the field's path, and nothing is queued."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,10 @@ async def test_start_training_refuses_bad_configs_at_the_call(servers: dict, com
         assert (await call(train, "list_jobs"))["result"] == []  # refused at the call: nothing queued
     assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())
 
+
+
+def test_an_idea_request_gets_the_datasets_pinned_weak_side(tiny_home: Path) -> None:
+    (tiny_home / "public" / "data" / "tiny" / "manifest.json").write_text(json.dumps({"weak": {"max_rows": 5}}))
+    assert idea_config("vanilla_w2s", "tiny", {}).weak.max_rows == 5
+    assert idea_config("vanilla_w2s", "tiny", {"weak": {"max_rows": 8}}).weak.max_rows == 8
+    assert idea_config("vanilla_w2s", "tinypref", {}).weak.max_rows is None

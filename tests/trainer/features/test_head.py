@@ -60,14 +60,20 @@ def test_head_tier_caches_once_trains_and_predicts(tiny_home: Path, model: str) 
     assert embed(result.classifier, test.rows[:3]).shape[0] == 3
 
 
-def test_head_starts_as_the_zero_shot_scorer(tiny_home: Path) -> None:
+@pytest.mark.parametrize("center", [False, True])
+def test_head_starts_as_the_zero_shot_scorer(tiny_home: Path, center: bool) -> None:
     rows = load_split("tiny", "train_label").rows
     feats = feature_store("minilm-l6", 64, progress=False).features(rows)
-    config = TrainConfig(model="minilm-l6", tier="head", max_length=64, max_steps=1, fast_lr=1e-12, progress=False)
+    config = TrainConfig(model="minilm-l6", tier="head", max_length=64, max_steps=1, fast_lr=1e-12, progress=False,
+                         center_start=center)
     result = train(config, rows, [0.5] * len(rows))
     cos = (feats.a * feats.b).sum(1)
+    assert cos.min() > 0  # every row starts as "True" uncentered: the trap centering removes
     logits = result.classifier.logits_for_rows(rows)
-    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], 2 * cos, atol=1e-3)
+    margins = logits[:, 1] - logits[:, 0]
+    # centered: the same scorer minus its mean margin on the training rows, so both classes are predicted at once
+    np.testing.assert_allclose(margins, 2 * (cos - cos.mean()) if center else 2 * cos, atol=1e-3)
+    assert ((margins > 0).any() and (margins < 0).any()) if center else (margins > 0).all()
 
 
 def test_mlp_head_preference_rows_and_a_loss(tiny_home: Path) -> None:

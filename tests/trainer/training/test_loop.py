@@ -7,7 +7,7 @@ import pytest
 from trainer_helpers import binary_rows, preference_rows
 
 from trainer.classifier import load_checkpoint
-from trainer.inference import predict_proba
+from trainer.inference import predict_logits, predict_proba
 from trainer.training import TrainConfig, epoch_batches, lr_factor, train
 
 
@@ -30,6 +30,20 @@ def test_encoder_lora_trains_logs_and_reloads(tmp_path: Path) -> None:
     before = predict_proba(result.classifier, rows)
     after = predict_proba(load_checkpoint(tmp_path / "checkpoint"), rows)
     assert np.allclose(before, after, atol=1e-5)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_encoder_start_is_centered_on_the_training_rows(center: bool) -> None:
+    """LoRA tier: the head's offset starts at minus the mean zero-shot margin of the training rows (no label read)."""
+    rows = binary_rows(6, 0, "t", True)
+    config = TrainConfig(model="minilm-l6", max_steps=1, batch_size=2, lr=0.0, head_lr=0.0, progress=False,
+                         max_length=64, center_start=center)
+    logits = predict_logits(train(config, rows, [0.0] * len(rows)).classifier, rows)
+    margins = logits[:, 1] - logits[:, 0]
+    if center:
+        assert abs(float(margins.mean())) < 1e-4 and (margins > 0).any() and (margins < 0).any()
+    else:
+        assert float(margins.mean()) > 0.05  # the text-answer cosine: positive on average
 
 
 def test_causal_lm_trains_and_predicts(tmp_path: Path) -> None:

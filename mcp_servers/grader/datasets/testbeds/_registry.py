@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ class Testbed:
     description: str
     build: Callable[[str, int, Path | None], SplitRows]
     """(size, seed, raw_dir) -> labeled splits; the same arguments always give the same rows."""
+    weak: dict[str, Any] = field(default_factory=dict)
+    """Weak TrainConfig fields the hard regime runs this testbed with, pinned in its manifest at build (calibration
+    can re-pin): e.g. fewer weak rows where the weak head is otherwise within a few points of the ceiling."""
 
 
 TESTBEDS: Registry[Testbed] = Registry("testbed", package="mcp_servers.grader.datasets.testbeds")

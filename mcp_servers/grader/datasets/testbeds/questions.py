@@ -97,5 +97,7 @@ TESTBED = register_testbed(
         name="questions",
         description="TREC question answer types (what-questions ID, other wh-words OOD), binary rows in pairs",
         build=build,
+        # All 600 rows leave the weak MiniLM head 4.7 points under the ceiling; 250 open 9.4 (docs/results.md).
+        weak={"max_rows": 250},
     )
 )

@@ -111,3 +111,24 @@ def test_testbeds_are_discovered_and_an_unknown_one_lists_them() -> None:
     with pytest.raises(KeyError) as caught:
         get_testbed("imdb")
     assert str(caught.value) == "unknown testbed 'imdb'; available: " + ", ".join(sorted(registered_testbeds()))
+
+
+def test_the_weak_side_is_pinned_at_build_and_a_calibrated_pin_survives_a_rebuild(w2s_home: Path) -> None:
+    from mcp_servers.grader.datasets._build import pin_weak, read_manifest
+    from trainer.ideas import make_config
+
+    build_testbed("questions", "tiny", seed=0)
+    public = paths().data_dir / "questions" / "manifest.json"
+    assert json.loads(public.read_text())["weak"] == get_testbed("questions").weak == {"max_rows": 250}
+    assert read_manifest("questions")["weak"] == {"max_rows": 250}
+    assert make_config("vanilla_w2s", dataset="questions").weak.max_rows == 250  # what agents' runs get
+    pin_weak("questions", {"max_rows": 200})  # what a calibration measured
+    build_testbed("questions", "tiny", seed=0, force=True)
+    assert json.loads(public.read_text())["weak"] == {"max_rows": 200}
+    # a dataset built before pins existed takes its testbed's pin at the next (no-op) build
+    build_testbed("sentiment", "tiny", seed=0)
+    assert read_manifest("sentiment")["weak"] == {}
+    old = {k: v for k, v in read_manifest("questions").items() if k != "weak"}
+    for where in (paths().label_store_dir, paths().data_dir):
+        (where / "questions" / "manifest.json").write_text(json.dumps(old))
+    assert build_testbed("questions", "tiny", seed=0).manifest["weak"] == {"max_rows": 250}
