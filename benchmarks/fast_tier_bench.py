@@ -68,8 +68,7 @@ def main() -> None:
     from trainer import paths
     from trainer.cli import parse_sets
     from trainer.features import cache_dataset_features
-    from trainer.ideas import make_config, run_idea
-    from trainer.ideas._registry import IdeaContext
+    from trainer.ideas import IdeaContext, make_config, run_idea
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="sentiment")

@@ -30,9 +30,7 @@ def main() -> None:
     from mcp_servers.grader.datasets import LabelStore
     from trainer import paths
     from trainer.cli import parse_sets
-    from trainer.ideas import make_config, run_idea
-    from trainer.ideas._common import fit_and_predict
-    from trainer.ideas._registry import IdeaContext
+    from trainer.ideas import IdeaContext, fit_and_predict, make_config, run_idea
     from trainer.weak import WeakConfig, build_weak_artifact
 
     parser = argparse.ArgumentParser()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 _FOLDER = Path(__file__).parent
-_TUPLE_FIELDS = {"betas", "lora_targets", "shots"}  # dataclass fields typed as tuples (TOML only has arrays)
 
 
 def registered_presets() -> dict[str, str]:
@@ -34,11 +33,8 @@ def load_preset(name: str) -> dict[str, Any]:
         if isinstance(value, dict):
             if key not in ("weak", "strong"):
                 raise ValueError(f"preset {name!r}: table [{key}] is not [weak] or [strong]")
-            flat.update({f"{key}.{k}": _typed(k, v) for k, v in value.items()})
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
         else:
-            flat[key] = _typed(key, value)
+            flat[key] = value  # arrays stay lists: configs take lists for tuple fields, as from JSON
     return flat
 
-
-def _typed(key: str, value: Any) -> Any:
-    return tuple(value) if key in _TUPLE_FIELDS and isinstance(value, list) else value

@@ -312,12 +312,6 @@ def test_nothing_outside_the_jobs_package_imports_its_private_modules() -> None:
     assert offenders == []
 
 
-PRIVATE_TRAINER_IMPORTS_LEFT = {
-    "benchmarks/measure_testbed.py": {"trainer.ideas._common", "trainer.ideas._registry"},
-    "benchmarks/fast_tier_bench.py": {"trainer.ideas._registry"},
-}
-"""Files not yet moved to the public names (`trainer.ideas.IdeaContext`, `trainer.ideas.fit_and_predict`); an entry
-that no longer offends fails the test, so the list only shrinks."""
 
 
 def _private_trainer_imports(tree: ast.AST) -> set[str]:
@@ -344,4 +338,4 @@ def test_nothing_outside_the_trainer_imports_its_private_modules() -> None:
             found = _private_trainer_imports(ast.parse(path.read_text(), str(path)))
             if found:
                 offenders[str(path.relative_to(ROOT))] = found
-    assert offenders == PRIVATE_TRAINER_IMPORTS_LEFT
+    assert offenders == {}

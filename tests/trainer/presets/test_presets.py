@@ -25,10 +25,12 @@ def test_reference_preset_matches_the_reference_recipe() -> None:
         assert side.batch_size * side.grad_accum == 32 and side.betas == (0.9, 0.95) and side.precision == "bf16"
 
 
-def test_arrays_become_tuples_and_bad_presets_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_arrays_reach_tuple_fields_and_bad_presets_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(presets, "_FOLDER", tmp_path)
     (tmp_path / "ok.toml").write_text('# fine\nshots = [2, 4]\n[strong]\nbetas = [0.9, 0.99]\n')
-    assert presets.load_preset("ok") == {"shots": (2, 4), "strong.betas": (0.9, 0.99)}
+    assert presets.load_preset("ok") == {"shots": [2, 4], "strong.betas": [0.9, 0.99]}
+    config = make_config("ue_fewshot", **presets.load_preset("ok"))  # configs take lists for tuple fields, as JSON
+    assert config.shots == (2, 4) and config.strong.betas == (0.9, 0.99)
     (tmp_path / "bad.toml").write_text("# bad\n[optimizer]\nlr = 1\n")
     with pytest.raises(ValueError, match=r"table \[optimizer\] is not \[weak\] or \[strong\]"):
         presets.load_preset("bad")
