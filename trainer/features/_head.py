@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -146,7 +145,7 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
     training a backbone); `max_steps`, batch size, loss, schedule and seed mean what they mean on the other tiers.
     """
     from trainer.classifier import task_of
-    from trainer.training._logging import MetricsLogger
+    from trainer.training._logging import StepLog
     from trainer.training._loop import TrainResult, lr_factor, seed_everything
 
     seed_everything(config.seed)
@@ -169,12 +168,9 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
     opt = torch.optim.AdamW(params, lr=config.fast_lr, betas=config.betas, weight_decay=config.weight_decay)
     warmup = int(config.warmup_frac * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, config.schedule))
-    metrics_path = out_dir / "metrics.jsonl" if out_dir else None
-    logger = MetricsLogger(metrics_path, run_name, config.to_dict())
+    log = StepLog(out_dir, run_name, config, total, micro_per_epoch, on_log)
     rng = random.Random(config.seed)
     queue: list[list[int]] = []
-    history: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
     clf.train()
     for step in range(total):
         loss_sum, agree, seen = 0.0, 0, 0
@@ -196,14 +192,8 @@ def train_head(config: Any, rows: Sequence[Row], labels: Sequence[float] | np.nd
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        if (step + 1) % config.log_every == 0 or step + 1 == total:
-            record = {"step": step + 1, "epoch": (step + 1) * config.grad_accum / micro_per_epoch, "loss": loss_sum,
-                      "lr": lr, "grad_norm": grad_norm, "agreement": agree / seen, "elapsed_s": time.perf_counter() - t0}
-            history.append(record)
-            logger.log(record)
-            if on_log is not None:
-                on_log({**record, "total_steps": total})
-    logger.close()
+        log.step(step, loss_sum, lr, grad_norm, agree / seen)
+    log.close()
     clf.eval()
     checkpoint = clf.save(out_dir / "checkpoint") if out_dir else None
-    return TrainResult(clf, checkpoint, metrics_path, total, time.perf_counter() - t0, history)
+    return TrainResult(clf, checkpoint, log.path, total, log.elapsed(), log.history)

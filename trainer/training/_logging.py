@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,34 @@ class MetricsLogger:
                 sink.finish()
             else:
                 sink.end_run()
+
+
+class StepLog:
+    """What every training loop records: a metrics line every `log_every` optimizer steps and at the last, kept in
+    `history`, written by a `MetricsLogger` and handed to the job's `on_log` hook (with `total_steps`)."""
+
+    def __init__(self, out_dir: Path | None, run_name: str, config: Any, total: int, micro_per_epoch: int,
+                 on_log: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.path = out_dir / "metrics.jsonl" if out_dir else None
+        self.logger = MetricsLogger(self.path, run_name, config.to_dict())
+        self.every, self.accum, self.total, self.micro_per_epoch = config.log_every, config.grad_accum, total, micro_per_epoch
+        self.on_log = on_log
+        self.history: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+
+    def step(self, step: int, loss: float, lr: float, grad_norm: float, agreement: float) -> None:
+        """After optimizer step `step` (0-based): log it when it is due."""
+        if (step + 1) % self.every and step + 1 != self.total:
+            return
+        record = {"step": step + 1, "epoch": (step + 1) * self.accum / self.micro_per_epoch, "loss": loss, "lr": lr,
+                  "grad_norm": grad_norm, "agreement": agreement, "elapsed_s": self.elapsed()}
+        self.history.append(record)
+        self.logger.log(record)
+        if self.on_log is not None:
+            self.on_log({**record, "total_steps": self.total})
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def close(self) -> None:
+        self.logger.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from trainer.classifier import (
 from trainer.data import Row
 from trainer.losses import make_loss
 from trainer.training._config import TrainConfig
-from trainer.training._logging import MetricsLogger
+from trainer.training._logging import StepLog
 from trainer.training._lora import lora_targets
 
 
@@ -199,12 +198,9 @@ def train(
         if precision in ("bf16", "fp16") and device.type == "cuda"
         else nullcontext()
     )
-    metrics_path = out_dir / "metrics.jsonl" if out_dir else None
-    logger = MetricsLogger(metrics_path, run_name, config.to_dict())
+    log = StepLog(out_dir, run_name, config, total, micro_per_epoch, on_log)
     rng = random.Random(config.seed)
     queue: list[list[int]] = []
-    history: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, desc=run_name, disable=not config.progress, leave=False)
@@ -231,17 +227,11 @@ def train(
         opt.zero_grad(set_to_none=True)
         bar.update(1)
         bar.set_postfix(loss=f"{loss_sum:.3f}")
-        if (step + 1) % config.log_every == 0 or step + 1 == total:
-            record = {"step": step + 1, "epoch": (step + 1) * config.grad_accum / micro_per_epoch, "loss": loss_sum,
-                      "lr": lr, "grad_norm": grad_norm, "agreement": agree / seen, "elapsed_s": time.perf_counter() - t0}
-            history.append(record)
-            logger.log(record)
-            if on_log is not None:
-                on_log({**record, "total_steps": total})
+        log.step(step, loss_sum, lr, grad_norm, agree / seen)
         if out_dir and config.save_every and (step + 1) % config.save_every == 0 and step + 1 < total:
             save_classifier(clf, out_dir / f"checkpoint-{step + 1}")
     bar.close()
-    logger.close()
+    log.close()
     clf.eval()
     checkpoint = save_classifier(clf, out_dir / "checkpoint") if out_dir else None
-    return TrainResult(clf, checkpoint, metrics_path, total, time.perf_counter() - t0, history)
+    return TrainResult(clf, checkpoint, log.path, total, log.elapsed(), log.history)
