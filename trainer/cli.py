@@ -79,18 +79,17 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no per-step progress bars")] = False,
 ) -> None:
     """Run an idea over seeds; writes <out>/<idea>/<dataset>/seed<k>/predictions.json, ready to submit."""
-    from trainer.ideas import get_idea, run_idea
-    from trainer.training import ConfigError, apply_overrides
+    from trainer.ideas import get_idea, make_config, run_idea
+    from trainer.training import ConfigError
 
     try:
-        spec = get_idea(idea)
+        get_idea(idea)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--idea") from None
     overrides = {**preset_overrides(preset), **parse_sets(set_)}
     seed_list = _seeds(seeds)
-    try:  # every value is checked by the config classes before anything runs
-        configs = [apply_overrides(spec.config_cls(), {**overrides, "dataset": dataset, "seed": seed})
-                   for seed in seed_list]
+    try:  # every value is checked by the config classes before anything runs; the dataset's pinned weak side under
+        configs = [make_config(idea, **{**overrides, "dataset": dataset, "seed": seed}) for seed in seed_list]
     except ConfigError as err:
         raise typer.BadParameter(str(err), param_hint="--set / --preset") from None
     _quiet_transformers()

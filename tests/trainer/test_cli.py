@@ -36,6 +36,17 @@ def test_run_with_a_preset_and_a_set_that_wins(tiny_home: Path, tmp_path: Path) 
     assert config["weak"]["max_steps"] == 2 and config["strong"]["max_steps"] == 1
 
 
+def test_run_takes_the_datasets_pinned_weak_side_under_its_sets(tiny_home: Path, tmp_path: Path) -> None:
+    (tiny_home / "public" / "data" / "tiny" / "manifest.json").write_text(json.dumps({"weak": {"max_rows": 6}}))
+    for extra, rows in (([], 6), (["--set", "weak.max_rows=8"], 8)):
+        out = tmp_path / str(rows)
+        result = runner.invoke(app, ["run", "--dataset", "tiny", "--out", str(out), "--quiet", "--preset", "smoke",
+                                     *extra])
+        assert result.exit_code == 0, result.output
+        config = json.loads((out / "vanilla_w2s" / "tiny" / "seed0" / "metrics.json").read_text())["config"]
+        assert config["weak"]["max_rows"] == rows
+
+
 def test_unknown_preset_is_a_usage_error_naming_the_presets(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--preset", "nope", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "unknown preset 'nope'" in result.output and "smoke" in result.output
