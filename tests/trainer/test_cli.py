@@ -16,7 +16,7 @@ def test_list_commands() -> None:
 
 
 def test_run_writes_predictions_per_seed(tiny_home: Path, tmp_path: Path) -> None:
-    from trainer_helpers import TINY
+    from tests.trainer.trainer_helpers import TINY
 
     sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={json.dumps(v)}")]
     result = runner.invoke(app, ["run", "--idea", "vanilla_w2s", "--dataset", "tiny", "--seeds", "0,1",

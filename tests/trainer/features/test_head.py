@@ -113,8 +113,7 @@ def test_read_only_artifacts_fall_back_to_a_writable_cache(tiny_home: Path, monk
 def test_tier_and_max_rows_config() -> None:
     assert TrainConfig().resolved_tier == "lora" and TrainConfig(lora=False).resolved_tier == "full"
     assert TrainConfig(tier="full").uses_lora is False and TrainConfig(tier="head", lora=True).uses_lora is False
-    from trainer_helpers import binary_rows
-
+    from tests.trainer.trainer_helpers import binary_rows
     from trainer.training._loop import limit_rows
 
     data = binary_rows(10, 0, "train_label", labeled=True)

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from trainer_helpers import binary_rows
 
+from tests.trainer.trainer_helpers import binary_rows
 from trainer.ideas.critic import _subset, critic_prompt, judge_labels, with_critique
 
 

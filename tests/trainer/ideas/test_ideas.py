@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainer_helpers import TINY
 
+from tests.trainer.trainer_helpers import TINY
 from trainer.data import load_split
 from trainer.ideas import make_config, run_idea
 

@@ -1,6 +1,6 @@
 import numpy as np
-from trainer_helpers import binary_rows
 
+from tests.trainer.trainer_helpers import binary_rows
 from trainer.classifier import load_classifier
 from trainer.inference import embed, predict, predict_proba
 from trainer.training import TrainConfig, train

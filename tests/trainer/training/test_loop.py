@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from trainer_helpers import binary_rows, preference_rows
 
+from tests.trainer.trainer_helpers import binary_rows, preference_rows
 from trainer.classifier import load_checkpoint
 from trainer.inference import predict_logits, predict_proba
 from trainer.training import TrainConfig, epoch_batches, lr_factor, train
