@@ -43,3 +43,11 @@ def tiny_home(w2s_home: Path) -> Path:
     write_dataset(w2s_home / "public" / "data", "tiny", "binary")
     write_dataset(w2s_home / "public" / "data", "tinypref", "preference")
     return w2s_home
+
+
+@pytest.fixture
+def bwrap_ok() -> None:
+    """Skips the test unless bubblewrap can make a sandbox here."""
+    from tests.skips import require_bwrap
+
+    require_bwrap()

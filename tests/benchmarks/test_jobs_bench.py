@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.mcp_servers.compute_fixtures import require_bwrap
+from tests.skips import require_bwrap
 
 
 @pytest.mark.slow  # a forkserver importing torch, sandboxed torch imports, tiny trainings: 144 s on 2 busy cores

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.mcp_servers.compute_fixtures import require_bwrap
+from tests.skips import require_bwrap
 
 
 @pytest.mark.slow  # five servers and a sandboxed agent start: about 2 minutes on 2 busy cores

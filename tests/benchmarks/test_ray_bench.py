@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.mcp_servers.compute_fixtures import require_bwrap
+from tests.skips import require_bwrap
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]'; dev includes it)")
 

@@ -17,6 +17,7 @@ from mcp_servers.core import ServerApp, TokenStore
 from mcp_servers.grader.datasets._build import build_testbed
 from mcp_servers.jobs import ComputeService, ComputeSettings, JobState
 from tests.mcp_servers.server_helpers import ServerProcess, free_port  # noqa: F401  (re-exported)
+from tests.skips import require_bwrap
 from trainer import paths
 
 FAST_WEAK = {"max_steps": 2, "batch_size": 8}
@@ -30,16 +31,6 @@ class ComputeEnv:
     tokens: dict[str, str]
 
 
-def require_bwrap() -> None:
-    import shutil
-
-    from sandbox.backends.bwrap import BwrapBackend
-
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (scripts/setup.sh installs it; CI too)")
-    reason = BwrapBackend().available()
-    if reason:
-        pytest.skip(f"bubblewrap cannot run here: {reason}")
 
 
 @pytest.fixture

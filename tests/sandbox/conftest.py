@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bz2
 import json
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,12 +62,3 @@ def fake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHome:
     return FakeHome(paths, hidden, texts)
 
 
-@pytest.fixture
-def bwrap_ok() -> None:
-    from sandbox.backends.bwrap import BwrapBackend
-
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (apt-get install -y bubblewrap); CI installs it")
-    reason = BwrapBackend().available()
-    if reason:
-        pytest.skip(f"bubblewrap cannot run here: {reason}")

@@ -9,17 +9,6 @@ from tests.mcp_servers.compute_fixtures import compute_env, servers  # noqa: F40
 SLEEP = "trainer.jobs.builtin:sleep_job"
 
 
-@pytest.fixture
-def bwrap_ok() -> None:
-    import shutil
-
-    from sandbox.backends.bwrap import BwrapBackend
-
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (scripts/setup.sh installs it; CI too)")
-    reason = BwrapBackend().available()
-    if reason:
-        pytest.skip(f"bubblewrap cannot run here: {reason}")
 
 
 @pytest.fixture

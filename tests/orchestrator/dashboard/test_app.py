@@ -4,7 +4,6 @@ and (slow) over a short offline launch of evolve agents in bwrap sandboxes."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
@@ -19,6 +18,7 @@ from orchestrator.dashboard._sources import Sources
 from tests.orchestrator.dashboard.browser_helpers import browser, chromium_path, serving
 from tests.orchestrator.dashboard.dash_helpers import DEnv
 from tests.orchestrator.launch_helpers import base_port, cli, cli_env, count, wait_for
+from tests.skips import require_bwrap
 
 EVOLVE_ARGS = "--population 2 --brood 1 --margin 5"
 
@@ -121,8 +121,7 @@ def test_unreadable_database_is_named_on_the_page(w2s_home: Path) -> None:
 @pytest.mark.bwrap
 def test_dashboard_over_an_offline_launch(w2s_home: Path) -> None:
     chromium_path()
-    if shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed")
+    require_bwrap()
     build_testbed("sentiment", "tiny", seed=0)
     env = cli_env()
     started = cli("launch", "--n", "1", "--agent", "evolve", "--dataset", "sentiment", "--minutes", "20",

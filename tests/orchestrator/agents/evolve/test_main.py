@@ -20,8 +20,9 @@ from mcp_servers.grader import Calibration, write_calibration
 from mcp_servers.grader._service import GraderSettings
 from mcp_servers.grader.datasets._build import build_testbed
 from sandbox import prepare_workspace
-from tests.mcp_servers.compute_fixtures import _public_readable, require_bwrap
+from tests.mcp_servers.compute_fixtures import _public_readable
 from tests.mcp_servers.server_helpers import REPO, ServerProcess, free_port
+from tests.skips import require_bwrap
 from trainer import paths
 
 SERVERS = ("grader", "findings", "snapshot", "train", "predict")
