@@ -6,9 +6,9 @@ reader of the grader's records), and the host-side workspace syncer: `FindingsSy
 `python -m mcp_servers.findings.sync --workspace DIR` runs it standalone.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mcp_servers._lazy import lazy_exports
 from mcp_servers.findings._grader_link import GraderLink, GraderScore, GraderUnavailable
 from mcp_servers.findings._models import (
     FINDING_TYPES,
@@ -56,14 +56,6 @@ __all__ = [
     "sync_workspace",
 ]
 
-_LAZY = {  # name -> module, imported on first use
+__getattr__ = lazy_exports(__name__, {  # name -> module, imported on first use
     "build_server": "mcp_servers.findings._server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # The real objects, imported on first use (it builds the MCP server); `inspect.signature` sees their
-    # signatures, and type checkers do through the TYPE_CHECKING imports above.
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+})

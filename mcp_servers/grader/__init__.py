@@ -6,9 +6,9 @@ Library side (no MCP needed): `score` (pure scoring), `Calibration` with `read_c
 scores must call).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mcp_servers._lazy import lazy_exports
 from mcp_servers.grader._calibration import (
     CALIBRATION_FILE,
     Calibration,
@@ -47,18 +47,9 @@ __all__ = [
     "write_calibration",
 ]
 
-_LAZY = {  # name -> module, imported on first use
+__getattr__ = lazy_exports(__name__, {  # name -> module, imported on first use
     "build_server": "mcp_servers.grader._server",
     "Grader": "mcp_servers.grader._service",
     "GraderError": "mcp_servers.grader._service",
     "GraderSettings": "mcp_servers.grader._service",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # The real objects, imported on first use (the MCP server and the grading service: `score` and the
-    # calibration need neither); `inspect.signature` sees their signatures, and type checkers do through the
-    # TYPE_CHECKING imports above.
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+})

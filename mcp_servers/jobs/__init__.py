@@ -11,8 +11,9 @@ This is the package's public API: a compute server is `build_compute(name, setti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mcp_servers._lazy import lazy_exports
 from mcp_servers.jobs._compute import ComputeService, build_compute
 from mcp_servers.jobs._lease import LEASE_S, LeaseHolder
 from mcp_servers.jobs._models import JobRow, JobState, JobView
@@ -52,9 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RayJobRunner":
-        from mcp_servers.jobs._ray import RayJobRunner
-
-        return RayJobRunner
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"RayJobRunner": "mcp_servers.jobs._ray"})  # Ray only when asked for

@@ -4,9 +4,9 @@ Library side: `SnapshotService` (upload, list, detail, download), `ObjectStore` 
 `FileObjectStore` (the default; see `_store` for how an S3 store plugs in), `IgnoreRules` and `clean_relpath`.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from mcp_servers._lazy import lazy_exports
 from mcp_servers.snapshot._fs import CACHE_DIRS, IGNORE_FILE, IgnoreRules, UnsafePath, clean_relpath
 from mcp_servers.snapshot._models import (
     DownloadResult,
@@ -44,14 +44,6 @@ __all__ = [
     "clean_relpath",
 ]
 
-_LAZY = {  # name -> module, imported on first use
+__getattr__ = lazy_exports(__name__, {  # name -> module, imported on first use
     "build_server": "mcp_servers.snapshot._server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    # The real objects, imported on first use (it builds the MCP server); `inspect.signature` sees their
-    # signatures, and type checkers do through the TYPE_CHECKING imports above.
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_LAZY[name]), name)
+})
