@@ -10,9 +10,8 @@ head time is what an agent's candidate costs once a dataset's features exist.
     python benchmarks/fast_tier_bench.py --student-rows 400 --lora-set strong.epochs=2 --lora-set strong.head_lr=1e-3
 
 `--set` applies to every run (both tiers, weak side included, as `w2s run --set`); `--lora-set` to the LoRA tier
-only. A short LoRA run needs a faster head: both tiers' heads start as the zero-shot cosine scorer, which calls
-every row True on sentiment and questions (the text-answer cosine is positive for all test rows), and 13 LoRA
-steps at the default head lr 1e-4 left a 200-row student there (accuracy 0.500).
+only. Both tiers' heads start as the zero-shot scorer centered on the training rows (`center_start`); before that,
+the uncentered cosine called every row True on both testbeds and short LoRA runs stayed there (accuracy 0.500).
 
 Prints one JSON line per run, then per candidate: head s, LoRA s, the ratio, accuracy on each tier; then the
 Spearman rank correlation of the candidates' accuracies (seeds averaged) between the tiers.
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _stats import spearman  # a sibling: benchmarks run as `python benchmarks/X.py`
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -39,24 +39,6 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "ue_zeroshot": ("ue_zeroshot", {}),
     "probe_w2s": ("probe_w2s", {}),
 }
-
-
-def spearman(x: list[float], y: list[float]) -> float:
-    """Rank correlation (average ranks for ties)."""
-    def ranks(v: list[float]) -> np.ndarray:
-        arr = np.asarray(v, dtype=np.float64)
-        order = arr.argsort()
-        out = np.empty(len(arr))
-        out[order] = np.arange(len(arr), dtype=np.float64)
-        for value in np.unique(arr):
-            tie = arr == value
-            out[tie] = out[tie].mean()
-        return out
-
-    rx, ry = ranks(x), ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def main() -> None:
