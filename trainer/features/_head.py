@@ -2,8 +2,9 @@
 
 The head reads what the LoRA tier's head reads ([u, v, u*v, |u-v|] for binary encoder rows, one reward per side for
 preference rows, the last prompt token's hidden state for causal LMs) and starts as the same zero-shot scorer (the
-cosine on encoders, the answer tokens' LM-head rows on causal LMs), so both tiers start from one point and differ
-only in what may move. The MLP adds a residual branch whose last layer starts at zero.
+cosine on encoders, the answer tokens' LM-head rows on causal LMs), centered on the training rows' mean margin as
+`TrainConfig.center_start` asks, so both tiers start from one point and differ only in what may move. The MLP adds a
+residual branch whose last layer starts at zero.
 """
 
 from __future__ import annotations
