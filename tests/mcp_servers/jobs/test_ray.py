@@ -46,7 +46,12 @@ def cluster() -> Iterator[Cluster]:
         cluster.shutdown()
 
 
-def _wait(queue: JobQueue, job: str, states: set[JobState], timeout: float = 60.0) -> JobState:
+START_S = 180.0
+"""How long a job may take to reach a state: a fresh cluster's first task starts Ray worker processes and a sandbox,
+which took over 60 s on a 2-core machine with two other busy processes (nothing here depends on it being quick)."""
+
+
+def _wait(queue: JobQueue, job: str, states: set[JobState], timeout: float = START_S) -> JobState:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = queue.view(job).state
@@ -185,7 +190,7 @@ def test_a_sandbox_that_cannot_start_on_its_node_fails_the_job_with_the_reason(
 def _node_running(cluster: Cluster, queue: JobQueue, job: str) -> tuple[Any, set[int]]:
     """The worker node whose raylet the job's sandbox descends from (found by process ancestry: the node id in the
     job's `running on Ray node` message lasts only until its first progress), and the sandbox's pids."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if queue.view(job).state == JobState.RUNNING and (pids := _sandbox_pids()):
             for node in cluster.worker_nodes:
