@@ -152,9 +152,10 @@ def calibrate(
     slices = {name: SliceCalibration(weak_acc=mean_sem([a[name] for a in weak_acc])[0],
                                      strong_acc=mean_sem([a[name] for a in strong_acc])[0])
               for name in ("id", "ood") if name in weak_acc[0]}
+    pin = weak_pin(config.weak)  # the same for every seed: only the seed differs between their configs
     cal = Calibration(weak_acc=weak_mean, strong_acc=strong_mean, weak_sem=weak_sem, strong_sem=strong_sem,
                       seeds=len(seeds), source=f"w2s-admin results calibrate {json.dumps(overrides, sort_keys=True)} "
-                                              f"(weak side {json.dumps(weak_pin(config.weak), sort_keys=True)})",
+                                              f"(weak side {json.dumps(pin, sort_keys=True)})",
                       slices=slices)  # type: ignore[arg-type]
     cal.gap_warning = gap_verdict(cal)
     copy = out_dir / dataset / CALIBRATION_COPY
@@ -163,7 +164,6 @@ def calibrate(
     if write:
         write_calibration(store.root, dataset, cal)
         # The grader now scores against this weak side: pin it, so every agent's weak supervisor is the one measured.
-        pin = weak_pin(config.weak)  # the same for every seed: only the seed differs between their configs
         try:
             pin_weak(dataset, pin, replace(paths(), label_store_dir=store.root))
             say(f"pinned the weak side of {dataset}: {json.dumps(pin, sort_keys=True) if pin else 'the defaults'}")

@@ -90,6 +90,18 @@ async def wait_done(client: Client, job_id: str, timeout: float = 240.0) -> dict
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
 
 
+TINY_HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
+"""A fast-tier TrainConfig that trains in seconds on the tiny testbed."""
+
+
+async def run_tiny_head_idea(train: Client) -> dict[str, Any]:
+    """vanilla_w2s on the tiny sentiment testbed, weak and strong on the fast tier, through the real train server;
+    answers the finished job's view."""
+    idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
+                      config={"strong": TINY_HEAD, "weak.model": "minilm-l6", "weak.tier": "head", "weak.max_length": 64})
+    return await wait_done(train, idea["id"])
+
+
 def compute_process(module: str, home: Path, port: int) -> ServerProcess:
     """A train or predict server in a child process, with one slot and the operator's raw data and models."""
     import os

@@ -98,12 +98,11 @@ def check_max_length(model: str, max_length: int, field: str = "max_length") -> 
                              f"({source} in its config); set {field} to at most {limit}")
 
 
-def shift_binary_bias(head: nn.Linear, mean_margin: float) -> bool:
+def shift_binary_bias(head: nn.Linear, mean_margin: float) -> None:
     """Split `-mean_margin` over a two-logit head's biases: every margin drops by `mean_margin`, the weights stay."""
     with torch.no_grad():
         head.bias[1] -= mean_margin / 2
         head.bias[0] += mean_margin / 2
-    return True
 
 
 class BinaryClassifier(nn.Module):
@@ -119,11 +118,10 @@ class BinaryClassifier(nn.Module):
     def load_head_state(self, state: dict[str, torch.Tensor]) -> None:
         del state
 
-    def shift_start(self, mean_margin: float) -> bool:
-        """Move the head's offset so a row scoring `mean_margin` (logit(1) - logit(0)) sits at the boundary; False when
-        this classifier has no offset of its own to move (see `TrainConfig.center_start`)."""
+    def shift_start(self, mean_margin: float) -> None:
+        """Move the head's offset so a row scoring `mean_margin` (logit(1) - logit(0)) sits at the boundary; a no-op
+        where the classifier has no offset of its own to move (see `TrainConfig.center_start`)."""
         del mean_margin
-        return False
 
     def pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id
@@ -200,8 +198,9 @@ class EncoderClassifier(BinaryClassifier):
             return torch.cat([self.head(u * root), self.head(v * root)], dim=-1)
         return self.head(self._combine(u, v))
 
-    def shift_start(self, mean_margin: float) -> bool:
-        return shift_binary_bias(self.head, mean_margin) if not self.preference else False
+    def shift_start(self, mean_margin: float) -> None:
+        if not self.preference:  # a preference score is already a difference of two rewards
+            shift_binary_bias(self.head, mean_margin)
 
     def head_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.head.state_dict().items()}

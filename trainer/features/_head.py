@@ -70,8 +70,9 @@ class HeadClassifier(BinaryClassifier):
                 self.head.weight[1, block] = 1.0 / h
                 self.head.weight[0, block] = -1.0 / h
 
-    def shift_start(self, mean_margin: float) -> bool:
-        return shift_binary_bias(self.head, mean_margin) if not self.preference else False
+    def shift_start(self, mean_margin: float) -> None:
+        if not self.preference:  # a preference score is already a difference of two rewards
+            shift_binary_bias(self.head, mean_margin)
 
     def inputs(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Scaled as `EncoderClassifier._combine`: unit-size components in every block."""

@@ -14,7 +14,7 @@ from fastmcp import Client
 from fastmcp.exceptions import ToolError
 
 from mcp_servers.jobs import JobState
-from tests.mcp_servers.compute_fixtures import call, wait_done
+from tests.mcp_servers.compute_fixtures import call, run_tiny_head_idea
 from trainer.data import load_split
 
 pytestmark = pytest.mark.bwrap
@@ -111,12 +111,8 @@ async def test_a_half_is_one_and_the_ids_come_back(servers: dict, compute_env) -
 @pytest.mark.slow
 async def test_an_idea_jobs_predictions_are_read_over_mcp(servers: dict, compute_env) -> None:
     """read_predictions reads any job that wrote predictions: a tiny idea job through the real train server."""
-    head = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
     async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
-        idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
-                          config={"strong": head, "weak.model": "minilm-l6", "weak.tier": "head",
-                                  "weak.max_length": 64})
-        idea = await wait_done(train, idea["id"])
+        idea = await run_tiny_head_idea(train)
         assert idea["state"] == "succeeded", idea["error"]
         out = await call(predict, "read_predictions", job_id=idea["id"], include_ids=True)
     test = load_split("sentiment", "test")

@@ -7,26 +7,29 @@ import os
 import pytest
 from fastmcp import Client
 
-from tests.mcp_servers.compute_fixtures import call, compute_env, servers, wait_done  # noqa: F401  (fixtures)
+from tests.mcp_servers.compute_fixtures import (  # noqa: F401  (fixtures)
+    TINY_HEAD,
+    call,
+    compute_env,
+    run_tiny_head_idea,
+    servers,
+    wait_done,
+)
 from trainer.data import load_split
 
 pytestmark = pytest.mark.slow  # two servers, three jobs: about a minute on an idle 2-core machine
 
-HEAD = {"model": "minilm-l6", "tier": "head", "max_length": 64, "fast_epochs": 1, "batch_size": 8}
 
 
 async def test_tier_head_through_start_training(servers: dict, compute_env) -> None:  # noqa: F811
     async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
-        idea = await call(train, "start_training", dataset="sentiment", recipe="idea", idea="vanilla_w2s",
-                          config={"strong": HEAD, "weak.model": "minilm-l6", "weak.tier": "head",
-                                  "weak.max_length": 64})
-        idea = await wait_done(train, idea["id"])
+        idea = await run_tiny_head_idea(train)
         assert idea["state"] == "succeeded", idea["error"]
         weak = await wait_done(train, (await call(train, "start_training", dataset="sentiment", recipe="weak",
-                                                  config={**HEAD, "max_rows": 40}))["id"])
+                                                  config={**TINY_HEAD, "max_rows": 40}))["id"])
         assert weak["state"] == "succeeded", weak["error"]
         sft = await wait_done(train, (await call(train, "start_training", dataset="sentiment", recipe="sft",
-                                                 config=HEAD, labels_source=weak["result"]["labels_source"]))["id"])
+                                                 config=TINY_HEAD, labels_source=weak["result"]["labels_source"]))["id"])
         assert sft["state"] == "succeeded", sft["error"]
         pred = await wait_done(predict, (await call(predict, "predict", dataset="sentiment",
                                                     checkpoint=sft["id"]))["id"])
