@@ -67,10 +67,14 @@ def pinned_weak(dataset: str, data_dir: Path | None = None) -> dict[str, Any]:
     """Weak TrainConfig fields pinned for `dataset` by `w2s-admin results calibrate` (the `weak` object of its public
     manifest: e.g. {"max_rows": 250} on questions), {} when none is pinned or the dataset has no manifest."""
     try:
-        path = dataset_dir(dataset, data_dir) / "manifest.json"
-        manifest = json.loads(path.read_text())
+        text = (dataset_dir(dataset, data_dir) / "manifest.json").read_text()
     except (ValueError, OSError):  # no such dataset or no manifest: nothing pinned, the dataset's own error comes later
         return {}
+    try:
+        manifest = json.loads(text)
+    except ValueError as exc:  # a half-edited manifest must not silently drop the pin the grader measured with
+        raise ConfigError(f"{dataset} manifest", f"is not valid JSON ({exc}); rebuild it with `w2s-admin data "
+                                                 f"build` or `w2s-admin results calibrate`") from None
     pin = manifest.get(PIN_FIELD, {}) if isinstance(manifest, dict) else {}
     if not isinstance(pin, dict):
         raise ConfigError(f"{dataset} manifest: {PIN_FIELD}", f"must be an object of weak TrainConfig fields, got "

@@ -71,3 +71,6 @@ def test_a_broken_pin_is_refused_naming_the_manifest(tiny_home: Path) -> None:
     _manifest(tiny_home, "tiny", weak={"max_rows": 0})
     with pytest.raises(ConfigError, match=r"tiny manifest.*max_rows"):
         make_config("vanilla_w2s", dataset="tiny")
+    (tiny_home / "public" / "data" / "tiny" / "manifest.json").write_text('{"dataset": "tiny", "weak": {"max_ro')
+    with pytest.raises(ConfigError, match="tiny manifest: is not valid JSON"):
+        pinned_weak("tiny")
