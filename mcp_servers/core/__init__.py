@@ -42,7 +42,13 @@ from mcp_servers.core._db import (
 )
 from mcp_servers.core._errors import READ_ONLY, WRITES, RefusedError, ToolError, refusals, tool_error
 from mcp_servers.core._files import replace_at, workspace_of
-from mcp_servers.core._idempotency import IDEMPOTENCY_KEY, IdempotencyKeys, IdempotencyRecord, request_sha256
+from mcp_servers.core._idempotency import (
+    IDEMPOTENCY_KEY,
+    IdempotencyKeyArg,
+    IdempotencyKeys,
+    IdempotencyRecord,
+    request_sha256,
+)
 from mcp_servers.core._litestream import LitestreamError, Replicator, litestream_binary, restore
 from mcp_servers.core._serve import build_parser, serve
 from mcp_servers.core._settings import CONFIG_ENV, ServerSettings
@@ -68,6 +74,7 @@ __all__ = [
     "BeneathError",
     "BodyLimitMiddleware",
     "DbTokenVerifier",
+    "IdempotencyKeyArg",
     "IdempotencyKeys",
     "IdempotencyRecord",
     "Identity",

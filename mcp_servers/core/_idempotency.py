@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel
+from pydantic import Field as ArgField
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -30,6 +31,12 @@ from mcp_servers.core._db import read_session
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 """A client's retry key: 1-128 of letters, digits, '_', '.', ':', '-' (a uuid4 fits)."""
 KEY_RULE = "idempotency_key must be 1-128 of letters, digits, '_', '.', ':', '-'"
+
+IdempotencyKeyArg = Annotated[str | None, ArgField(
+    description="optional retry key (e.g. a uuid4 per request): a retry with the same key answers the first result "
+                "and stores, queues or counts nothing new; the same key with other arguments is refused",
+    pattern=IDEMPOTENCY_KEY.pattern)]
+"""The `idempotency_key` argument of every tool that writes: one schema (and one rule) for all servers."""
 
 Answer = TypeVar("Answer", bound=BaseModel)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
+from mcp_servers.core import READ_ONLY, WRITES, IdempotencyKeyArg, ServerApp, refusals
 from mcp_servers.findings._models import (
     FINDING_TYPES,
     MAX_ID,
@@ -54,9 +54,7 @@ def build_server(settings: FindingsSettings | None = None,
         config: Annotated[dict[str, Any] | None, Field(description="key hyperparameters (JSON object)")] = None,
         tags: Annotated[list[Annotated[str, Field(max_length=40)]], Field(description="free keywords",
                                                                           max_length=20)] = [],  # noqa: B006
-        idempotency_key: Annotated[str | None, Field(
-            description="optional retry key (e.g. a uuid4): a retry with the same key answers the first result and "
-                        "stores nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> PostResult:
         """Share a finding with every agent; you are the author (from your token)."""
         return service.post(app.identity(), title, summary, body, finding_type, idea, method_family,

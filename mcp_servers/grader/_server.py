@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
+from mcp_servers.core import READ_ONLY, WRITES, IdempotencyKeyArg, ServerApp, refusals
 from mcp_servers.grader._board import get_submission, leaderboard
 from mcp_servers.grader._finals import final_selection, select_final
 from mcp_servers.grader._models import DatasetInfo, FinalSelection, Leaderboard, SubmissionView, SubmitResult
@@ -48,9 +48,7 @@ def build_server(settings: GraderSettings | None = None, local_token: str | None
         note: Annotated[str | None, Field(description="free note kept with the submission", max_length=2000)] = None,
         seed: Annotated[int | None, Field(description="training seed behind these predictions", ge=0,
                                           le=MAX_INT)] = None,
-        idempotency_key: Annotated[str | None, Field(
-            description="optional retry key (e.g. a uuid4 per submission): a retry with the same key answers the "
-                        "first result and stores and counts nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
+        idempotency_key: IdempotencyKeyArg = None,
         ids: Annotated[list[Annotated[str, Field(max_length=256)]] | None, Field(
             description="optional row ids of the predictions (read_predictions with include_ids answers them): "
                         "when sent, a vector whose ids differ from the test file's order is refused, naming the "

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
+from mcp_servers.core import READ_ONLY, WRITES, IdempotencyKeyArg, ServerApp, refusals
 from mcp_servers.jobs import (
     ComputeService,
     ComputeSettings,
@@ -72,10 +72,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
                                            max_length=256)] = None,
         batch_size: Annotated[int, Field(ge=1, le=1024)] = 64,
         max_length: Annotated[int, Field(ge=8, le=131072)] = 512,
-        idempotency_key: Annotated[str | None, Field(
-            description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
-                        "job and queues nothing; the same key with other arguments is refused",
-            max_length=128)] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> JobView:
         """Queue a prediction job; its result names a predictions file (read it with read_predictions)."""
         agent = app.identity().agent

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp_servers.core import READ_ONLY, WRITES, ServerApp, refusals
+from mcp_servers.core import READ_ONLY, WRITES, IdempotencyKeyArg, ServerApp, refusals
 from mcp_servers.snapshot._models import MAX_ID, DownloadResult, SnapshotDetail, SnapshotPage, UploadResult
 from mcp_servers.snapshot._service import SnapshotService, SnapshotSettings
 
@@ -33,9 +33,7 @@ def build_server(settings: SnapshotSettings | None = None,
         archive_b64: Annotated[str | None, Field(
             description=f"inline mode: base64 of a tar.gz of your code (at most {settings.inline_max_bytes} bytes); "
                         "leave out to snapshot your workspace")] = None,
-        idempotency_key: Annotated[str | None, Field(
-            description="optional retry key (e.g. a uuid4): a retry with the same key answers the first result and "
-                        "stores nothing new", pattern=r"^[A-Za-z0-9_.:-]{1,128}$")] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> UploadResult:
         """Snapshot your workspace (or the archive you send) into the shared, deduplicated store."""
         return service.upload(app.identity(), message, idea, finding_id, archive_b64, idempotency_key)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mcp_servers.core import WRITES, ServerApp, refusals
+from mcp_servers.core import WRITES, IdempotencyKeyArg, ServerApp, refusals
 from mcp_servers.jobs import ComputeService, ComputeSettings, JobError, JobView, build_compute
 from mcp_servers.train._config_checks import preset_config
 from mcp_servers.train._discovery import idea_names, preset_names, recipe_names, register_discovery
@@ -46,10 +46,7 @@ def build_server(settings: ComputeSettings | None = None, local_token: str | Non
         hard_labels: Annotated[bool, Field(description="'sft': train on argmax labels instead of soft ones")] = False,
         preset: Annotated[preset_names() | None, Field(description="named config bundle under config; config's "
                                                                    "own fields win")] = None,
-        idempotency_key: Annotated[str | None, Field(
-            description="your key for this request (e.g. a uuid4): a retry with the same key answers the first "
-                        "job and queues nothing; the same key with other arguments is refused",
-            max_length=128)] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> JobView:
         """Queue a training job and answer its id at once (poll with job_status or wait_job)."""
         agent = app.identity().agent
