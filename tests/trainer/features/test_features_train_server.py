@@ -20,7 +20,6 @@ from trainer.data import load_split
 pytestmark = pytest.mark.slow  # two servers, three jobs: about a minute on an idle 2-core machine
 
 
-
 async def test_tier_head_through_start_training(servers: dict, compute_env) -> None:  # noqa: F811
     async with Client(servers["train"].mcp) as train, Client(servers["predict"].mcp) as predict:
         idea = await run_tiny_head_idea(train)
